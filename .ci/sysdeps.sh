@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Longtail needs when they are missing (idempotent, no-op when present).
+set -euo pipefail
+need=()
+dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need+=(libusb-1.0-0)
+dpkg -s libgomp1 >/dev/null 2>&1 || need+=(libgomp1)
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "installing Debian packages: ${need[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi

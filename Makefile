@@ -1,0 +1,44 @@
+# Longtail — the two commands: `make demo` and `make test`. Both set themselves up (idempotent).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup sysdeps lint typecheck proto bench baseline clean
+
+setup: $(STAMP)
+
+sysdeps:
+	@bash .ci/sysdeps.sh
+
+$(STAMP): pyproject.toml .ci/sysdeps.sh
+	@$(MAKE) --no-print-directory sysdeps
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m backend.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+proto: $(STAMP)
+	$(BIN)/python proto/generate.py
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+baseline: $(STAMP)
+	$(BIN)/longtail model build-baseline
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,36 @@
+"""The exception tree of the cloud package; every error the backend raises derives from BackendError.
+
+::
+
+    BackendError
+    ├── ConfigError        a backend option that is missing or unsafe (names the option)
+    ├── StorageError       a blob or metadata store failed; ``retryable`` says whether to try again
+    ├── TrainingError      a dataset or training run that cannot produce a model
+    └── EvaluationError    predictions or ground truth that cannot be scored
+"""
+
+from __future__ import annotations
+
+
+class BackendError(Exception):
+    """Root of every error raised by ``backend``; user errors print their message, no traceback."""
+
+
+class ConfigError(BackendError):
+    """A backend configuration value that is invalid or unsafe."""
+
+
+class StorageError(BackendError):
+    """A blob or metadata operation that failed; ``retryable`` is True for outages, not bad input."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class TrainingError(BackendError):
+    """Training data or settings that cannot produce a model."""
+
+
+class EvaluationError(BackendError):
+    """Predictions or ground truth that cannot be evaluated."""
