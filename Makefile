@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 sysdeps:
-	@bash .ci/sysdeps.sh
+	@bash .ci/sysdeps.sh $(PY)
 
 $(STAMP): pyproject.toml .ci/sysdeps.sh
 	@$(MAKE) --no-print-directory sysdeps

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Longtail needs when they are missing (idempotent, no-op when present).
+# Installs the Debian packages Longtail needs when they are missing (idempotent, no-op when present):
+# the venv module for the interpreter, libusb and libgomp for Open3D.
 set -euo pipefail
+PY="${1:-python3.11}"
 need=()
 dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need+=(libusb-1.0-0)
 dpkg -s libgomp1 >/dev/null 2>&1 || need+=(libgomp1)
+if ! "$PY" -c "import ensurepip, venv" >/dev/null 2>&1; then
+    need+=("$(basename "$PY")-venv")
+fi
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     echo "installing Debian packages: ${need[*]}"

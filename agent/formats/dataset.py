@@ -113,7 +113,9 @@ class DatasetWriter:
         (self.root / LABELS_DIR).mkdir(parents=True, exist_ok=True)
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_bytes(self.root / META_FILE, json.dumps(meta, indent=2).encode(), durable=False)
+        atomic_write_bytes(
+            self.root / META_FILE, json.dumps(meta, indent=2).encode(), durable=False
+        )
 
     def write_frame(self, points: npt.NDArray[np.float32], labels: FrameLabels) -> None:
         name = frame_name(labels.index)
