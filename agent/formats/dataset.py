@@ -95,7 +95,9 @@ class FrameLabels:
         try:
             objects = tuple(ObjectLabel.from_json(o, source) for o in data["objects"])
             pose = tuple(float(v) for v in data.get("pose", [0.0] * 6))
-            return cls(int(data["frame"]), int(data.get("timestamp_ns", 0)), pose, objects)  # type: ignore[arg-type]
+            if len(pose) != 6 or not all(math.isfinite(v) for v in pose):
+                raise ValueError(f"pose must have 6 finite values, got {data['pose']!r}")
+            return cls(int(data["frame"]), int(data.get("timestamp_ns", 0)), pose, objects)
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"{source}: bad label file: {exc}") from exc
 

@@ -25,8 +25,9 @@ def validate_points(points: npt.NDArray[np.float32], source: str) -> npt.NDArray
         raise FormatError(f"{source}: expected points of shape (N, 4), got {points.shape}")
     if points.dtype != np.float32:
         raise FormatError(f"{source}: expected float32 points, got {points.dtype}")
-    finite = np.isfinite(points).all(axis=1)
-    if not finite.all():
+    # whole-array check first: reducing over the short axis 1 is ~30x slower on (N, 4) arrays
+    if not np.isfinite(points).all():
+        finite = np.isfinite(points).all(axis=1)
         bad = int(np.flatnonzero(~finite)[0])
         raise FormatError(
             f"{source}: {int((~finite).sum())} non-finite point(s), first at index {bad}: "
