@@ -5,6 +5,15 @@ Longtail wire contracts, version 1: resumable, idempotent frame upload from a ve
 
 Authentication: every call carries "authorization: Bearer <vehicle token>" metadata.
 A frame is identified by the SHA-256 of its encoded payload, so re-uploading is harmless.
+
+Refusals (gRPC status codes): UNAUTHENTICATED (missing or unknown token), PERMISSION_DENIED
+(revoked token, or metadata.vehicle_id is not the token's vehicle), INVALID_ARGUMENT (malformed
+message or metadata, offsets that do not continue, payload header unreadable or disagreeing
+with the metadata), FAILED_PRECONDITION (first offset past committed_offset), RESOURCE_EXHAUSTED
+(frame, chunk, metadata or decoded size over a limit; or too many streams at once), DATA_LOSS
+(payload SHA-256 is not frame_id; the staged bytes are discarded, send again from 0), ABORTED
+(another stream of the same frame by the same vehicle is running), UNAVAILABLE (storage outage:
+retry later, staged bytes are kept).
 """
 
 from google.protobuf import descriptor as _descriptor
@@ -50,7 +59,10 @@ class QueryOffsetReply(_message.Message):
     STORED_FIELD_NUMBER: _builtins.int
     frame_id: _builtins.str
     committed_offset: _builtins.int
-    """bytes held; resume from here"""
+    """Bytes held; resume from here. Staging is per vehicle. committed_offset == payload_size with
+    stored == false means the payload is complete but not yet stored (storage was unavailable):
+    finish with one empty chunk at that offset with last = true (and the metadata).
+    """
     stored: _builtins.bool
     """the frame is durably stored and acknowledged already"""
     def __init__(

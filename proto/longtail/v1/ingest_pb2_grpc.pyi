@@ -5,6 +5,15 @@ Longtail wire contracts, version 1: resumable, idempotent frame upload from a ve
 
 Authentication: every call carries "authorization: Bearer <vehicle token>" metadata.
 A frame is identified by the SHA-256 of its encoded payload, so re-uploading is harmless.
+
+Refusals (gRPC status codes): UNAUTHENTICATED (missing or unknown token), PERMISSION_DENIED
+(revoked token, or metadata.vehicle_id is not the token's vehicle), INVALID_ARGUMENT (malformed
+message or metadata, offsets that do not continue, payload header unreadable or disagreeing
+with the metadata), FAILED_PRECONDITION (first offset past committed_offset), RESOURCE_EXHAUSTED
+(frame, chunk, metadata or decoded size over a limit; or too many streams at once), DATA_LOSS
+(payload SHA-256 is not frame_id; the staged bytes are discarded, send again from 0), ABORTED
+(another stream of the same frame by the same vehicle is running), UNAVAILABLE (storage outage:
+retry later, staged bytes are kept).
 """
 
 from collections import abc as _abc

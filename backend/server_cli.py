@@ -1,0 +1,203 @@
+"""``longtail backend …``: serve ingest + HTTP API, sweep orphans, manage vehicles, migrate.
+
+::
+
+    longtail backend serve --config backend.toml      # gRPC ingest and HTTP API, one process
+    longtail backend vehicles add car-7                # prints the token once
+    longtail backend vehicles revoke car-7
+    longtail backend vehicles list
+    longtail backend sweep [--grace-s 900]             # remove orphan blobs
+    longtail backend migrate                           # bring the schema to the newest revision
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from backend.config import BackendConfig, load_config
+from backend.metadata.db import make_engine
+from backend.metadata.migrate import upgrade
+from backend.metadata.repository import MetadataRepository
+from backend.wiring import Backend, build_backend, start_ingest
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``backend`` command group to the ``longtail`` CLI."""
+    parser = subparsers.add_parser("backend", help="run and manage the cloud backend")
+    parser.add_argument("--config", type=Path, default=None, help="backend TOML file")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run gRPC ingest and the HTTP API until SIGTERM/SIGINT")
+    _config_option(serve)
+    serve.set_defaults(handler=_serve)
+
+    sweep = sub.add_parser("sweep", help="remove orphan blobs and abandoned staging files")
+    _config_option(sweep)
+    sweep.add_argument("--grace-s", type=float, default=None, help="spare blobs younger than this")
+    sweep.set_defaults(handler=_sweep)
+
+    migrate = sub.add_parser("migrate", help="upgrade the metadata schema to the newest revision")
+    _config_option(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    vehicles = sub.add_parser("vehicles", help="register, revoke and list vehicles")
+    vehicles.add_argument(
+        "--config", type=Path, default=argparse.SUPPRESS, help="backend TOML file"
+    )
+    vsub = vehicles.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = vsub.add_parser("add", help="register a vehicle and print its token (shown once)")
+    _config_option(add)
+    add.add_argument("name")
+    add.set_defaults(handler=_vehicles_add)
+    revoke = vsub.add_parser("revoke", help="revoke a vehicle's token")
+    _config_option(revoke)
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=_vehicles_revoke)
+    listing = vsub.add_parser("list", help="list vehicles")
+    _config_option(listing)
+    listing.set_defaults(handler=_vehicles_list)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    # accepted before or after the sub-command; SUPPRESS keeps an earlier value
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="backend TOML file")
+
+
+def _config(args: argparse.Namespace) -> BackendConfig:
+    return load_config(args.config)
+
+
+def _repo(config: BackendConfig) -> MetadataRepository:
+    engine = make_engine(config.metadata.url)
+    upgrade(engine)
+    return MetadataRepository(engine)
+
+
+def _vehicles_add(args: argparse.Namespace) -> int:
+    from backend.ingest.auth import register_vehicle
+
+    repo = _repo(_config(args))
+    try:
+        token = register_vehicle(repo, args.name)
+    finally:
+        repo.engine.dispose()
+    print(token)
+    return 0
+
+
+def _vehicles_revoke(args: argparse.Namespace) -> int:
+    repo = _repo(_config(args))
+    try:
+        record = repo.revoke_vehicle(args.name)
+    finally:
+        repo.engine.dispose()
+    print(f"revoked {record.name} at {record.revoked_at}")
+    return 0
+
+
+def _vehicles_list(args: argparse.Namespace) -> int:
+    repo = _repo(_config(args))
+    try:
+        for v in repo.list_vehicles():
+            state = f"revoked {v.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if v.revoked_at else "active"
+            print(f"{v.name}\t{v.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
+    finally:
+        repo.engine.dispose()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    _repo(_config(args)).engine.dispose()
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    config = _config(args)
+    backend = build_backend(config)
+    try:
+        grace = config.storage.orphan_grace_s if args.grace_s is None else args.grace_s
+        report = backend.sweep(grace_s=grace)
+    finally:
+        backend.close()
+    print(f"checked {report.checked} blobs, removed {len(report.removed)} orphans")
+    return 0
+
+
+def _startup_sweep(backend: Backend) -> None:
+    # A local blob directory belongs to this one process, so every orphan is from a crash;
+    # a shared bucket may have uploads of other replicas in flight: spare the young ones.
+    storage = backend.config.storage
+    backend.sweep(grace_s=0.0 if storage.kind == "local" else storage.orphan_grace_s)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return serve(_config(args))
+
+
+def serve(config: BackendConfig) -> int:
+    """Run ingest and (if enabled) the HTTP API until SIGTERM or SIGINT; 0 on a clean stop."""
+    import uvicorn
+
+    from backend.api.app import create_app
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    backend = build_backend(config)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    api: uvicorn.Server | None = None
+    api_thread: threading.Thread | None = None
+    ingest = None
+    try:
+        _startup_sweep(backend)
+        ingest = start_ingest(backend)
+        if config.api.enabled:
+            api = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(backend.repo),
+                    host=config.api.host,
+                    port=config.api.port,
+                    log_config=None,  # keep the process's logging setup
+                    lifespan="off",
+                    access_log=False,
+                )
+            )
+            # uvicorn off the main thread installs no signal handlers; ours stop both servers.
+            api_thread = threading.Thread(target=api.run, name="api", daemon=True)
+            api_thread.start()
+            while not api.started and api_thread.is_alive() and not stop.is_set():
+                stop.wait(0.05)
+            if not api.started and not stop.is_set():
+                log.error("HTTP API failed to start on %s:%d", config.api.host, config.api.port)
+                return 1
+        print(
+            f"longtail backend ready: ingest {ingest.target}"
+            + (f", api http://{config.api.host}:{config.api.port}" if api else ""),
+            flush=True,
+        )
+        while not stop.wait(0.5):
+            if api_thread is not None and not api_thread.is_alive():
+                log.error("HTTP API stopped unexpectedly; shutting down")
+                return 1
+        return 0
+    finally:
+        if api is not None and api_thread is not None:
+            api.should_exit = True
+            api_thread.join(timeout=10)
+        if ingest is not None:
+            ingest.stop(grace_s=5.0)
+        backend.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        log.info("backend stopped")

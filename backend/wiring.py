@@ -1,0 +1,148 @@
+"""The one place a backend process is assembled from its configuration.
+
+:func:`build_backend` creates the engine, migrates the schema, and builds the blob store,
+staging area, repository and ingest service; :func:`start_ingest` adds a running gRPC server.
+Tests and the agent's end-to-end tests use :func:`local_config` + :func:`start_ingest`::
+
+    backend = build_backend(local_config(tmp_path))
+    token = backend.add_vehicle("car-1")
+    running = start_ingest(backend)          # running.port, running.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from backend.config import BackendConfig, IngestConfig, MetadataConfig, StorageConfig, validate
+from backend.ingest.auth import TokenAuthenticator, register_vehicle
+from backend.ingest.server import IngestServerHandle, TlsFiles, start_ingest_server
+from backend.ingest.service import IngestService
+from backend.ingest.sweep import SweepReport, sweep_orphans
+from backend.ingest.validation import IngestLimits, PayloadChecker
+from backend.metadata.db import make_engine
+from backend.metadata.migrate import upgrade
+from backend.metadata.repository import MetadataRepository
+from backend.storage.base import BlobStore
+from backend.storage.local import LocalBlobStore
+from backend.storage.s3 import S3BlobStore, make_s3_client
+from backend.storage.staging import StagingArea
+
+log = logging.getLogger(__name__)
+
+
+def local_config(
+    data_dir: Path, *, port: int = 0, metadata_url: str | None = None
+) -> BackendConfig:
+    """A loopback, local-disk, SQLite configuration under ``data_dir`` (for tests and demos)."""
+    data_dir = Path(data_dir)
+    return validate(
+        BackendConfig(
+            ingest=IngestConfig(port=port),
+            storage=StorageConfig(
+                path=str(data_dir / "blobs"), staging_path=str(data_dir / "staging")
+            ),
+            metadata=MetadataConfig(url=metadata_url or f"sqlite:///{data_dir / 'longtail.db'}"),
+        )
+    )
+
+
+def build_blob_store(config: StorageConfig) -> BlobStore:
+    """The blob store the configuration names."""
+    if config.kind == "s3":
+        client = make_s3_client(
+            endpoint_url=config.endpoint_url or None, region=config.region or None
+        )
+        return S3BlobStore(client, config.bucket, config.prefix)
+    return LocalBlobStore(Path(config.path))
+
+
+def ingest_limits(config: IngestConfig) -> IngestLimits:
+    """The upload limits of the configuration."""
+    return IngestLimits(
+        max_frame_bytes=config.max_frame_bytes,
+        max_chunk_bytes=config.max_chunk_bytes,
+        max_metadata_bytes=config.max_metadata_bytes,
+        max_decompressed_bytes=config.max_decompressed_bytes,
+    )
+
+
+@dataclass
+class Backend:
+    """The assembled components of one backend process."""
+
+    config: BackendConfig
+    engine: Engine
+    repo: MetadataRepository
+    blobs: BlobStore
+    staging: StagingArea
+    service: IngestService
+
+    def add_vehicle(self, name: str) -> str:
+        """Register a vehicle and return its token (shown once)."""
+        return register_vehicle(self.repo, name)
+
+    def sweep(self, grace_s: float) -> SweepReport:
+        """Remove orphan blobs older than ``grace_s`` and abandoned staging files."""
+        self.staging.sweep(self.config.storage.staging_max_age_s)
+        return sweep_orphans(self.blobs, self.repo, grace_s=grace_s)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> Backend:
+    """Assemble a backend from ``config``: migrate the schema, open the stores, build the service.
+
+    ``blobs`` replaces the configured blob store (tests pass a fault-injecting one).
+    """
+    engine = make_engine(config.metadata.url)
+    upgrade(engine)
+    repo = MetadataRepository(engine)
+    store = blobs if blobs is not None else build_blob_store(config.storage)
+    staging = StagingArea(Path(config.storage.staging_path))
+    limits = ingest_limits(config.ingest)
+    service = IngestService(
+        authenticator=TokenAuthenticator(repo),
+        repo=repo,
+        blobs=store,
+        staging=staging,
+        limits=limits,
+        payload_checker=PayloadChecker(limits),
+        lock_wait_s=config.ingest.lock_wait_s,
+    )
+    log.info(
+        "backend assembled: metadata %s, blobs %s, staging %s",
+        engine.url.render_as_string(hide_password=True),
+        store.describe(),
+        staging.root,
+    )
+    return Backend(
+        config=config, engine=engine, repo=repo, blobs=store, staging=staging, service=service
+    )
+
+
+def start_ingest(backend: Backend, *, port: int | None = None) -> IngestServerHandle:
+    """Start the gRPC ingest server of ``backend`` (``port`` overrides the configured one)."""
+    cfg = backend.config.ingest
+    tls = TlsFiles(Path(cfg.tls_cert), Path(cfg.tls_key)) if cfg.tls_cert else None
+    return start_ingest_server(
+        backend.service,
+        host=cfg.host,
+        port=cfg.port if port is None else port,
+        tls=tls,
+        workers=cfg.workers,
+        max_concurrent_rpcs=cfg.max_concurrent_rpcs,
+    )
+
+
+def with_port(
+    config: BackendConfig, ingest_port: int, api_port: int | None = None
+) -> BackendConfig:
+    """A copy of ``config`` listening on other ports."""
+    api = config.api if api_port is None else replace(config.api, port=api_port)
+    return replace(config, ingest=replace(config.ingest, port=ingest_port), api=api)

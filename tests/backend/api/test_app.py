@@ -1,0 +1,101 @@
+"""The HTTP API on SQLite and PostgreSQL, served by uvicorn on loopback, called over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from backend.api.app import create_app
+from backend.metadata.db import make_engine
+from backend.metadata.repository import MetadataRepository
+from tests.backend.metadata.test_repository import frame
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[httpx.Client]:
+    """Run ``app`` under uvicorn on a free loopback port; yield a client for it."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.025)
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def client(repo: MetadataRepository) -> Iterator[httpx.Client]:
+    repo.add_vehicle("car-1", "a" * 64)
+    repo.add_vehicle("car-2", "b" * 64)
+    for n in range(5):
+        repo.add_frame(frame(n, "car-1" if n < 3 else "car-2", priority=n / 10))
+    with serve(create_app(repo)) as http:
+        yield http
+
+
+def test_health(client: httpx.Client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "frames": 5}
+
+
+def test_frames_list_filters_and_pages(client: httpx.Client) -> None:
+    page = client.get("/frames", params={"limit": 2}).json()
+    assert page["total"] == 5 and [f["priority"] for f in page["items"]] == [0.4, 0.3]
+    page = client.get("/frames", params={"limit": 2, "offset": 4}).json()
+    assert [f["priority"] for f in page["items"]] == [0.0]
+    page = client.get("/frames", params={"vehicle": "car-2"}).json()
+    assert page["total"] == 2 and {f["vehicle"] for f in page["items"]} == {"car-2"}
+    page = client.get("/frames", params={"rule": "high_entropy", "min_priority": 0.2}).json()
+    assert page["total"] == 3
+    assert client.get("/frames", params={"limit": 0}).status_code == 422
+    assert client.get("/frames", params={"limit": 100_000}).status_code == 422
+
+
+def test_frame_detail_and_404(client: httpx.Client) -> None:
+    frame_id = frame(2).id
+    detail = client.get(f"/frames/{frame_id}").json()
+    assert detail["id"] == frame_id and detail["pose"]["yaw"] == 0.5
+    assert detail["detections"][0]["box"] == [1, 2, 3, 4, 2, 1.5, 0.1]
+    missing = client.get("/frames/" + "f" * 64)
+    assert missing.status_code == 404 and "f" * 64 in missing.json()["detail"]
+
+
+def test_vehicles_never_expose_token_hashes(client: httpx.Client) -> None:
+    vehicles = client.get("/vehicles").json()
+    assert [v["name"] for v in vehicles] == ["car-1", "car-2"]
+    assert "a" * 64 not in client.get("/vehicles").text
+
+
+def test_openapi_documents_the_routes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/frames", "/frames/{frame_id}", "/vehicles"} <= set(paths)
+    assert client.get("/docs").status_code == 200
+
+
+def test_an_unreachable_database_is_503_not_a_traceback() -> None:
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nope?connect_timeout=1")
+    try:
+        with serve(create_app(MetadataRepository(engine))) as test_client:
+            health = test_client.get("/health")
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            frames = test_client.get("/frames")
+            assert frames.status_code == 503 and "127.0.0.1:1" in frames.json()["detail"]
+    finally:
+        engine.dispose()
