@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from agent.errors import AgentError
 from backend.errors import BackendError
+from simulators.errors import SimulatorError  # a leaf module: loads no simulator code
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (AgentError, BackendError) as exc:
+    except (AgentError, BackendError, SimulatorError) as exc:
         print(f"longtail: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,14 @@
+"""Simulators: the LiDAR scene simulator (public API below) and the fleet simulator
+(``simulators.fleet``, uploads prepared frames to an ingest server).
+
+* ``simulators.scenario``: ``load_scenario(path)``, ``builtin_scenario(name)`` (urban,
+  urban_rare, rare_heavy, rain, fog) and the ``Scenario`` settings.
+* ``simulators.drive``: ``simulate_drive(scenario, frames, seed)`` yields ``(points, labels)``
+  per frame; ``write_drive(scenario, frames, seed, out_dir)`` stores a drive as a dataset;
+  ``DriveSimulator`` steps a drive and also gives the track id of every point.
+* ``longtail sim drive|render``: the command line (``simulators.cli``).
+
+Inside: ``sensors`` (beam tables), ``meshes`` and ``shapes`` (object meshes), ``world`` (the
+static street), ``traffic`` (road users and rare events), ``raycast`` (Open3D adapter),
+``lidar`` and ``kernels`` (the return model), ``render`` (top views), ``errors``.
+"""
