@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     render.add_argument("--index", type=int, default=0, help="frame index")
     render.add_argument("--out", required=True, help="PNG file to write")
     render.add_argument("--color-by", choices=("height", "intensity"), default="height")
+    render.add_argument("--extent", type=float, default=60.0, help="half width of the view (m)")
     render.set_defaults(handler=_render)
 
 
@@ -60,6 +61,8 @@ def _drive(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from simulators.render import render_dataset_frame
 
-    render_dataset_frame(args.dataset, args.index, args.out, color_by=args.color_by)
+    render_dataset_frame(
+        args.dataset, args.index, args.out, color_by=args.color_by, extent=args.extent
+    )
     print(f"wrote {args.out}")
     return 0

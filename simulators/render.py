@@ -53,10 +53,14 @@ def render_top_view(
     near = (np.abs(points[:, 0]) < extent) & (np.abs(points[:, 1]) < extent)
     shown = points[near]
     values = shown[:, 2] if color_by == "height" else shown[:, 3]
+    # draw low points first so objects are not buried under the road returns around them
+    order = np.argsort(shown[:, 2], kind="stable")
+    shown, values = shown[order], values[order]
     # heights from the road (-1.73 m) to a bus roof; intensities over their common range
     lo, hi = (-2.0, 1.5) if color_by == "height" else (0.0, 0.6)
+    sizes = np.where(shown[:, 2] > -1.4, 2.0, 0.5)  # above the kerb: bigger dots
     ax.scatter(
-        shown[:, 0], shown[:, 1], c=values, s=0.6, cmap="rainbow", vmin=lo, vmax=hi, linewidths=0
+        shown[:, 0], shown[:, 1], c=values, s=sizes, cmap="turbo", vmin=lo, vmax=hi, linewidths=0
     )
     ring = np.linspace(0, 2 * np.pi, 181)
     for radius in range(10, int(extent) + 1, 10):
@@ -93,9 +97,14 @@ def render_top_view(
 
 
 def render_dataset_frame(
-    root: str | os.PathLike[str], index: int, out: str | os.PathLike[str], color_by: str = "height"
+    root: str | os.PathLike[str],
+    index: int,
+    out: str | os.PathLike[str],
+    color_by: str = "height",
+    extent: float = 60.0,
 ) -> None:
-    """Render frame ``index`` of the dataset at ``root`` into the PNG ``out``."""
+    """Render frame ``index`` of the dataset at ``root`` into the PNG ``out`` (``extent``: half
+    width in metres)."""
     try:
         dataset = Dataset(root)
     except FormatError as exc:
@@ -104,5 +113,10 @@ def render_dataset_frame(
         raise RenderError(f"{root}: no frame {index} (the dataset has {len(dataset)} frames)")
     labels = dataset.labels(index) if dataset.has_labels(index) else None
     render_top_view(
-        dataset.points(index), labels, out, color_by=color_by, title=f"{Path(root).name} #{index}"
+        dataset.points(index),
+        labels,
+        out,
+        color_by=color_by,
+        extent=extent,
+        title=f"{Path(root).name} #{index}",
     )
