@@ -1,0 +1,1 @@
+"""Model packages shipped with the agent; ``baseline/`` is the default (see agent.perception)."""

@@ -1,0 +1,1 @@
+"""Evaluation of perception models: pure metrics in ``algo``, the runtime adapter in ``run``."""

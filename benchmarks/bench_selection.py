@@ -1,0 +1,683 @@
+"""Selection quality on the simulator: can the agent find the rare-object frames?
+
+The baseline model never saw the rare classes (``agent.classes.RARE_CLASSES``). We drive the
+``urban_rare`` scenario (rare-object events in about 0.5 % of frames), run the shipped model and
+its scoring kernels on every frame, and ask how well each frame-ranking *policy* puts the frames
+that show a rare object at the top.
+
+Definitions
+-----------
+* **Rare-object frame** (positive): its ground truth holds a rare-class object hit by at least
+  ``--min-rare-points`` LiDAR points (default 10; the labels themselves start at the scenario's
+  ``min_points`` = 5). A frame whose only rare objects have fewer points is *ignored* (neither
+  positive nor negative; counted in the JSON), because a handful of returns at 50 m is not an
+  object anyone could find. Every other frame is a negative.
+* **Policies** (frame score, higher = upload first): for each raw detection score of
+  ``agent.scoring`` (msp, entropy, mutual_info, energy, mahalanobis, knn) the maximum over the
+  frame's detections (``-inf`` without detections), and ``<score>_fg`` the same over the
+  detections the model does not call background; frame-level signals ``num_detections`` and
+  ``num_background`` (candidates the model calls background); ``combined``: the daemon's frame
+  score, ``Scorer.frame_score`` with its defaults (Bonferroni min-p across scores, Simes across
+  detections), ranked by its surprise ``-log10 p``; ``combined_fisher``: the same with Fisher's
+  method across scores; ``random``: a uniform random score (simulated, ``--random-draws`` draws)
+  and its exact expectation ``k / n``.
+* **Metrics** (``backend.evaluation.selection_metrics``): frame-level AUROC (ties count one half),
+  recall of rare-object frames when the top ``budget`` of frames is uploaded (ties broken at
+  random, expected value), and lift = recall / budget, at the 1 % budget and on a budget curve.
+
+Two estimates, per seed, summarised over seeds (mean, std, median, min, max)
+---------------------------------------------------------------------------
+* ``natural``: one ``urban_rare`` drive of ``--frames`` frames per seed, evaluated as is. At
+  0.5 % prevalence a drive of a thousand frames holds only a few events (each 3-7 consecutive
+  frames), so its recall moves in large steps; the JSON says how many positives each seed had.
+* ``enriched``: the stratified estimate. The 1 % threshold of each policy is fixed on the natural
+  drive (the frames a vehicle would see); the positives are the natural drive's plus those of an
+  *enriched* drive of ``--enriched-frames`` frames: the same scenario and the **same seed**
+  (same street, traffic, sensor noise streams and rare-class mix; the simulator keeps one
+  random stream per purpose) with the rare-event rate raised to ``--enriched-rate``. Recall =
+  share of those positives above the natural threshold; AUROC = positives against the natural
+  drive's negatives. More positives, same operating point, and no street-to-street shift
+  between positives and negatives (a first version with other seeds for the enriched drives
+  showed such a shift in frame-level kNN scores).
+* ``detection_level`` (diagnostic, not a policy): per score, the AUROC of the detections that
+  overlap a rare object (BEV IoU > 0 with its box) against all detections of the natural
+  drive's negative frames, the share of rare detections above the 0.99 / 0.999 / 0.9999
+  quantiles of those ordinary detections (a frame holds about a hundred candidates, so topping
+  1 % of frames takes about the 0.9999 quantile), and the share of rare-object frames where any
+  detection overlaps the rare object at all (no frame score finds an object no candidate covers).
+
+Caching: simulated drives are written once to ``--cache/drives`` (dataset layout); per-frame
+detection scores are cached per drive *and model* (package version + scoring.npz digest) in
+``--cache/scores``, so re-running the policies, or changing ``--min-rare-points``, costs no
+perception. Runs on one core (``NUMBA_NUM_THREADS=1``, ONNX Runtime one intra-op thread).
+
+Writes ``benchmarks/results/selection.json`` and ``benchmarks/results/selection_recall.png``.
+
+Run: ``.venv/bin/python -m benchmarks.bench_selection [--seeds 3 --frames 1200 ...]``;
+a smoke run that leaves the results alone: ``--seeds 1 --frames 60 --enriched-frames 60
+--out build/selection.json --plot build/selection.png``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# one core: set before numba and ONNX Runtime are imported (the machine is shared)
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from tqdm import tqdm
+
+from agent.classes import is_rare
+from agent.formats.dataset import Dataset, FrameLabels
+from agent.geometry.boxes import bev_iou_matrix
+from agent.scoring import SCORE_NAMES, DetectionScores, Scorer
+from backend.evaluation import selection_metrics as sm
+from backend.paths import portable_path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "selection.json"
+PLOT = REPO / "benchmarks" / "results" / "selection_recall.png"
+CACHE = REPO / "build" / "bench_selection"
+SCENARIO: Final = "urban_rare"
+#: seed of the first drive pair, far from the baseline's training seeds (101-302); the enriched
+#: drive of a seed shares its street and traffic streams with the natural one (paired design)
+NATURAL_SEED0: Final = 1000
+BUDGET: Final = 0.01
+CURVE_BUDGETS: Final = tuple(float(b) for b in np.geomspace(0.001, 0.5, 28))
+GOAL_RECALL: Final = 0.8
+#: quantiles of ordinary detections' scores at which the rare detections' share above is reported
+DETECTION_QUANTILES: Final = (0.99, 0.999, 0.9999)
+F64 = npt.NDArray[np.float64]
+
+# ---- per-frame records: what perception + scoring produced, reduced to arrays --------------
+
+
+@dataclass(frozen=True)
+class DriveScores:
+    """Cached outputs for one drive of F frames and their D detections in total.
+
+    ``offsets`` int64 ``[F + 1]`` (detections of frame f are ``offsets[f]:offsets[f+1]``),
+    ``raw`` / ``tail`` float64 ``[D, S]`` in ``SCORE_NAMES`` order, ``class_ids`` int64 ``[D]``
+    (0 = background), ``on_rare`` bool ``[D]`` (detection box overlaps a rare object's box in
+    BEV), ``rare_points`` int64 ``[F]`` (points on the frame's best-hit rare object, 0 without),
+    ``num_points`` int64 ``[F]`` (LiDAR points of the frame), ``cpu_s`` perception + scoring CPU.
+    """
+
+    offsets: npt.NDArray[np.int64]
+    raw: F64
+    tail: F64
+    class_ids: npt.NDArray[np.int64]
+    on_rare: npt.NDArray[np.bool_]
+    rare_points: npt.NDArray[np.int64]
+    num_points: npt.NDArray[np.int64]
+    cpu_s: float
+
+    @property
+    def frames(self) -> int:
+        return int(self.offsets.size - 1)
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` (npz) atomically."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> DriveScores:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                offsets=data["offsets"],
+                raw=data["raw"],
+                tail=data["tail"],
+                class_ids=data["class_ids"],
+                on_rare=data["on_rare"],
+                rare_points=data["rare_points"],
+                num_points=data["num_points"],
+                cpu_s=float(data["cpu_s"]),
+            )
+
+
+def rare_points_of(labels: FrameLabels) -> int:
+    """Points on the best-hit rare-class object of the frame (0 when it shows none)."""
+    return max((o.num_points for o in labels.objects if is_rare(o.class_name)), default=0)
+
+
+def rare_boxes_of(labels: FrameLabels) -> F64:
+    """Boxes ``(R, 7)`` of the rare-class objects of the frame."""
+    boxes = [o.box for o in labels.objects if is_rare(o.class_name)]
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 7)
+
+
+def frame_labels(rare_points: npt.NDArray[np.int64], min_points: int) -> npt.NDArray[np.int8]:
+    """1 = rare-object frame, 0 = negative, -1 = ignored (rare objects with too few points)."""
+    out = np.zeros(rare_points.shape, dtype=np.int8)
+    out[rare_points > 0] = -1
+    out[rare_points >= min_points] = 1
+    return out
+
+
+# ---- policies: one frame score per policy, from the cache (pure numpy) --------------------
+
+
+def _frame_max(values: F64, offsets: npt.NDArray[np.int64]) -> F64:
+    """Per frame, the maximum of ``values`` over its detections (``-inf`` for none)."""
+    out = np.full(offsets.size - 1, -np.inf)
+    has = offsets[1:] > offsets[:-1]
+    if values.size:
+        out[has] = np.maximum.reduceat(values, offsets[:-1][has])
+    return out
+
+
+def _frame_count(mask: npt.NDArray[np.bool_], offsets: npt.NDArray[np.int64]) -> F64:
+    """Per frame, how many of its detections ``mask`` marks."""
+    cum = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    out: F64 = (cum[offsets[1:]] - cum[offsets[:-1]]).astype(np.float64)
+    return out
+
+
+def policy_scores(
+    drive: DriveScores, scorer: Scorer, rng: np.random.Generator, random_draws: int
+) -> tuple[dict[str, F64], F64]:
+    """Frame scores ``[F]`` by policy name, and ``[random_draws, F]`` uniform random scores."""
+    out: dict[str, F64] = {}
+    foreground = drive.class_ids != 0
+    for i, name in enumerate(SCORE_NAMES):
+        out[name] = _frame_max(drive.raw[:, i], drive.offsets)
+    for i, name in enumerate(SCORE_NAMES):
+        fg_only = np.where(foreground, drive.raw[:, i], -np.inf)
+        out[f"{name}_fg"] = _frame_max(fg_only, drive.offsets)
+    out["num_detections"] = np.diff(drive.offsets).astype(np.float64)
+    out["num_background"] = _frame_count(drive.class_ids == 0, drive.offsets)
+    for policy, key in (("minp", "combined"), ("fisher", "combined_fisher")):
+        surprise = np.empty(drive.frames)
+        for f in range(drive.frames):
+            lo, hi = int(drive.offsets[f]), int(drive.offsets[f + 1])
+            det = DetectionScores(
+                raw={n: drive.raw[lo:hi, i] for i, n in enumerate(SCORE_NAMES)},
+                tail={n: drive.tail[lo:hi, i] for i, n in enumerate(SCORE_NAMES)},
+            )
+            surprise[f] = scorer.frame_score(det, policy=policy).surprise  # type: ignore[arg-type]
+        out[key] = surprise
+    return out, rng.random((random_draws, drive.frames))
+
+
+def detection_level(
+    natural: DriveScores,
+    natural_labels: npt.NDArray[np.int8],
+    enriched: DriveScores,
+    enriched_labels: npt.NDArray[np.int8],
+) -> dict[str, Any]:
+    """Per score, AUROC of detections on rare objects (in rare-object frames of both drives)
+    against every detection of the natural drive's negative frames; plus counts."""
+
+    def per_detection(drive: DriveScores, labels: npt.NDArray[np.int8]) -> npt.NDArray[np.int8]:
+        return np.repeat(labels, np.diff(drive.offsets))
+
+    det_n, det_e = per_detection(natural, natural_labels), per_detection(enriched, enriched_labels)
+    pos_n = natural.on_rare & (det_n == 1)
+    pos_e = enriched.on_rare & (det_e == 1)
+    neg = det_n == 0
+    out: dict[str, Any] = {
+        "rare_detections": int(pos_n.sum() + pos_e.sum()),
+        "negative_detections": int(neg.sum()),
+        "rare_detections_called_background": float(
+            np.mean(np.concatenate([natural.class_ids[pos_n], enriched.class_ids[pos_e]]) == 0)
+        )
+        if pos_n.any() or pos_e.any()
+        else math.nan,
+        "auroc": {},
+    }
+    out["rare_share_above_negative_quantile"] = {}
+    for i, name in enumerate(SCORE_NAMES):
+        positives = np.concatenate([natural.raw[pos_n, i], enriched.raw[pos_e, i]])
+        negatives = natural.raw[neg, i]
+        out["auroc"][name] = sm.auroc_two_sample(positives, negatives)
+        # a frame holds ~100 detections: to top 1 % of frames, a rare detection must beat
+        # roughly the 1 - 1e-4 quantile of ordinary detections
+        out["rare_share_above_negative_quantile"][name] = {
+            str(q): float(np.mean(positives > np.quantile(negatives, q)))
+            if positives.size and negatives.size
+            else math.nan
+            for q in DETECTION_QUANTILES
+        }
+    return out
+
+
+def candidate_coverage(drive: DriveScores, labels: npt.NDArray[np.int8]) -> float:
+    """Share of the rare-object frames in which some detection overlaps a rare object."""
+    covered = _frame_count(drive.on_rare, drive.offsets) > 0
+    positives = labels == 1
+    return float(covered[positives].mean()) if positives.any() else math.nan
+
+
+# ---- evaluation of one seed (pure) --------------------------------------------------------
+
+
+def evaluate_seed(
+    natural: Mapping[str, F64],
+    natural_labels: npt.NDArray[np.int8],
+    enriched: Mapping[str, F64],
+    enriched_labels: npt.NDArray[np.int8],
+    budgets: Sequence[float],
+) -> dict[str, dict[str, Any]]:
+    """Metrics of every policy for one seed: the natural and the enriched (stratified) estimate.
+
+    ``natural[p]`` / ``enriched[p]`` are frame scores of policy ``p`` (a 2-D array = several
+    random draws, averaged); labels as ``frame_labels``. Budgets include ``BUDGET``.
+    """
+    keep_n = natural_labels >= 0
+    y_n = natural_labels[keep_n] == 1
+    pos_e = enriched_labels == 1
+    out: dict[str, dict[str, Any]] = {}
+    for name, scores_n in natural.items():
+        draws_n = np.atleast_2d(scores_n)[:, keep_n]
+        draws_e = np.atleast_2d(enriched[name])
+        nat_auc, nat_curve, enr_auc, enr_curve = [], [], [], []
+        for s_n, s_e in zip(draws_n, draws_e, strict=True):
+            nat_auc.append(sm.auroc(s_n, y_n))
+            nat_curve.append(sm.recall_curve(s_n, y_n, budgets))
+            positives = np.concatenate([s_n[y_n], s_e[pos_e]])
+            enr_auc.append(sm.auroc_two_sample(positives, s_n[~y_n]))
+            rules = [sm.threshold_rule(s_n, b) for b in budgets]
+            enr_curve.append(np.array([sm.recall_at_threshold(positives, r) for r in rules]))
+        out[name] = {
+            "natural": _seed_row(nat_auc, nat_curve, budgets),
+            "enriched": _seed_row(enr_auc, enr_curve, budgets),
+        }
+    return out
+
+
+def _seed_row(aucs: list[float], curves: list[F64], budgets: Sequence[float]) -> dict[str, Any]:
+    curve = np.mean(np.stack(curves), axis=0)
+    i = list(budgets).index(BUDGET)
+    row: dict[str, Any] = {
+        "auroc": float(np.mean(aucs)),
+        "recall_at_1pct": float(curve[i]),
+        "lift_at_1pct": sm.lift(float(curve[i]), BUDGET),
+        "curve": [float(v) for v in curve],
+    }
+    if len(curves) > 1:  # random draws: their spread within the seed
+        at = np.array([c[i] for c in curves])
+        row["recall_at_1pct_draw_std"] = float(at.std(ddof=1))
+        row["draws"] = len(curves)
+    return row
+
+
+def summarise(per_seed: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Spread over seeds of AUROC, recall and lift at 1 %, and the mean recall curve."""
+    summary: dict[str, Any] = {}
+    for name in per_seed[0]:
+        summary[name] = {}
+        for est in ("natural", "enriched"):
+            rows = [seed[name][est] for seed in per_seed]
+            curves = np.array([r["curve"] for r in rows], dtype=np.float64)
+            seeds_with_value = (~np.isnan(curves)).sum(axis=0)
+            totals = np.where(np.isnan(curves), 0.0, curves).sum(axis=0)
+            mean_curve = [
+                float(t / c) if c else math.nan
+                for t, c in zip(totals, seeds_with_value, strict=True)
+            ]
+            summary[name][est] = {
+                key: sm.spread([r[key] for r in rows]).as_dict()
+                for key in ("auroc", "recall_at_1pct", "lift_at_1pct")
+            } | {"mean_curve": mean_curve}
+    return summary
+
+
+# ---- runners: simulation, perception + scoring with caches, report -----------------------
+
+
+SIM_CPU_FILE: Final = "sim_cpu.json"
+
+
+def ensure_drive(cache: Path, rate: float | None, seed: int, frames: int) -> tuple[Path, float]:
+    """A simulated drive of at least ``frames`` frames (a cached longer drive of the same seed
+    serves: the simulator is deterministic, so its first frames are the same) and the CPU
+    seconds its simulation took (recorded next to it in ``sim_cpu.json``; NaN if unknown)."""
+    from simulators.drive import write_drive
+    from simulators.scenario import builtin_scenario
+
+    scenario = builtin_scenario(SCENARIO)
+    if rate is not None:
+        scenario = dataclasses.replace(scenario, rare_rate=rate)
+    prefix = f"{SCENARIO}-rate{scenario.rare_rate:g}-seed{seed}-frames"
+    for done in sorted((cache / "drives").glob(prefix + "*")):
+        stored = done.name[len(prefix) :]
+        if stored.isdigit() and int(stored) >= frames and (done / "meta.json").exists():
+            try:
+                cpu = float(json.loads((done / SIM_CPU_FILE).read_text())["cpu_s"])
+            except (OSError, ValueError, KeyError):
+                cpu = math.nan
+            return done, cpu
+    out = cache / "drives" / f"{prefix}{frames}"
+    started = time.process_time()
+    write_drive(scenario, frames, seed, out, progress=True, overwrite=True)
+    cpu = time.process_time() - started
+    (out / SIM_CPU_FILE).write_text(json.dumps({"cpu_s": cpu}) + "\n")
+    return out, cpu
+
+
+def model_key(package_dir: Path, version: str) -> str:
+    """Cache key of a model: its version and a digest of its network and scoring statistics."""
+    digest = hashlib.sha256()
+    for name in ("model.onnx", "scoring.npz"):
+        digest.update((package_dir / name).read_bytes())
+    return f"{version}-{digest.hexdigest()[:12]}"
+
+
+def score_drive(path: Path, frames: int, perception: Any, scorer: Scorer, desc: str) -> DriveScores:
+    """Run perception and scoring on the first ``frames`` frames of the drive at ``path``."""
+    data = Dataset(path)
+    offsets, raws, tails, classes, on_rare = [0], [], [], [], []
+    rare_points, num_points = [], []
+    started = time.process_time()
+    for index in tqdm(data.indices[:frames], desc=desc, unit="frame"):
+        points, labels = data.points(index), data.labels(index)
+        dets = perception(points)
+        scores = scorer.score(dets.logits, dets.embeddings)
+        raws.append(np.stack([scores.raw[n] for n in SCORE_NAMES], axis=1))
+        tails.append(np.stack([scores.tail[n] for n in SCORE_NAMES], axis=1))
+        classes.append(np.asarray(dets.class_ids, dtype=np.int64))
+        rare = rare_boxes_of(labels)
+        if len(dets) and rare.shape[0]:
+            on_rare.append(bev_iou_matrix(dets.fitted_boxes, rare).max(axis=1) > 0.0)
+        else:
+            on_rare.append(np.zeros(len(dets), dtype=bool))
+        offsets.append(offsets[-1] + len(dets))
+        rare_points.append(rare_points_of(labels))
+        num_points.append(points.shape[0])
+    s = len(SCORE_NAMES)
+    return DriveScores(
+        offsets=np.asarray(offsets, dtype=np.int64),
+        raw=np.concatenate(raws) if raws else np.zeros((0, s)),
+        tail=np.concatenate(tails) if tails else np.zeros((0, s)),
+        class_ids=np.concatenate(classes) if classes else np.zeros(0, np.int64),
+        on_rare=np.concatenate(on_rare) if on_rare else np.zeros(0, bool),
+        rare_points=np.asarray(rare_points, dtype=np.int64),
+        num_points=np.asarray(num_points, dtype=np.int64),
+        cpu_s=time.process_time() - started,
+    )
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (Linux) or ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers were taken."""
+    return {
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
+        "note": "shared development machine: other processes ran alongside",
+    }
+
+
+def plot(summary: Mapping[str, Any], budgets: Sequence[float], out: Path, title: str) -> None:
+    """Recall vs budget (log axis), one line per policy, natural and enriched panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), sharey=True)
+    tab10 = plt.get_cmap("tab10")
+    palette = [tab10(i) for i in range(10)]
+    base_color = {n: palette[i % len(palette)] for i, n in enumerate(SCORE_NAMES)}
+    fixed = {
+        "combined": ("k", 2.6, "-"),
+        "combined_fisher": ("0.35", 1.8, "-."),
+        "random": ("0.6", 1.4, ":"),
+        "num_detections": (palette[6], 1.0, ":"),
+        "num_background": (palette[8], 1.0, ":"),
+    }
+    for ax, est in zip(axes, ("natural", "enriched"), strict=True):
+        for name, row in summary.items():
+            base = name.removesuffix("_fg")
+            color, width, dash = fixed.get(
+                name, (base_color.get(base, "0.5"), 1.2, "--" if name.endswith("_fg") else "-")
+            )
+            ax.plot(budgets, row[est]["mean_curve"], dash, color=color, lw=width, label=name)
+        ax.axvline(BUDGET, color="r", lw=0.8, alpha=0.6)
+        ax.axhline(GOAL_RECALL, color="r", lw=0.8, ls="--", alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("upload budget (share of frames kept)")
+        ax.set_title(f"{est} estimate")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("recall of rare-object frames (mean over seeds)")
+    axes[1].legend(fontsize=7, loc="upper left", ncol=2)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Simulate (or reuse) the drives, score them (or reuse), compute every metric."""
+    from agent.perception.package import ModelPackage, default_package_path
+    from agent.perception.pipeline import Perception
+    from agent.scoring import ScoringStats, make_scorer
+
+    package_dir = Path(args.package) if args.package else default_package_path()
+    package = ModelPackage.load(package_dir)
+    stats = ScoringStats.load(package_dir)
+    scorer = make_scorer(stats, device="cpu")
+    perception = Perception(package, providers=["CPUExecutionProvider"], intra_op_threads=1)
+    key = model_key(package_dir, package.version)
+    cache = Path(args.cache)
+    sim_cpu = score_cpu = 0.0
+    per_seed: list[dict[str, Any]] = []
+    seed_facts: list[dict[str, Any]] = []
+    budgets = sorted({*CURVE_BUDGETS, BUDGET})
+    rng = np.random.default_rng(args.random_seed)
+    for i in range(args.seeds):
+        drives: dict[str, tuple[DriveScores, npt.NDArray[np.int8]]] = {}
+        for kind, rate, seed, frames in (
+            ("natural", None, NATURAL_SEED0 + i, args.frames),
+            ("enriched", args.enriched_rate, NATURAL_SEED0 + i, args.enriched_frames),
+        ):
+            path, cpu = ensure_drive(cache, rate, seed, frames)
+            sim_cpu += cpu * frames / int(path.name.rsplit("frames", 1)[1])
+            name = f"{path.name.rsplit('-frames', 1)[0]}-frames{frames}"
+            score_path = cache / "scores" / key / f"{name}.npz"
+            if score_path.exists():
+                ds = DriveScores.load(score_path)
+            else:
+                ds = score_drive(path, frames, perception, scorer, f"score {name}")
+                ds.save(score_path)
+            score_cpu += ds.cpu_s
+            drives[kind] = (ds, frame_labels(ds.rare_points, args.min_rare_points))
+        (nat, y_nat), (enr, y_enr) = drives["natural"], drives["enriched"]
+        scores_n, random_n = policy_scores(nat, scorer, rng, args.random_draws)
+        scores_e, random_e = policy_scores(enr, scorer, rng, args.random_draws)
+        scores_n["random"], scores_e["random"] = random_n, random_e
+        per_seed.append(evaluate_seed(scores_n, y_nat, scores_e, y_enr, budgets))
+        n_eval = int((y_nat >= 0).sum())
+        seed_facts.append(
+            {
+                "natural_seed": NATURAL_SEED0 + i,
+                "enriched_seed": NATURAL_SEED0 + i,
+                "natural_frames": nat.frames,
+                "natural_rare_frames": int((y_nat == 1).sum()),
+                "natural_ignored_frames": int((y_nat == -1).sum()),
+                "natural_prevalence": float((y_nat == 1).sum() / max(n_eval, 1)),
+                "enriched_frames": enr.frames,
+                "enriched_rare_frames": int((y_enr == 1).sum()),
+                "enriched_ignored_frames": int((y_enr == -1).sum()),
+                "frames_kept_at_1pct": sm.budget_count(n_eval, BUDGET),
+                "random_expected_recall_at_1pct": sm.random_expected_recall(n_eval, BUDGET),
+                "rare_frames_with_a_candidate_on_the_object": {
+                    "natural": candidate_coverage(nat, y_nat),
+                    "enriched": candidate_coverage(enr, y_enr),
+                },
+                "median_points_per_frame": float(np.median(nat.num_points)),
+                "median_detections_per_frame": float(np.median(np.diff(nat.offsets))),
+                "detection_level": detection_level(nat, y_nat, enr, y_enr),
+            }
+        )
+    summary = summarise(per_seed)
+    summary["random_expected"] = {
+        "natural": {
+            "recall_at_1pct": sm.spread(
+                [f["random_expected_recall_at_1pct"] for f in seed_facts]
+            ).as_dict(),
+            "auroc": 0.5,
+        }
+    }
+    return {
+        "package": {
+            "path": portable_path(package_dir),
+            "version": package.version,
+            "cache_key": key,
+        },
+        "budgets": budgets,
+        "seeds": seed_facts,
+        "summary": summary,
+        "per_seed": per_seed,
+        "cpu_seconds": {
+            "simulation_of_the_drives_used": sim_cpu,
+            "perception_and_scoring_of_the_scores_used": score_cpu,
+            "note": "drives and scores are cached; simulation CPU is what simulating the drives "
+            "took whenever that was (pro rata for a prefix of a longer drive), and likewise "
+            "for perception and scoring; whole_run is this invocation's own CPU",
+        },
+    }
+
+
+SINGLE_SCORES: Final = (
+    *SCORE_NAMES,
+    *(f"{n}_fg" for n in SCORE_NAMES),
+    "num_detections",
+    "num_background",
+)
+
+
+def goals(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The issue's goals, checked on the mean over seeds of each estimate."""
+    out: dict[str, Any] = {"recall_at_1pct_goal": GOAL_RECALL}
+    for est in ("natural", "enriched"):
+        best = max(SINGLE_SCORES, key=lambda n: summary[n][est]["recall_at_1pct"]["mean"])
+        combined = summary["combined"][est]["recall_at_1pct"]["mean"]
+        out[est] = {
+            "combined_recall_at_1pct_mean": combined,
+            "combined_meets_recall_goal": bool(combined >= GOAL_RECALL),
+            "best_single_score": best,
+            "best_single_recall_at_1pct_mean": summary[best][est]["recall_at_1pct"]["mean"],
+            "combined_at_least_best_single": bool(
+                combined >= summary[best][est]["recall_at_1pct"]["mean"]
+            ),
+        }
+    return out
+
+
+def print_table(summary: Mapping[str, Any]) -> None:
+    """One line per policy: AUROC and recall at 1 % (mean [min, max]) for both estimates."""
+
+    def cell(s: Mapping[str, Any]) -> str:
+        return f"{s['mean']:.3f} [{s['min']:.3f}, {s['max']:.3f}]"
+
+    print(f"{'policy':<28} {'AUROC nat':<24} {'R@1% nat':<24} {'AUROC enr':<24} R@1% enr")
+    for name, row in summary.items():
+        if name == "random_expected":
+            continue
+        print(
+            f"{name:<28} {cell(row['natural']['auroc']):<24} "
+            f"{cell(row['natural']['recall_at_1pct']):<24} "
+            f"{cell(row['enriched']['auroc']):<24} {cell(row['enriched']['recall_at_1pct'])}"
+        )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds (drive pairs), >= 1")
+    parser.add_argument("--frames", type=int, default=1200, help="frames per natural drive")
+    parser.add_argument("--enriched-frames", type=int, default=300)
+    parser.add_argument(
+        "--enriched-rate", type=float, default=0.03, help="rare-event start rate per frame"
+    )
+    parser.add_argument("--min-rare-points", type=int, default=10)
+    parser.add_argument("--random-draws", type=int, default=200)
+    parser.add_argument("--random-seed", type=int, default=0)
+    parser.add_argument("--package", default="", help="model package (default: the baseline)")
+    parser.add_argument("--cache", default=str(CACHE))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--plot", type=Path, default=PLOT)
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.frames < 1 or args.enriched_frames < 1:
+        parser.error("--seeds, --frames and --enriched-frames must be >= 1")
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    result = run(args)
+    report: dict[str, Any] = {
+        "benchmark": "rare-frame selection quality (benchmarks.bench_selection)",
+        "machine": machine(),
+        "scenario": SCENARIO,
+        "settings": {
+            "seeds": args.seeds,
+            "natural_frames": args.frames,
+            "enriched_frames": args.enriched_frames,
+            "enriched_rare_rate": args.enriched_rate,
+            "min_rare_points": args.min_rare_points,
+            "budget": BUDGET,
+            "random_draws": args.random_draws,
+            "threads": {"numba": os.environ["NUMBA_NUM_THREADS"], "onnxruntime_intra_op": 1},
+        },
+        "definitions": (__doc__ or "").split("Definitions")[1].split("Caching")[0].strip("-\n "),
+        **result,
+    }
+    report["goals"] = goals(report["summary"])
+    report["cpu_seconds"]["whole_run"] = time.process_time() - started_cpu
+    report["wall_seconds"] = time.perf_counter() - started_wall
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
+    curves = {k: v for k, v in report["summary"].items() if k != "random_expected"}
+    plot(
+        curves,
+        report["budgets"],
+        args.plot,
+        f"{SCENARIO}, model {report['package']['version']}, {args.seeds} seeds",
+    )
+    print_table(report["summary"])
+    print(json.dumps(json_safe(report["goals"]), indent=1))
+    print(f"wrote {args.out} and {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
