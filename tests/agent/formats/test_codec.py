@@ -22,7 +22,7 @@ from agent.formats.codec import (
     encode_frame,
     peek_header,
 )
-from proto.longtail.v1 import frame_pb2
+from longtail.v1 import frame_pb2
 from tests.agent.formats.strategies import point_clouds
 
 DATA = Path(__file__).parent / "data"
