@@ -1,5 +1,5 @@
-"""Backend configuration: a TOML file, then ``LONGTAIL_<SECTION>_<OPTION>`` environment overrides,
-validated once at start-up. Every option has a safe default; unsafe combinations are refused.
+"""Backend configuration: a TOML file, then ``LONGTAIL_<SECTION>__<OPTION>`` environment
+overrides (the same form as the agent's), validated once at start-up. Every option has a safe default; unsafe combinations are refused.
 
 Example ``backend.toml`` (all optional; relative paths are relative to the file)::
 
@@ -19,7 +19,7 @@ Example ``backend.toml`` (all optional; relative paths are relative to the file)
     [metadata]
     url = "sqlite:///data/longtail.db"   # or postgresql+psycopg://…; passwords only via env
 
-Environment: ``LONGTAIL_INGEST_PORT=50052``, ``LONGTAIL_METADATA_URL=postgresql+psycopg://…``.
+Environment: ``LONGTAIL_INGEST__PORT=50052``, ``LONGTAIL_METADATA__URL=postgresql+psycopg://…``.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _section(name: str, values: Mapping[str, object], env: Mapping[str, str]) ->
         )
     merged: dict[str, Any] = {k: _coerce(f"{name}.{k}", v, types[k]) for k, v in values.items()}
     for key, kind in types.items():
-        env_name = f"LONGTAIL_{name.upper()}_{key.upper()}"
+        env_name = f"LONGTAIL_{name.upper()}__{key.upper()}"
         if env_name in env:
             merged[key] = _coerce(env_name, env[env_name], kind)
     return cls(**merged)
@@ -252,7 +252,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     file_url = str(data.get("metadata", {}).get("url", ""))
     if _has_password(file_url):
         raise ConfigError(
-            f"metadata.url in {path} contains a password; pass it in LONGTAIL_METADATA_URL instead"
+            f"metadata.url in {path} contains a password; pass it in LONGTAIL_METADATA__URL instead"
         )
     sections = {name: _section(name, data.get(name, {}), env) for name in _SECTIONS}
     config = BackendConfig(**sections)

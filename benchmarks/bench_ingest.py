@@ -204,7 +204,7 @@ def run_case(
     url = pg_url if metadata == "postgresql" else f"sqlite:///{work / 'meta.db'}"
     assert url is not None
     storage = f'path = "{work / "blobs"}"\nstaging_path = "{work / "staging"}"\n'
-    env = {**os.environ, **FAKE_AWS, "LONGTAIL_METADATA_URL": url}
+    env = {**os.environ, **FAKE_AWS, "LONGTAIL_METADATA__URL": url}
     engine = make_engine(url)
     upgrade(engine)
     repo = MetadataRepository(engine)

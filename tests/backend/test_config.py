@@ -29,7 +29,7 @@ def test_toml_values_env_overrides_and_relative_paths(tmp_path: Path) -> None:
         '[storage]\npath = "b"\n[metadata]\nurl = "sqlite:///m.db"\n',
     )
     config = load_config(
-        path, env={"LONGTAIL_INGEST_PORT": "6001", "LONGTAIL_API_ENABLED": "false"}
+        path, env={"LONGTAIL_INGEST__PORT": "6001", "LONGTAIL_API__ENABLED": "false"}
     )
     assert config.ingest.port == 6001
     assert config.ingest.max_frame_bytes == 8_000_000
@@ -53,7 +53,7 @@ def test_toml_values_env_overrides_and_relative_paths(tmp_path: Path) -> None:
             "exceeds ingest.max_frame_bytes",
         ),
         ('[ingest]\nport = "x"\n', {}, "option ingest.port must be a int"),
-        ("", {"LONGTAIL_INGEST_PORT": "abc"}, "LONGTAIL_INGEST_PORT must be a int, got 'abc'"),
+        ("", {"LONGTAIL_INGEST__PORT": "abc"}, "LONGTAIL_INGEST__PORT must be a int, got 'abc'"),
         ("[ingest]\nprot = 1\n", {}, "unknown option(s) in [ingest]: ['prot']"),
         ("[ingets]\n", {}, "unknown section(s)"),
         ('[storage]\nkind = "ftp"\n', {}, "storage.kind must be 'local' or 's3', got 'ftp'"),
@@ -77,7 +77,7 @@ def test_remote_binding_is_allowed_when_explicitly_accepted(tmp_path: Path) -> N
 
 def test_a_password_may_come_from_the_environment(tmp_path: Path) -> None:
     url = "postgresql+psycopg://u:secret@db/x"
-    assert load_config(None, env={"LONGTAIL_METADATA_URL": url}).metadata.url == url
+    assert load_config(None, env={"LONGTAIL_METADATA__URL": url}).metadata.url == url
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
