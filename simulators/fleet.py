@@ -71,9 +71,8 @@ def prepare_fleet(
 ) -> dict[str, str]:
     """Encode ``frames_per_vehicle`` distinct frames for each vehicle under ``out_dir/<vehicle>``;
     returns frame id -> vehicle (the ground truth for the lost/duplicated check)."""
-    from longtail.v1 import frame_pb2
-
     from agent.formats.codec import encode_frame
+    from longtail.v1 import frame_pb2
 
     expected: dict[str, str] = {}
     for v_index, vehicle in enumerate(vehicles):
@@ -123,6 +122,7 @@ def upload_vehicle(
 ) -> list[FrameResult]:
     """Upload every prepared frame of one vehicle; retries busy/away statuses with backoff."""
     import grpc
+
     from longtail.v1 import frame_pb2, ingest_pb2, ingest_pb2_grpc
 
     retryable = {grpc.StatusCode[name] for name in RETRYABLE_NAMES}
@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     token = sys.stdin.readline().strip()
     # import before saying ready: interpreter start-up is not upload time
     import grpc  # noqa: F401
+
     import longtail.v1.ingest_pb2_grpc  # noqa: F401
 
     print("ready", flush=True)

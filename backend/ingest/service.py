@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import grpc
-from longtail.v1 import ingest_pb2, ingest_pb2_grpc
 
 from backend.errors import StorageError
 from backend.ingest.auth import TokenAuthenticator
@@ -36,6 +35,7 @@ from backend.ingest.validation import (
 from backend.metadata.repository import MetadataRepository
 from backend.storage.base import BlobStore
 from backend.storage.staging import StagingArea
+from longtail.v1 import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)
 

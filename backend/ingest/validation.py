@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import grpc
-from longtail.v1 import frame_pb2
 
 from agent.errors import FormatError
 from agent.formats.codec import FrameHeader, peek_header
 from backend.ingest.errors import IngestRejected
 from backend.metadata.records import DetectionRecord, FrameRecord
+from longtail.v1 import frame_pb2
 
 log = logging.getLogger(__name__)
 

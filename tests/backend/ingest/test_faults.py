@@ -20,7 +20,6 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from longtail.v1 import ingest_pb2
 
 from backend.errors import StorageError
 from backend.ingest.service import blob_key_for
@@ -29,6 +28,7 @@ from backend.metadata.repository import MetadataRepository
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
 from backend.wiring import local_config
+from longtail.v1 import ingest_pb2
 from tests.backend.ingest.conftest import RunningIngest, StartIngest
 from tests.backend.ingest.upload_client import (
     IngestTestClient,

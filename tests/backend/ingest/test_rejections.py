@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from longtail.v1 import frame_pb2, ingest_pb2
 
 from agent.formats.codec import HEADER, MAGIC, VERSION
 from backend.ingest.service import blob_key_for
+from longtail.v1 import frame_pb2, ingest_pb2
 from tests.backend.ingest.conftest import RunningIngest, StartIngest
 from tests.backend.ingest.upload_client import (
     IngestTestClient,

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from longtail.v1 import ingest_pb2
 
 from backend.ingest.service import blob_key_for
 from backend.storage.memory import InMemoryBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
+from longtail.v1 import ingest_pb2
 from tests.backend.ingest.conftest import RunningIngest, StartIngest
 from tests.backend.ingest.upload_client import Status, chunks, make_frame, rpc_code
 from tests.fixtures.services import MotoServer

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
-from longtail.v1 import frame_pb2, ingest_pb2, ingest_pb2_grpc
 
 from agent.formats.codec import encode_frame
+from longtail.v1 import frame_pb2, ingest_pb2, ingest_pb2_grpc
 
 Status = ingest_pb2.UploadAck.Status
 

@@ -1,0 +1,275 @@
+"""The composition root: builds every component from the config and runs the daemon's threads.
+
+Threads: ``pipeline`` (source → analysis → selection → hand-off), ``spool-writer`` (hand-off →
+spool) and ``uploader`` (spool → backend). A stop request (SIGTERM/SIGINT) lets the pipeline
+finish its current frame; the writer then drains the hand-off into the spool, the uploader ends
+its current stream (the server keeps the committed prefix), and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+import numpy as np
+import numpy.typing as npt
+
+from agent.config import AgentConfig, SelectionConfig
+from agent.daemon.analysis import Analyzer
+from agent.daemon.pipeline import (
+    Candidate,
+    EncodedPayload,
+    Encoder,
+    Pipeline,
+    run_spool_writer,
+    schema_for,
+)
+from agent.daemon.sources import Source, load_factory, open_replay
+from agent.errors import AgentError, ConfigError
+from agent.formats.codec import encode_frame, peek_header
+from agent.metrics import AgentMetrics
+from agent.selection.budget import SelectionBudget
+from agent.selection.dedup import NearDuplicateFilter
+from agent.selection.manual import ManualTrigger
+from agent.selection.rules import Mode, RuleSpec, compile_rules
+from agent.selection.selector import Selector, WindowSpec
+from agent.selection.signals import SignalSchema
+from agent.spool.handoff import HandOff
+from agent.spool.record import SpoolRecord
+from agent.spool.spool import Spool
+from agent.upload.backoff import Backoff, BandwidthLimiter
+from agent.upload.client import IngestClient, make_channel
+from agent.upload.worker import UploadWorker, publish_spool_state
+
+log = logging.getLogger(__name__)
+
+#: Seconds a stop waits for an upload in flight before cancelling it.
+UPLOAD_GRACE_S = 5.0
+
+
+def build_analyzer(config: AgentConfig) -> Analyzer:
+    """Call ``perception.factory`` with the perception config."""
+    factory = load_factory(config.perception.factory, "perception.factory")
+    return factory(config.perception)  # type: ignore[no-any-return]
+
+
+def build_source(config: AgentConfig, sleep: Callable[[float], bool]) -> Source:
+    """The replay source, or whatever ``source.factory`` returns for ``source.kind = "factory"``."""
+    if config.source.kind == "replay":
+        try:
+            return open_replay(
+                Path(config.source.path),
+                rate=config.source.rate,
+                rate_hz=config.source.rate_hz,
+                sleep=sleep,
+            )
+        except AgentError as exc:
+            raise ConfigError(f"source.path: {exc}") from exc
+    factory = load_factory(config.source.factory, "source.factory")
+    return factory(**config.source.options)  # type: ignore[no-any-return]
+
+
+def rule_specs(config: SelectionConfig) -> list[RuleSpec]:
+    """The configured rules as specs (modes were validated against ``Mode`` by the config)."""
+    return [
+        RuleSpec(r.name, r.when, cast(Mode, r.mode), r.min_interval_s, r.priority)
+        for r in config.rules
+    ]
+
+
+def build_selector(
+    config: SelectionConfig,
+    schema: SignalSchema,
+    clock: Callable[[], float],
+    rng: random.Random,
+    manual: ManualTrigger,
+) -> tuple[Selector[Candidate], SelectionBudget]:
+    """Compile the rules against ``schema`` (ConfigError names the rule and column)."""
+    rules = compile_rules(rule_specs(config), schema.names())
+    budget = SelectionBudget(
+        config.frames_per_hour,
+        config.bytes_per_day,
+        clock,
+        reserve_fraction=config.reserve_fraction,
+        reserve_below_priority=config.reserve_below_priority,
+    )
+    selector: Selector[Candidate] = Selector(
+        rules,
+        budget,
+        NearDuplicateFilter(config.dedup_similarity, config.dedup_window_s),
+        manual,
+        window=WindowSpec(config.pre_frames, config.post_frames, config.context_stride),
+        sample_rate=config.sample_rate,
+        sample_priority=config.sample_priority,
+        rng=rng,
+    )
+    return selector, budget
+
+
+def codec_encoder(quantization_step_m: float) -> Encoder:
+    """The transport codec; ``quantization_step_m = 0`` is lossless."""
+    step = quantization_step_m or None
+
+    def encode(points: npt.NDArray[np.float32]) -> EncodedPayload:
+        data = encode_frame(points, quantization_step_m=step)
+        header = peek_header(data)
+        return EncodedPayload(
+            data, int(header.encoding), header.num_points, header.quantization_step_m
+        )
+
+    return encode
+
+
+class Daemon:
+    """``longtail-agent run``: construct with a validated config, then ``run()`` (blocking)."""
+
+    def __init__(self, config: AgentConfig, metrics: AgentMetrics | None = None) -> None:
+        self.config = config
+        self.metrics = metrics if metrics is not None else AgentMetrics()
+        self.stop_event = threading.Event()
+        manual_file = config.selection.manual_trigger_file
+        self.manual = ManualTrigger(Path(manual_file) if manual_file else None)
+        self._failed = False
+
+    def request_stop(self) -> None:
+        """Signal-handler safe: finish the current frame, then shut down."""
+        self.stop_event.set()
+
+    def _sleep(self, seconds: float) -> bool:
+        return self.stop_event.wait(seconds)
+
+    def run(self) -> int:
+        """Run until stopped (or, with ``daemon.exit_when_done``, until the source ends and the
+        spool is empty). Returns the process exit code. Raises AgentError for start-up errors."""
+        cfg = self.config
+        analyzer = build_analyzer(cfg)
+        source = build_source(cfg, self._sleep)
+        schema = schema_for(analyzer, source.vehicle_signal_names)
+        seed = cfg.selection.seed or None
+        selector, budget = build_selector(
+            cfg.selection, schema, time.monotonic, random.Random(seed), self.manual
+        )
+        spool = Spool.open(Path(cfg.spool.dir), cfg.spool.max_bytes, durable=cfg.spool.durable)
+        publish_spool_state(spool, self.metrics, time.time())
+        handoff: HandOff[SpoolRecord] = HandOff(cfg.spool.handoff_capacity)
+        pipeline = Pipeline(
+            analyzer,
+            schema,
+            selector,
+            budget,
+            codec_encoder(cfg.selection.quantization_step_m),
+            handoff,
+            self.metrics,
+            vehicle_id=cfg.vehicle.id,
+            sensor=source.sensor,
+        )
+        stop_metrics = None
+        if cfg.metrics.port:
+            try:
+                stop_metrics = self.metrics.serve(cfg.metrics.host, cfg.metrics.port)
+            except OSError as exc:
+                raise ConfigError(
+                    f"metrics.port {cfg.metrics.host}:{cfg.metrics.port}: cannot listen: {exc}"
+                ) from exc
+        log.info(
+            "agent started vehicle=%s model=%s rules=%s spool_frames=%d",
+            cfg.vehicle.id,
+            analyzer.model_version,
+            ",".join(r.name for r in cfg.selection.rules),
+            spool.frames,
+        )
+        writer = self._thread("spool-writer", run_spool_writer, handoff, spool, self.metrics)
+        producer = self._thread("pipeline", self._produce, pipeline, source, handoff)
+        channel: grpc.Channel | None = None
+        uploader: threading.Thread | None = None
+        if cfg.upload.enabled:
+            channel, worker = self._build_uploader(spool)
+            uploader = self._thread(
+                "uploader",
+                worker.run,
+                self.stop_event.is_set,
+                # without exit_when_done the uploader keeps polling until told to stop
+                lambda: cfg.daemon.exit_when_done and not writer.is_alive(),
+            )
+        try:
+            self._wait(producer, writer, uploader)
+        finally:
+            self.stop_event.set()
+            source.close()  # a live source blocked waiting for its next frame must return
+            for thread in (producer, writer):
+                thread.join()
+            if uploader is not None:
+                # a throttled stream ends at once on stop; give an unthrottled one a moment
+                uploader.join(timeout=min(cfg.upload.timeout_s, UPLOAD_GRACE_S))
+            if channel is not None:
+                channel.close()  # cancels a stream still in flight; the server keeps its prefix
+            if uploader is not None:
+                uploader.join()
+            if stop_metrics is not None:
+                stop_metrics()
+        log.info("agent stopped spool_frames=%d spool_bytes=%d", spool.frames, spool.bytes)
+        return 1 if self._failed else 0
+
+    def _build_uploader(self, spool: Spool) -> tuple[grpc.Channel, UploadWorker]:
+        up = self.config.upload
+        ca = Path(up.ca_file) if up.ca_file else None
+        channel = make_channel(up.endpoint, ca)
+        rate = up.bandwidth_bytes_per_s or float("inf")
+        # burst of a quarter second (at least one chunk) keeps the cap smooth at chunk granularity
+        burst = max(float(up.chunk_bytes), rate / 4.0) if rate != float("inf") else 1.0
+        limiter = BandwidthLimiter(rate, burst, time.monotonic, self._sleep)
+        client = IngestClient(
+            channel,
+            self.config.token(),
+            limiter,
+            chunk_bytes=up.chunk_bytes,
+            timeout_s=up.timeout_s,
+        )
+        seed = self.config.selection.seed or None
+        backoff = Backoff(up.backoff_base_s, up.backoff_cap_s, random.Random(seed))
+        return channel, UploadWorker(spool, client, backoff, self._sleep, self.metrics)
+
+    def _produce(self, pipeline: Pipeline, source: Source, handoff: HandOff[SpoolRecord]) -> None:
+        try:
+            for frame in source.frames():
+                try:
+                    pipeline.process(frame)
+                except AgentError as exc:
+                    # one bad frame (e.g. scoring refused its inputs) must not stop the vehicle
+                    log.error("frame=%d skipped: %s", frame.index, exc)
+                if self.stop_event.is_set():
+                    break
+            log.info(
+                "source finished frames=%d selected=%d",
+                pipeline.frames_processed,
+                pipeline.selected_count,
+            )
+        finally:
+            handoff.close()
+
+    def _thread(self, name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                target(*args)
+            except Exception:
+                log.exception("thread %s failed; stopping the agent", name)
+                self._failed = True
+                self.stop_event.set()
+
+        thread = threading.Thread(target=guarded, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _wait(self, *threads: threading.Thread | None) -> None:
+        # The main thread only waits, in short slices so that signal handlers run promptly.
+        while not self.stop_event.is_set():
+            finished = all(t is None or not t.is_alive() for t in threads)
+            if finished and self.config.daemon.exit_when_done:
+                return
+            self.stop_event.wait(0.2)

@@ -1,0 +1,276 @@
+"""Frame sources: a recorded drive replayed from disk (the dataset layout, or a plain directory
+of ``.pcd`` / ``.bin`` files), or any plug-in built by a dotted factory.
+
+A live simulator stream is plugged in by configuration, never imported here (the agent must not
+depend on ``simulators``)::
+
+    [source]
+    kind = "factory"
+    factory = "simulators.stream:make_source"   # called as make_source(**source.options)
+
+The factory must return an object satisfying ``Source`` below. (Note for the simulator
+engineer: ``simulators.stream.make_source`` does not exist yet; this is its contract.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.errors import ConfigError, FormatError
+from agent.formats.dataset import Dataset, FrameLabels
+from agent.formats.kitti_bin import read_kitti_bin
+from agent.formats.pcd import read_pcd
+
+log = logging.getLogger(__name__)
+
+Pose = tuple[float, float, float, float, float, float]  # x, y, z (m), roll, pitch, yaw (rad)
+#: Sleeps for seconds; True if woken early because the agent is stopping.
+Sleeper = Callable[[float], bool]
+
+
+@dataclass(frozen=True)
+class SensorDescription:
+    """The LiDAR that produced the frames (goes into every frame's metadata)."""
+
+    name: str = "unknown"
+    beams: int = 0
+    max_range_m: float = 0.0
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """One frame from a source: float32 ``(N, 4)`` points in the sensor frame, capture time in
+    Unix-epoch (or recording-relative) nanoseconds, ego pose, and vehicle signals by name."""
+
+    index: int
+    timestamp_ns: int
+    points: npt.NDArray[np.float32]
+    pose: Pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    vehicle: dict[str, float] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """What the pipeline needs of a source."""
+
+    @property
+    def sensor(self) -> SensorDescription: ...
+
+    @property
+    def vehicle_signal_names(self) -> tuple[str, ...]:
+        """Vehicle signals the frames may carry (rules may refer to ``vehicle.<name>``)."""
+        ...
+
+    def frames(self) -> Iterator[SourceFrame]: ...
+
+    def close(self) -> None:
+        """Release the source; called on stop, possibly from another thread while ``frames()``
+        is waiting, which must then return."""
+        ...
+
+
+#: Vehicle signals a replayed drive derives from consecutive poses and timestamps.
+REPLAY_SIGNALS = ("speed_mps", "accel_mps2", "yaw_rate_rps")
+
+
+class ReplaySource:
+    """Replays a dataset directory (``agent.formats.dataset``) at its recorded rate (from the
+    timestamps), at ``rate_hz``, or as fast as possible (``rate="max"``).
+
+    ``clock`` and ``sleep`` are injected so pacing is testable without waiting.
+    """
+
+    vehicle_signal_names = REPLAY_SIGNALS
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        rate: str = "recorded",
+        rate_hz: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleeper,
+    ) -> None:
+        self.dataset = Dataset(root)
+        self.rate = rate
+        self.rate_hz = rate_hz
+        self._clock = clock
+        self._sleep = sleep
+        self.sensor = _sensor_from_meta(self.dataset.meta())
+
+    def frames(self) -> Iterator[SourceFrame]:
+        start_wall = self._clock()
+        first_ts: int | None = None
+        previous: tuple[int, Pose, float] | None = None  # timestamp, pose, speed
+        for position, index in enumerate(self.dataset.indices):
+            labels = self._labels(index)
+            timestamp = _timestamp(labels, position, self.rate_hz)
+            first_ts = timestamp if first_ts is None else first_ts
+            due = self._due(position, timestamp - first_ts)
+            wait = due - (self._clock() - start_wall)
+            if wait > 0 and self._sleep(wait):
+                return  # stopping
+            pose: Pose = labels.pose if labels is not None else (0.0,) * 6
+            vehicle: dict[str, float] = {}
+            if labels is not None:
+                vehicle, speed = _motion(previous, timestamp, pose)
+                previous = (timestamp, pose, speed)
+            try:
+                points = self.dataset.points(index)
+            except FormatError as exc:
+                # one unreadable file must not end the drive: skip it, say which
+                log.error("replay: skipping frame %d: %s", index, exc)
+                continue
+            yield SourceFrame(index, timestamp, points, pose, vehicle)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _labels(self, index: int) -> FrameLabels | None:
+        if not self.dataset.has_labels(index):
+            return None
+        try:
+            return self.dataset.labels(index)
+        except FormatError as exc:
+            log.warning("replay: frame %d labels unreadable, no pose: %s", index, exc)
+            return None
+
+    def _due(self, position: int, since_first_ns: int) -> float:
+        if self.rate == "max":
+            return 0.0
+        if self.rate == "fixed":
+            return position / self.rate_hz
+        return since_first_ns / 1e9
+
+    def close(self) -> None:
+        """Nothing to release: files are read per frame."""
+
+
+#: File types a plain directory replay reads, by suffix.
+POINT_FILE_SUFFIXES = (".pcd", ".bin")
+
+
+class FileReplaySource:
+    """Replays a plain directory of ``.pcd`` (PCL) or ``.bin`` (KITTI) files in name order, at
+    ``rate_hz`` or as fast as possible. Such files carry no timestamps or poses: capture times are
+    ``position / rate_hz`` and no vehicle signals are provided. PCD no-return points (NaN) are
+    dropped."""
+
+    vehicle_signal_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        rate: str = "fixed",
+        rate_hz: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleeper,
+    ) -> None:
+        if not root.is_dir():
+            raise FormatError(f"{root}: not a directory")
+        self.files = sorted(p for p in root.iterdir() if p.suffix in POINT_FILE_SUFFIXES)
+        if not self.files:
+            raise FormatError(f"{root}: no velodyne/ folder and no .pcd or .bin files")
+        self.rate = rate
+        self.rate_hz = rate_hz
+        self._clock = clock
+        self._sleep = sleep
+        self.sensor = SensorDescription()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def frames(self) -> Iterator[SourceFrame]:
+        start_wall = self._clock()
+        for position, path in enumerate(self.files):
+            if self.rate != "max":
+                wait = position / self.rate_hz - (self._clock() - start_wall)
+                if wait > 0 and self._sleep(wait):
+                    return
+            try:
+                points = (
+                    read_pcd(path, drop_invalid=True)
+                    if path.suffix == ".pcd"
+                    else read_kitti_bin(path)
+                )
+            except FormatError as exc:
+                log.error("replay: skipping %s: %s", path.name, exc)
+                continue
+            yield SourceFrame(position, int(position * 1e9 / self.rate_hz), points)
+
+    def close(self) -> None:
+        """Nothing to release: files are read per frame."""
+
+
+def open_replay(
+    root: Path, *, rate: str, rate_hz: float, sleep: Sleeper
+) -> ReplaySource | FileReplaySource:
+    """A dataset directory (with ``velodyne/``) or a plain directory of point files."""
+    if (root / "velodyne").is_dir():
+        return ReplaySource(root, rate=rate, rate_hz=rate_hz, sleep=sleep)
+    return FileReplaySource(root, rate=rate, rate_hz=rate_hz, sleep=sleep)
+
+
+def _timestamp(labels: FrameLabels | None, position: int, rate_hz: float) -> int:
+    if labels is not None and labels.timestamp_ns:
+        return labels.timestamp_ns
+    return int(position * 1e9 / rate_hz)  # unlabelled drive: assume the nominal rate
+
+
+def _motion(
+    previous: tuple[int, Pose, float] | None, timestamp: int, pose: Pose
+) -> tuple[dict[str, float], float]:
+    if previous is None or timestamp <= previous[0]:
+        return {"speed_mps": 0.0, "accel_mps2": 0.0, "yaw_rate_rps": 0.0}, 0.0
+    dt = (timestamp - previous[0]) / 1e9
+    old = previous[1]
+    speed = math.hypot(pose[0] - old[0], pose[1] - old[1]) / dt
+    dyaw = math.remainder(pose[5] - old[5], 2 * math.pi)
+    return {
+        "speed_mps": speed,
+        "accel_mps2": (speed - previous[2]) / dt,
+        "yaw_rate_rps": dyaw / dt,
+    }, speed
+
+
+def _sensor_from_meta(meta: dict[str, Any]) -> SensorDescription:
+    sensor = meta.get("sensor")
+    if isinstance(sensor, str):
+        return SensorDescription(name=sensor)
+    if isinstance(sensor, dict):
+        # the simulator writes its sensor "preset"; recorded drives may carry a "name"
+        name = str(sensor.get("name") or sensor.get("preset") or "unknown")
+        try:
+            return SensorDescription(
+                name=name,
+                beams=int(sensor.get("beams", 0)),
+                max_range_m=float(sensor.get("max_range_m", 0.0)),
+            )
+        except (TypeError, ValueError):
+            return SensorDescription(name=name)
+    return SensorDescription()
+
+
+def load_factory(dotted: str, option: str) -> Callable[..., Any]:
+    """Import ``"package.module:function"``; ConfigError names ``option`` if it fails."""
+    module_name, _, attr = dotted.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"{option}: expected 'module:function', got {dotted!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"{option}: cannot import module {module_name!r}: {exc}") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"{option}: {module_name!r} has no callable {attr!r}")
+    return factory  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Which frames to keep: trigger rules over named signals, budgets, dedup, context windows."""

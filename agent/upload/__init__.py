@@ -1,0 +1,1 @@
+"""Delivery of spooled frames to the ingest service: gRPC client, backoff, upload loop."""

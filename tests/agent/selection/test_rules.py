@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from agent.errors import ConfigError
+from agent.selection.expr import ExpressionError
+from agent.selection.rules import Rule, RuleSpec, compile_rules
+from agent.selection.signals import DetectionFacts, SignalSchema, compute_signals
+
+KNOWN = frozenset({"x"})
+
+
+def fire_pattern(rule: Rule, values: list[float], dt: float = 1.0) -> list[bool]:
+    return [rule.check({"x": v}, i * dt) for i, v in enumerate(values)]
+
+
+def test_level_mode_fires_on_every_frame_where_it_holds() -> None:
+    rule = Rule(RuleSpec("hot", "x > 1"), KNOWN)
+    assert fire_pattern(rule, [0, 2, 2, 0, 2]) == [False, True, True, False, True]
+
+
+def test_edge_mode_fires_only_on_rising_edges() -> None:
+    rule = Rule(RuleSpec("hot", "x > 1", mode="edge"), KNOWN)
+    assert fire_pattern(rule, [2, 2, 0, 2, 2, 0]) == [True, False, False, True, False, False]
+
+
+def test_min_interval_spaces_firings_in_capture_time() -> None:
+    rule = Rule(RuleSpec("hot", "x > 1", min_interval_s=2.5), KNOWN)
+    assert fire_pattern(rule, [2, 2, 2, 2, 2, 2]) == [True, False, False, True, False, False]
+
+
+def test_errors_name_the_rule() -> None:
+    with pytest.raises(ExpressionError, match=r"rule 'vru_unsure': unknown signal 'y' at column 1"):
+        Rule(RuleSpec("vru_unsure", "y > 1"), KNOWN)
+    with pytest.raises(ConfigError, match=r"rule 'r': mode must be 'level' or 'edge', got 'pulse'"):
+        Rule(RuleSpec("r", "x > 1", mode="pulse"), KNOWN)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="duplicated"):
+        compile_rules([RuleSpec("a", "x > 1"), RuleSpec("a", "x > 2")], KNOWN)
+    with pytest.raises(ConfigError, match="'manual' is reserved"):
+        compile_rules([RuleSpec("manual", "x > 1")], KNOWN)
+
+
+def test_signals_cover_classes_the_vru_group_scores_and_vehicle() -> None:
+    schema = SignalSchema(
+        class_names=("car", "pedestrian", "cyclist"),
+        detection_score_names=("entropy",),
+        frame_score_names=("score",),
+        vehicle_signal_names=("speed_mps",),
+    )
+    box = (0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0)
+    dets = [
+        DetectionFacts("pedestrian", 0.4, box, 10, {"entropy": 0.9}),
+        DetectionFacts("pedestrian", 0.7, box, 12, {"entropy": 0.2}),
+        DetectionFacts("cyclist", 0.6, box, 30, {"entropy": 0.5}),
+        DetectionFacts("car", 0.95, box, 300, {"entropy": 0.1}),
+    ]
+    signals = compute_signals(schema, dets, {"score": 0.3}, {"speed_mps": 12.0}, 5000)
+    assert set(signals) == schema.names()
+    assert signals["count.pedestrian"] == 2
+    assert signals["min_confidence.pedestrian"] == 0.4
+    assert signals["max_confidence.pedestrian"] == 0.7
+    assert signals["count.vru"] == 3
+    assert signals["min_confidence.vru"] == 0.4
+    assert signals["max.entropy"] == 0.9
+    assert signals["min.entropy"] == 0.1
+    assert signals["frame.score"] == 0.3
+    assert signals["vehicle.speed_mps"] == 12.0
+    assert signals["num_points"] == 5000
+    # an absent class never looks unsure
+    empty = compute_signals(schema, [], {}, {}, 0)
+    assert empty["min_confidence.cyclist"] == 1.0
+    assert empty["count.cyclist"] == 0.0
+    assert math.isnan(empty["max.entropy"]) and math.isnan(empty["min.entropy"])

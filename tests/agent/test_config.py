@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import AgentConfig, load_config
+from agent.errors import ConfigError
+
+MINIMAL = '[vehicle]\ntoken = "t"\n[source]\npath = "drive"\n'
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_safe_and_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), environ={})
+    assert config.upload.endpoint == "127.0.0.1:50051"
+    assert config.metrics.host == "127.0.0.1"
+    assert config.spool.durable is True
+    assert config.selection.rules == ()
+    assert config.source.path == str(tmp_path / "drive")
+    assert config.spool.dir == str(tmp_path / "longtail-spool")
+    assert config.token() == "t"
+
+
+def test_full_file_with_rules(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + """
+[selection]
+frames_per_hour = 30
+[[selection.rules]]
+name = "vru_unsure"
+when = "min_confidence.vru < 0.5"
+mode = "edge"
+min_interval_s = 5
+[[selection.rules]]
+name = "novel"
+when = "frame.score > 0.99"
+[upload]
+bandwidth_bytes_per_s = 2_000_000
+"""
+    )
+    config = load_config(write(tmp_path, text), environ={})
+    assert [r.name for r in config.selection.rules] == ["vru_unsure", "novel"]
+    assert config.selection.rules[0].mode == "edge"
+    assert config.selection.rules[0].min_interval_s == 5.0
+    assert config.selection.frames_per_hour == 30.0
+    assert config.upload.bandwidth_bytes_per_s == 2e6
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    env = {
+        "LONGTAIL_UPLOAD__ENDPOINT": "10.0.0.5:443",
+        "LONGTAIL_UPLOAD__CHUNK_BYTES": "65536",
+        "LONGTAIL_SPOOL__DURABLE": "false",
+        "LONGTAIL_VEHICLE__TOKEN": "from-env",
+        "LONGTAIL_INGEST__PORT": "1",  # a backend variable: not ours, ignored
+        "LONGTAIL_METADATA__URL": "x",  # not an agent section: ignored
+    }
+    config = load_config(write(tmp_path, MINIMAL), environ=env)
+    assert config.upload.endpoint == "10.0.0.5:443"
+    assert config.upload.chunk_bytes == 65536
+    assert config.spool.durable is False
+    assert config.token() == "from-env"
+
+
+def test_token_from_file(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
+    text = '[vehicle]\ntoken_file = "token"\n[source]\npath = "d"\n'
+    assert load_config(write(tmp_path, text), environ={}).token() == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[upload]\nendpint = 'x'\n", {}, "unknown option 'upload.endpint'"),
+        ("[uplod]\n", {}, "unknown option 'uplod'"),
+        (
+            "[upload]\nchunk_bytes = 'big'\n",
+            {},
+            "upload.chunk_bytes: expected an integer, got 'big'",
+        ),
+        ("[upload]\nchunk_bytes = 10\n", {}, "upload.chunk_bytes: must be >= 1024, got 10"),
+        ("[selection]\nsample_rate = 2\n", {}, "selection.sample_rate: must be <= 1.0, got 2.0"),
+        ("[spool]\ndurable = 1\n", {}, "spool.durable: expected true or false, got 1"),
+        (
+            "[source]\nrate = 'fast'\n",
+            {},
+            "source.rate: must be one of recorded, fixed, max; got 'fast'",
+        ),
+        ("[upload]\nbackoff_base_s = nan\n", {}, "upload.backoff_base_s: expected a finite number"),
+        ("", {"LONGTAIL_METRICS__PORT": "70000"}, "metrics.port: must be <= 65535, got 70000"),
+        ("", {"LONGTAIL_UPLOAD__X__Y": "1"}, "environment LONGTAIL_UPLOAD__X__Y"),
+        ("[[selection.rules]]\nname = 'a'\n", {}, "every rule needs a name and a when"),
+        ("[[selection.rules]]\nname='a'\nwhen='x'\nmode='pulse'\n", {}, "selection.rules[0].mode"),
+        (
+            "[upload]\nbackoff_base_s = 10.0\nbackoff_cap_s = 1.0\n",
+            {},
+            "upload.backoff_cap_s (1.0)",
+        ),
+        (
+            "[source]\nkind = 'factory'\nfactory = 'nocolon'\n",
+            {},
+            "source.factory: expected 'module:function'",
+        ),
+    ],
+)
+def test_bad_options_are_refused_by_name(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    base = '[vehicle]\ntoken = "t"\n' + ("" if "[source]" in text else '[source]\npath = "d"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, base + text), environ=env)
+    assert message in str(info.value)
+
+
+def test_missing_token_and_missing_source_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"vehicle\.token: empty"):
+        load_config(write(tmp_path, '[source]\npath = "d"\n'), environ={})
+    with pytest.raises(ConfigError, match=r"source\.path: required"):
+        load_config(write(tmp_path, '[vehicle]\ntoken = "t"\n'), environ={})
+    # offline scoring needs neither
+    config = load_config(None, environ={}, require_token=False, require_source=False)
+    assert config.upload == AgentConfig().upload
+    assert config.spool.dir == str(Path.cwd() / "longtail-spool")
+
+
+def test_unreadable_or_invalid_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml", environ={})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[upload\n"), environ={})
