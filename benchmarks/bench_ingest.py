@@ -6,7 +6,8 @@ Writes ``benchmarks/results/ingest.json``.
 Every case is one fresh backend process (started through the CLI, as in production) with one
 metadata store (SQLite file | PostgreSQL on 127.0.0.1:5432, a fresh database) and one blob store
 (local directory | S3 on a moto server over HTTP), and N vehicle processes from
-``simulators/fleet.py`` uploading distinct codec-encoded frames at the same time. Reported per
+``simulators/fleet.py`` uploading distinct codec-encoded frames at the same time, each with the
+agent's own ``IngestClient`` (the uploader the vehicle daemon runs). Reported per
 case: frames/s and MB/s (payload bytes, from the first request to the last ack), p50/p99 time to
 ack per frame, the server's CPU seconds and utilisation and peak RSS, and the check that every
 frame is stored exactly once with a blob whose SHA-256 is its id (lost = 0, duplicated = 0).
@@ -39,6 +40,7 @@ from typing import Any
 import grpc
 
 from agent.formats.atomic import atomic_write_bytes
+from agent.spool.record import decode_record
 from backend.ingest.auth import register_vehicle
 from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
@@ -47,7 +49,7 @@ from backend.metadata.repository import MetadataRepository
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
-from simulators.fleet import FrameResult, prepare_fleet, run_fleet
+from simulators.fleet import RECORD_SUFFIX, FrameResult, prepare_fleet, run_fleet
 
 log = logging.getLogger(__name__)
 
@@ -282,16 +284,28 @@ def summarize(
         "server_peak_rss_mb": rss,
         "wall_from_go_s": wall,  # all vehicles released -> all reports in
         "statuses": statuses,
+        "retries": sum(r.attempts - 1 for r in results),
         **check,
         "ok": check["lost"] == 0
         and check["duplicated_rows"] == 0
         and check["corrupt"] == 0
         and check["orphan_or_duplicate_blobs"] == 0
-        and statuses == {"STATUS_STORED": len(results)},
+        and statuses == {"stored": len(results)},
     }
 
 
 # -- raw disk baseline -------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` is empty on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def disk_baseline(directory: Path, frame_bytes: int, count: int) -> dict[str, float]:
@@ -349,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
                 fleet_dir = work / f"fleet-{n}"
                 expected = prepare_fleet(fleet_dir, names, per_vehicle, args.points, seed=n)
                 fleets[n] = (fleet_dir, expected, names)
-            sizes = [p.stat().st_size for f in fleets.values() for p in f[0].rglob("*.payload")]
+            sizes = [
+                len(decode_record(p.read_bytes(), str(p)).payload)
+                for f in fleets.values()
+                for p in f[0].rglob(f"*{RECORD_SUFFIX}")
+            ]
             frame_bytes = int(statistics.median(sizes))
             baseline = disk_baseline(work / "disk", frame_bytes, count=60)
             log.info("disk baseline: %s", baseline)
@@ -399,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "ingest",
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },

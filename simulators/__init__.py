@@ -1,5 +1,7 @@
-"""Simulators: the LiDAR scene simulator (public API below) and the fleet simulator
-(``simulators.fleet``, uploads prepared frames to an ingest server).
+"""Simulators: the LiDAR scene simulator (public API below), its live stream for the vehicle
+daemon (``simulators.stream.make_source``, plugged in as ``source.factory``) and the fleet
+simulator (``simulators.fleet``: vehicle processes uploading prepared frames to an ingest server
+with the agent's own ``IngestClient``).
 
 * ``simulators.scenario``: ``load_scenario(path)``, ``builtin_scenario(name)`` (urban,
   urban_rare, rare_heavy, rain, fog) and the ``Scenario`` settings.

@@ -1,42 +1,57 @@
-"""Fleet simulator: N vehicle processes uploading prepared frames to an ingest server.
+"""Fleet simulator: N vehicle processes, each uploading with the agent's own uploader.
 
 Used by ``benchmarks/bench_ingest.py``. Two steps, so the vehicle processes stay light (they
-import only grpc and the wire contracts, not numpy or the codec)::
+import grpc, the wire contracts and ``agent.upload``, not numpy or the codec)::
 
-    prepare_fleet(out_dir, vehicles, frames_per_vehicle, num_points)   # codec-encoded frames on disk
+    prepare_fleet(out_dir, vehicles, frames_per_vehicle, num_points)   # spool records on disk
     results = run_fleet(target, tokens, out_dir)                      # one process per vehicle
 
-A vehicle process (``python -m simulators.fleet VEHICLE_DIR TARGET``) reads its token from
-stdin, says ``ready`` on stdout and waits for ``go`` on stdin, so the whole fleet starts uploading
-at once however long N interpreters take to start. It uploads each frame the way the real agent
-does -- QueryOffset, then one stream from the committed offset, retrying UNAVAILABLE, ABORTED and
-RESOURCE_EXHAUSTED with backoff -- and writes a JSON report: per frame its id, status and time
-to acknowledgement.
+``prepare_fleet`` writes each vehicle's frames as spool files (``agent.spool.record`` format:
+codec-encoded payload, metadata, checksum). A vehicle process (``python -m simulators.fleet
+VEHICLE_DIR TARGET``) reads its token from stdin, says ``ready`` on stdout and waits for ``go``
+on stdin, so the whole fleet starts uploading at once however long N interpreters take to start.
+It then delivers each record with ``agent.upload.client.IngestClient`` -- the client the vehicle
+daemon runs: QueryOffset, one stream from the committed offset, 256 KiB chunks, no bandwidth
+cap -- retrying ``TransientUploadError`` after the agent's full-jitter ``Backoff`` (the daemon's
+``UploadWorker`` retry policy, without its on-disk spool), and writes a JSON report: per frame
+its id, outcome, attempts and time to acknowledgement.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-#: payload slice per stream message, as the agent's uploader sends by default
+#: payload slice per stream message: the agent's default ``upload.chunk_bytes``
 CHUNK_BYTES = 256 * 1024
-#: status code names a vehicle retries (server busy or briefly away)
-RETRYABLE_NAMES = ("UNAVAILABLE", "ABORTED", "RESOURCE_EXHAUSTED")
+#: seconds each RPC may take, and the retry backoff (base, cap) of a vehicle, seconds
+RPC_TIMEOUT_S = 120.0
+BACKOFF_BASE_S = 0.1
+BACKOFF_CAP_S = 5.0
+#: delivery attempts per frame before a vehicle reports it failed
+ATTEMPTS = 8
+#: file suffix of a prepared frame (the agent spool's)
+RECORD_SUFFIX = ".ltf"
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    """One upload as a vehicle saw it."""
+    """One frame's delivery as a vehicle saw it.
+
+    ``status``: ``stored`` / ``already_stored`` (``agent.upload.client.Delivered``) or
+    ``failed_transient`` / ``failed_permanent`` with the client's message in ``error``.
+    ``seconds_to_ack`` runs from the first request to the acknowledgement, retries included.
+    """
 
     vehicle: str
     frame_id: str
@@ -46,6 +61,8 @@ class FrameResult:
     #: wall-clock (Unix seconds) of the first request and of the acknowledgement
     started_at: float
     acked_at: float
+    attempts: int = 1
+    error: str = ""
 
 
 def synthetic_points(num_points: int, seed: int) -> Any:
@@ -69,9 +86,11 @@ def synthetic_points(num_points: int, seed: int) -> Any:
 def prepare_fleet(
     out_dir: Path, vehicles: list[str], frames_per_vehicle: int, num_points: int, seed: int = 0
 ) -> dict[str, str]:
-    """Encode ``frames_per_vehicle`` distinct frames for each vehicle under ``out_dir/<vehicle>``;
-    returns frame id -> vehicle (the ground truth for the lost/duplicated check)."""
+    """Encode ``frames_per_vehicle`` distinct frames for each vehicle as spool records under
+    ``out_dir/<vehicle>/NNNNN.ltf``; returns frame id -> vehicle (the ground truth for the
+    lost/duplicated check)."""
     from agent.formats.codec import encode_frame
+    from agent.spool.record import SpoolRecord, encode_record, frame_id_of
     from longtail.v1 import frame_pb2
 
     expected: dict[str, str] = {}
@@ -81,7 +100,7 @@ def prepare_fleet(
         for i in range(frames_per_vehicle):
             frame_seed = seed + v_index * 100_003 + i
             payload = encode_frame(synthetic_points(num_points, frame_seed))
-            frame_id = hashlib.sha256(payload).hexdigest()
+            frame_id = frame_id_of(payload)
             meta = frame_pb2.FrameMetadata(
                 frame_id=frame_id,
                 vehicle_id=vehicle,
@@ -94,78 +113,68 @@ def prepare_fleet(
                 num_points=num_points,
             )
             meta.sensor.name, meta.sensor.beams = "hdl64", 64
-            (vdir / f"{i:05d}.payload").write_bytes(payload)
-            (vdir / f"{i:05d}.meta").write_bytes(meta.SerializeToString())
+            record = encode_record(SpoolRecord(meta, payload))
+            (vdir / f"{i:05d}{RECORD_SUFFIX}").write_bytes(record)
             expected[frame_id] = vehicle
     return expected
 
 
-def _chunks(meta: Any, payload: bytes, offset: int) -> Iterator[Any]:
-    from longtail.v1 import ingest_pb2
-
-    first = True
-    while True:
-        data = payload[offset : offset + CHUNK_BYTES]
-        last = offset + len(data) >= len(payload)
-        chunk = ingest_pb2.UploadChunk(offset=offset, data=data, last=last)
-        if first:
-            chunk.metadata.CopyFrom(meta)
-            first = False
-        yield chunk
-        offset += len(data)
-        if last:
-            return
+def _no_stop_sleep(seconds: float) -> bool:
+    """The agent's ``Sleeper`` for a process that is never asked to stop early."""
+    time.sleep(seconds)
+    return False
 
 
 def upload_vehicle(
-    vehicle_dir: Path, target: str, token: str, attempts: int = 8
+    vehicle_dir: Path, target: str, token: str, attempts: int = ATTEMPTS, seed: int = 0
 ) -> list[FrameResult]:
-    """Upload every prepared frame of one vehicle; retries busy/away statuses with backoff."""
-    import grpc
+    """Deliver every prepared record of one vehicle, in name order, with the agent's
+    ``IngestClient`` over one channel; transient failures are retried after the agent's
+    ``Backoff`` delay, up to ``attempts`` tries per frame."""
+    from agent.spool.record import decode_record
+    from agent.upload.backoff import Backoff, BandwidthLimiter
+    from agent.upload.client import (
+        IngestClient,
+        PermanentUploadError,
+        TransientUploadError,
+        make_channel,
+    )
 
-    from longtail.v1 import frame_pb2, ingest_pb2, ingest_pb2_grpc
-
-    retryable = {grpc.StatusCode[name] for name in RETRYABLE_NAMES}
-    auth = (("authorization", f"Bearer {token}"),)
+    backoff = Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S, random.Random(seed))
+    unlimited = BandwidthLimiter(float("inf"), 1.0, time.monotonic, _no_stop_sleep)
     results: list[FrameResult] = []
-    with grpc.insecure_channel(target) as channel:
-        stub = ingest_pb2_grpc.IngestStub(channel)
-        for meta_path in sorted(vehicle_dir.glob("*.meta")):
-            meta = frame_pb2.FrameMetadata.FromString(meta_path.read_bytes())
-            payload = meta_path.with_suffix(".payload").read_bytes()
+    with make_channel(target, None) as channel:
+        client = IngestClient(
+            channel, token, unlimited, chunk_bytes=CHUNK_BYTES, timeout_s=RPC_TIMEOUT_S
+        )
+        for path in sorted(vehicle_dir.glob(f"*{RECORD_SUFFIX}")):
+            record = decode_record(path.read_bytes(), str(path))
             start = time.perf_counter()
             started_at = time.time()
-            status = "FAILED"
-            for attempt in range(attempts):
+            status, error, tries = "failed_transient", "", 0
+            while tries < attempts:
+                tries += 1
                 try:
-                    reply = stub.QueryOffset(
-                        ingest_pb2.QueryOffsetRequest(frame_id=meta.frame_id),
-                        metadata=auth,
-                        timeout=120,
-                    )
-                    if reply.stored:
-                        status = "STATUS_ALREADY_STORED"
-                        break
-                    ack = stub.Upload(
-                        _chunks(meta, payload, reply.committed_offset), metadata=auth, timeout=120
-                    )
-                    status = ingest_pb2.UploadAck.Status.Name(ack.status)
+                    status, error = client.upload(record).value, ""
                     break
-                except grpc.RpcError as exc:
-                    code = exc.code() if isinstance(exc, grpc.Call) else None
-                    if code not in retryable:
-                        status = f"ERROR_{code.name if code else 'UNKNOWN'}"
-                        break
-                    time.sleep(0.1 * 2**attempt)
+                except PermanentUploadError as exc:
+                    status, error = "failed_permanent", str(exc)
+                    break
+                except TransientUploadError as exc:
+                    status, error = "failed_transient", str(exc)
+                    if tries < attempts:
+                        time.sleep(backoff.delay(tries - 1))
             results.append(
                 FrameResult(
-                    vehicle=meta.vehicle_id,
-                    frame_id=meta.frame_id,
+                    vehicle=record.metadata.vehicle_id,
+                    frame_id=record.frame_id,
                     status=status,
-                    bytes=len(payload),
+                    bytes=len(record.payload),
                     seconds_to_ack=time.perf_counter() - start,
                     started_at=started_at,
                     acked_at=time.time(),
+                    attempts=tries,
+                    error=error,
                 )
             )
     return results
@@ -243,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
-    results = upload_vehicle(args.vehicle_dir, args.target, token)
-    json.dump([r.__dict__ for r in results], sys.stdout)
+    # a seed of its own per vehicle, so the fleet's retries do not come in lockstep
+    seed = zlib.crc32(args.vehicle_dir.name.encode())
+    results = upload_vehicle(args.vehicle_dir, args.target, token, seed=seed)
+    json.dump([asdict(r) for r in results], sys.stdout)
     return 0
 
 

@@ -8,8 +8,7 @@ depend on ``simulators``)::
     kind = "factory"
     factory = "simulators.stream:make_source"   # called as make_source(**source.options)
 
-The factory must return an object satisfying ``Source`` below. (Note for the simulator
-engineer: ``simulators.stream.make_source`` does not exist yet; this is its contract.)
+The factory must return an object satisfying ``Source`` below; ``simulators.stream`` is one.
 """
 
 from __future__ import annotations
@@ -230,17 +229,16 @@ def _timestamp(labels: FrameLabels | None, position: int, rate_hz: float) -> int
 def _motion(
     previous: tuple[int, Pose, float] | None, timestamp: int, pose: Pose
 ) -> tuple[dict[str, float], float]:
+    # The first frame has no motion to derive; its speed is NaN internally so the second frame
+    # reports no acceleration instead of a jump from 0 to cruising speed within one period.
     if previous is None or timestamp <= previous[0]:
-        return {"speed_mps": 0.0, "accel_mps2": 0.0, "yaw_rate_rps": 0.0}, 0.0
+        return {"speed_mps": 0.0, "accel_mps2": 0.0, "yaw_rate_rps": 0.0}, math.nan
     dt = (timestamp - previous[0]) / 1e9
     old = previous[1]
     speed = math.hypot(pose[0] - old[0], pose[1] - old[1]) / dt
     dyaw = math.remainder(pose[5] - old[5], 2 * math.pi)
-    return {
-        "speed_mps": speed,
-        "accel_mps2": (speed - previous[2]) / dt,
-        "yaw_rate_rps": dyaw / dt,
-    }, speed
+    accel = 0.0 if math.isnan(previous[2]) else (speed - previous[2]) / dt
+    return {"speed_mps": speed, "accel_mps2": accel, "yaw_rate_rps": dyaw / dt}, speed
 
 
 def _sensor_from_meta(meta: dict[str, Any]) -> SensorDescription:

@@ -53,7 +53,9 @@ def test_vehicle_signals_pose_and_sensor_from_the_recording(tmp_path: Path) -> N
     assert source.sensor.name == "test32" and source.sensor.max_range_m == 80.0
     assert frames[0].vehicle == {"speed_mps": 0.0, "accel_mps2": 0.0, "yaw_rate_rps": 0.0}
     assert frames[2].vehicle["speed_mps"] == pytest.approx(5.0)  # 0.5 m per 0.1 s
-    assert frames[1].vehicle["accel_mps2"] == pytest.approx(50.0)  # 0 -> 5 m/s in 0.1 s
+    # the first speed is known only at frame 1: no acceleration is invented from frame 0's 0 m/s
+    assert frames[1].vehicle["accel_mps2"] == 0.0
+    assert frames[2].vehicle["accel_mps2"] == pytest.approx(0.0, abs=1e-6)  # steady 5 m/s
     assert frames[2].pose[0] == pytest.approx(1.0)
     assert frames[1].timestamp_ns == 1_700_000_000_100_000_000
     np.testing.assert_array_equal(frames[1].points, points[1])
