@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -31,6 +29,7 @@ import numpy.typing as npt
 import zstandard
 
 from agent.formats.codec import decode_frame, encode_frame
+from benchmarks.machine import describe_machine
 
 log = logging.getLogger(__name__)
 
@@ -88,25 +87,6 @@ def throughput(prefix: str, mb: float, fn: Callable[[], object], repeats: int) -
     return {f"{prefix}_mb_s": mb / statistics.median(times), f"{prefix}_mb_s_best": mb / min(times)}
 
 
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        model = platform.processor() or "unknown"
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "zstandard": zstandard.__version__,
-    }
-
-
 def run(points: npt.NDArray[np.float32], repeats: int) -> dict[str, Any]:
     raw = points.tobytes()
     mb = len(raw) / 1e6
@@ -158,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = run(points, args.repeats)
     result = {
         "benchmark": "frame codec (agent.formats.codec)",
-        "machine": machine(),
+        "machine": describe_machine(zstandard=zstandard.__version__),
         "frame": {"source": frame, "seed": args.seed, "points": int(points.shape[0])},
         "raw_bytes": int(points.nbytes),
         "zstd_level": LEVEL,

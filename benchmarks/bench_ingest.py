@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import signal
 import socket
 import statistics
@@ -49,6 +48,7 @@ from backend.metadata.repository import MetadataRepository
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
+from benchmarks.machine import describe_machine
 from simulators.fleet import RECORD_SUFFIX, FrameResult, prepare_fleet, run_fleet
 
 log = logging.getLogger(__name__)
@@ -297,17 +297,6 @@ def summarize(
 # -- raw disk baseline -------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` is empty on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def disk_baseline(directory: Path, frame_bytes: int, count: int) -> dict[str, float]:
     """Bytes/s of frame-sized atomic durable writes, and of one large fsynced write."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -415,12 +404,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         "benchmark": "ingest",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu_model": cpu_model(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": describe_machine(),
         "parameters": {
             "points_per_frame": args.points,
             "frames_per_case": args.frames,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+from benchmarks.machine import describe_machine
+
 # one core: these must be set before numba / OpenMP (Open3D) are loaded
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -26,7 +28,6 @@ import argparse
 import json
 import logging
 import math
-import platform
 import statistics
 import time
 from collections import deque
@@ -44,26 +45,6 @@ from backend.paths import portable_path
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results" / "perception.json"
 GOAL_MS = 50.0
-
-
-def machine() -> dict[str, Any]:
-    """Platform, CPU model, core count and load: numbers mean little without them."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "load_average_1m": os.getloadavg()[0],
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
 
 
 def simulated_frames(count: int, seed: int) -> list[npt.NDArray[np.float32]]:
@@ -147,7 +128,7 @@ def run(
     base_med = {k: statistics.median(v) for k, v in base.items()}
     return {
         "benchmark": "perception pipeline (agent.perception.pipeline.Perception)",
-        "machine": machine(),
+        "machine": describe_machine(),
         "threads": {"numba": os.environ["NUMBA_NUM_THREADS"], "onnxruntime_intra_op": 1},
         "providers": perception.network.providers,
         "package": {"path": portable_path(package_dir), "version": package.version},

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from agent.scoring import ScoringStats, cuda_available, make_scorer
 from agent.scoring._cpu import CpuBackend
 from agent.scoring._model import ScoreModel
 from agent.scoring._raw import unit_rows
+from benchmarks.machine import describe_machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring.json"
 NOTES = [
@@ -56,17 +56,6 @@ NOTES = [
 ]
 N, M, K, D, KNN_K = 64, 5, 6, 64, 10
 BANKS = (10_000, 100_000)
-
-
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux) or ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _summary(times: list[float]) -> dict[str, float]:
@@ -353,20 +342,14 @@ def float16_error(stats: ScoringStats, rng: np.random.Generator) -> float:
 
 def machine() -> dict[str, Any]:
     """Where the numbers were taken."""
-    return {
-        "platform": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "numba_threading_layer": str(getattr(numba.config, "THREADING_LAYER", "unknown")),
-        "torch": torch.__version__,
-        "faiss": faiss.__version__,
-        "cuda_gpu": cuda_available(),
-        "load_average_1_5_15_min_at_start": list(os.getloadavg()),
-        "note": "shared development machine: other processes ran alongside; compare rows of one run",
-    }
+    return describe_machine(
+        numba=numba.__version__,
+        numba_threading_layer=str(getattr(numba.config, "THREADING_LAYER", "unknown")),
+        torch=torch.__version__,
+        faiss=faiss.__version__,
+        cuda_gpu=cuda_available(),
+        note="shared development machine: other processes ran alongside; compare rows of one run",
+    )
 
 
 def main() -> None:

@@ -25,8 +25,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -37,6 +35,7 @@ from typing import Any
 import numpy as np
 import open3d as o3d
 
+from benchmarks.machine import describe_machine
 from simulators.drive import STATIC_REBUILD_EVERY, DriveSimulator
 from simulators.meshes import rotate_about_z
 from simulators.raycast import MeshScene, rays_tensor
@@ -57,26 +56,6 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        model = platform.processor() or "unknown"
-    return {
-        "platform": platform.platform(),
-        "cpu_model": model,
-        "cpu_count": os.cpu_count(),
-        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "open3d": o3d.__version__,
-    }
 
 
 def bench_preset(preset: str, frames: int, seed: int, repeats: int) -> dict[str, Any]:
@@ -156,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result = {
         "benchmark": "LiDAR scene simulator (simulators.drive)",
-        "machine": machine(),
+        "machine": describe_machine(open3d=o3d.__version__),
         "scenario": "urban",
         "seed": args.seed,
         "statistic": "median",
