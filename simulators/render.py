@@ -11,20 +11,8 @@ import numpy.typing as npt
 
 from agent.errors import FormatError
 from agent.formats.dataset import Dataset, FrameLabels
+from agent.geometry.boxes import box_corners_bev
 from simulators.errors import RenderError
-
-
-def box_corners(box: tuple[float, ...] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """The four footprint corners (4, 2) of a box ``(x, y, z, l, w, h, yaw)``, metres, in
-    counter-clockwise order starting front-left."""
-    x, y, _, length, width, _, yaw = (float(v) for v in box)
-    local = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64) * [
-        length / 2,
-        width / 2,
-    ]
-    c, s = np.cos(yaw), np.sin(yaw)
-    corners: npt.NDArray[np.float64] = local @ np.array([[c, s], [-s, c]]) + [x, y]
-    return corners
 
 
 def render_top_view(
@@ -69,7 +57,7 @@ def render_top_view(
     ax.plot([0.0], [0.0], marker=">", color="white", markersize=8)  # the ego, facing +x
     if labels is not None:
         for obj in labels.objects:
-            corners = box_corners(obj.box)
+            corners = box_corners_bev([obj.box])[0]
             closed = np.vstack([corners, corners[:1]])
             ax.plot(closed[:, 0], closed[:, 1], color="white", lw=1.0)
             # a tick from the centre to the front edge shows the heading

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
 from agent.classes import ALL_OBJECT_CLASSES
 from agent.errors import FormatError
 from agent.formats.atomic import atomic_write_bytes
 from agent.formats.dataset import ObjectLabel, wrap_yaw
 from agent.formats.kitti_calib import KittiCalib
+from agent.geometry.boxes import box_corners_3d
 
 Box = tuple[float, float, float, float, float, float, float]
 
@@ -171,22 +171,12 @@ def kitti_to_box(obj: KittiObject, calib: KittiCalib) -> Box:
     return (float(x), float(y), float(z) + h / 2, length, w, h, yaw)
 
 
-def _corners(box: Box) -> npt.NDArray[np.float64]:
-    """The 8 corners (LiDAR frame) of an upright box."""
-    x, y, z, length, w, h, yaw = box
-    sx = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * length / 2
-    sy = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * w / 2
-    sz = np.array([-1, -1, -1, -1, 1, 1, 1, 1]) * h / 2
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.stack([x + c * sx - s * sy, y + s * sx + c * sy, z + sz], axis=1)
-
-
 def _image_box(
     box: Box, calib: KittiCalib, image_size: tuple[int, int]
 ) -> tuple[float, float, float, float]:
     """The 2D box (pixels, clipped to the image) of the box's corners through P2; zeros if any
     corner is behind the camera."""
-    rect = calib.lidar_to_rect(_corners(box))
+    rect = calib.lidar_to_rect(box_corners_3d([box])[0])
     if (rect[:, 2] <= 0.1).any():
         return (0.0, 0.0, 0.0, 0.0)
     uvw = np.hstack([rect, np.ones((8, 1))]) @ calib.p[2].T

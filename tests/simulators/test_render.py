@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +9,7 @@ import pytest
 
 from agent.formats.dataset import FrameLabels, ObjectLabel
 from simulators.errors import RenderError
-from simulators.render import box_corners, render_top_view
-
-
-def test_box_corners_follow_the_heading() -> None:
-    straight = box_corners((10.0, 2.0, 0.0, 4.0, 2.0, 1.5, 0.0))
-    assert np.allclose(straight, [[12, 3], [8, 3], [8, 1], [12, 1]])
-    turned = box_corners((0.0, 0.0, 0.0, 4.0, 2.0, 1.5, math.pi / 2))
-    # heading +y: the front-left corner is now at (-w/2, +l/2)
-    assert np.allclose(turned[0], [-1.0, 2.0])
-    assert np.allclose(turned.mean(axis=0), 0.0)
+from simulators.render import render_top_view
 
 
 def test_render_writes_a_png_coloured_either_way(tmp_path: Path) -> None:
