@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 DEMO_RULES = """
 [[selection.rules]]
 name = "novel_object"          # an object unlike anything in the training set
-when = "max.knn_tail < 0.002 or max.mahalanobis_tail < 0.002"
+when = "min.knn_tail < 0.002 or min.mahalanobis_tail < 0.002"
 min_interval_s = 0.5
 priority = 3
 
