@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     from simulators.render import render_dataset_frame
     from simulators.scenario import resolve_scenario
 
-    out: Path = args.out
+    out: Path = args.out.resolve()
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -311,8 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m backend.demo", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--frames", type=int, default=600, help="frames to simulate (10 Hz)")
-    parser.add_argument("--scenario", default="urban_rare", help="built-in scenario or TOML file")
+    parser.add_argument("--frames", type=int, default=800, help="frames to simulate (10 Hz)")
+    parser.add_argument("--scenario", default="demo", help="built-in scenario or TOML file")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
     args = parser.parse_args(argv)
