@@ -1,4 +1,4 @@
-"""``longtail-agent``: the vehicle daemon and its offline tools.
+"""Longtail vehicle agent: the daemon and its offline tools.
 
 ::
 

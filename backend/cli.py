@@ -1,5 +1,7 @@
-"""``longtail``: the operator CLI. Each command group lives in its own module and is imported only
-when used, so ``longtail sim …`` never loads the web stack and ``longtail backend …`` never loads Open3D.
+"""Longtail operator CLI: simulate drives, train and evaluate models, run the backend.
+
+Each command group lives in its own module and is imported only when used, so ``longtail sim …``
+never loads the web stack and ``longtail backend …`` never loads Open3D.
 
 A command group module exposes ``register(subparsers)``, which adds its parser and sets
 ``handler`` (a callable taking the parsed ``argparse.Namespace`` and returning an exit code).
