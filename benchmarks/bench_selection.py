@@ -71,7 +71,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import platform
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +87,7 @@ from agent.geometry.boxes import bev_iou_matrix
 from agent.scoring import SCORE_NAMES, DetectionScores, Scorer
 from backend.evaluation import selection_metrics as sm
 from backend.paths import portable_path
+from benchmarks.machine import describe_machine
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "selection.json"
@@ -415,28 +415,9 @@ def score_drive(path: Path, frames: int, perception: Any, scorer: Scorer, desc: 
     )
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (Linux) or ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine() -> dict[str, Any]:
     """Where the numbers were taken."""
-    return {
-        "platform": platform.platform(),
-        "cpu_model": cpu_model(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "load_average_1_5_15_min": [round(v, 2) for v in os.getloadavg()],
-        "note": "shared development machine: other processes ran alongside",
-    }
+    return describe_machine(note="shared development machine: other processes ran alongside")
 
 
 def plot(summary: Mapping[str, Any], budgets: Sequence[float], out: Path, title: str) -> None:
