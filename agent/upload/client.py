@@ -24,9 +24,15 @@ log = logging.getLogger(__name__)
 
 #: Status codes worth retrying. UNAUTHENTICATED / PERMISSION_DENIED are here too: they concern the
 #: vehicle's token, not the frame, and quarantining every frame over a rotated token would lose data.
+#: DATA_LOSS (the server's SHA-256 of the staged bytes is not the frame id) and FAILED_PRECONDITION
+#: (the server lost staged bytes between QueryOffset and Upload) are retried from a fresh offset:
+#: the spool record is self-checking, so the id of the bytes we hold is right and the fault was
+#: on the way. Only INVALID_ARGUMENT (malformed, or over a size limit) quarantines a frame.
 RETRYABLE = frozenset(
     {
         grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.FAILED_PRECONDITION,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.ABORTED,

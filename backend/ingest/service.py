@@ -219,7 +219,7 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
             )
         if len(chunk.data) > self.limits.max_chunk_bytes:
             raise IngestRejected(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                grpc.StatusCode.INVALID_ARGUMENT,  # refused for good: see validation._TOO_BIG
                 f"frame {frame_id}: chunk of {len(chunk.data)} bytes is over the limit of "
                 f"{self.limits.max_chunk_bytes}",
             )

@@ -26,7 +26,9 @@ _FRAME_ID_RE = re.compile(r"^[0-9a-f]{64}$")
 BYTES_PER_POINT = 16
 
 _INVALID = grpc.StatusCode.INVALID_ARGUMENT
-_TOO_BIG = grpc.StatusCode.RESOURCE_EXHAUSTED
+#: Over a size limit is refused for good (INVALID_ARGUMENT: the vehicle quarantines the frame);
+#: RESOURCE_EXHAUSTED stays reserved for overload (too many streams), which a vehicle retries.
+_TOO_BIG = grpc.StatusCode.INVALID_ARGUMENT
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def check_metadata(meta: frame_pb2.FrameMetadata, vehicle: str, limits: IngestLi
 
 
 def check_decoded_points(frame_id: str, num_points: int, source: str, limits: IngestLimits) -> None:
-    """RESOURCE_EXHAUSTED if ``num_points`` decoded points would exceed the decompressed limit."""
+    """INVALID_ARGUMENT if ``num_points`` decoded points would exceed the decompressed limit."""
     decoded = num_points * BYTES_PER_POINT
     if decoded > limits.max_decompressed_bytes:
         raise IngestRejected(
@@ -120,7 +122,7 @@ class PayloadChecker:
 
     def check(self, meta: frame_pb2.FrameMetadata, payload: bytes) -> None:
         """INVALID_ARGUMENT for an unreadable header or one that disagrees with the metadata;
-        RESOURCE_EXHAUSTED for a header that claims too many points."""
+        INVALID_ARGUMENT for a header that claims too many points."""
         try:
             header = self._read_header(payload)
         except FormatError as exc:

@@ -9,8 +9,9 @@ A frame is identified by the SHA-256 of its encoded payload, so re-uploading is 
 Refusals (gRPC status codes): UNAUTHENTICATED (missing or unknown token), PERMISSION_DENIED
 (revoked token, or metadata.vehicle_id is not the token's vehicle), INVALID_ARGUMENT (malformed
 message or metadata, offsets that do not continue, payload header unreadable or disagreeing
-with the metadata), FAILED_PRECONDITION (first offset past committed_offset), RESOURCE_EXHAUSTED
-(frame, chunk, metadata or decoded size over a limit; or too many streams at once), DATA_LOSS
+with the metadata, frame, chunk, metadata or decoded size over a limit: never retry),
+FAILED_PRECONDITION (first offset past committed_offset), RESOURCE_EXHAUSTED (too many streams
+at once, or a message over the transport limit: retry later), DATA_LOSS
 (payload SHA-256 is not frame_id; the staged bytes are discarded, send again from 0), ABORTED
 (another stream of the same frame by the same vehicle is running), UNAVAILABLE (storage outage:
 retry later, staged bytes are kept).

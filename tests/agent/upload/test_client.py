@@ -77,6 +77,8 @@ def test_a_cut_stream_resumes_from_the_committed_offset(
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
         grpc.StatusCode.ABORTED,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.FAILED_PRECONDITION,
     ],
 )
 def test_transient_codes_are_retryable(
@@ -92,8 +94,8 @@ def test_transient_codes_are_retryable(
     "code",
     [
         grpc.StatusCode.INVALID_ARGUMENT,
-        grpc.StatusCode.DATA_LOSS,
-        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNIMPLEMENTED,
     ],
 )
 def test_permanent_codes_are_not(

@@ -79,17 +79,17 @@ def test_wrong_checksum_is_data_loss_and_discards_the_staged_bytes(
     assert client.upload(frame).status == Status.STATUS_STORED  # the real bytes still go through
 
 
-def test_oversize_frame_is_resource_exhausted(
+def test_oversize_frame_is_refused_for_good(
     start_ingest_server: StartIngest, caplog: pytest.LogCaptureFixture
 ) -> None:
     running = start_ingest_server(max_frame_bytes=20_000, max_chunk_bytes=10_000)
     frame = make_frame("car-1", num_points=5000, seed=21)
     assert len(frame.payload) > 20_000
     call = lambda: running.client().send(chunks(frame, chunk_bytes=10_000))  # noqa: E731
-    refused(running, caplog, call, Code.RESOURCE_EXHAUSTED, "over the limit of 20000 bytes")
+    refused(running, caplog, call, Code.INVALID_ARGUMENT, "over the limit of 20000 bytes")
 
 
-def test_oversize_chunk_is_resource_exhausted_and_keeps_earlier_chunks(
+def test_oversize_chunk_is_refused_for_good_and_keeps_earlier_chunks(
     start_ingest_server: StartIngest, caplog: pytest.LogCaptureFixture
 ) -> None:
     running = start_ingest_server(max_chunk_bytes=4096)
@@ -100,18 +100,18 @@ def test_oversize_chunk_is_resource_exhausted_and_keeps_earlier_chunks(
         yield from chunks(frame, chunk_bytes=4096, stop_at=8192)
         yield ingest_pb2.UploadChunk(offset=8192, data=frame.payload[8192 : 8192 + 5000])
 
-    refused(running, caplog, lambda: client.send(stream()), Code.RESOURCE_EXHAUSTED, "4096")
+    refused(running, caplog, lambda: client.send(stream()), Code.INVALID_ARGUMENT, "4096")
     assert client.query(frame.frame_id).committed_offset == 8192
 
 
-def test_oversize_metadata_is_resource_exhausted(
+def test_oversize_metadata_is_refused_for_good(
     start_ingest_server: StartIngest, caplog: pytest.LogCaptureFixture
 ) -> None:
     running = start_ingest_server(max_metadata_bytes=2048)
     frame = make_frame("car-1", seed=23)
     frame.metadata.rules_fired.extend(f"rule-{i}" for i in range(500))
     call = lambda: running.client().send(chunks(frame))  # noqa: E731
-    refused(running, caplog, call, Code.RESOURCE_EXHAUSTED, "metadata is")
+    refused(running, caplog, call, Code.INVALID_ARGUMENT, "metadata is")
 
 
 def test_metadata_claiming_too_many_points_is_refused_before_any_byte_is_kept(
@@ -120,9 +120,7 @@ def test_metadata_claiming_too_many_points_is_refused_before_any_byte_is_kept(
     frame = make_frame("car-1", seed=24)
     frame.metadata.num_points = 1_000_000_000
     client = ingest.client()
-    refused(
-        ingest, caplog, lambda: client.send(chunks(frame)), Code.RESOURCE_EXHAUSTED, "num_points"
-    )
+    refused(ingest, caplog, lambda: client.send(chunks(frame)), Code.INVALID_ARGUMENT, "num_points")
     assert client.query(frame.frame_id).committed_offset == 0
 
 
@@ -135,7 +133,7 @@ def test_decompression_bomb_header_is_refused(
         ingest,
         caplog,
         lambda: client.send(chunks(frame)),
-        Code.RESOURCE_EXHAUSTED,
+        Code.INVALID_ARGUMENT,
         "payload header",
     )
     assert client.query(frame.frame_id).committed_offset == 0
