@@ -3,6 +3,9 @@
 Signal names (all values are floats)::
 
     num_points, num_detections
+    unexplained_clusters     detections of at least UNEXPLAINED_MIN_POINTS points whose confidence
+                             is below UNEXPLAINED_MAX_CONFIDENCE: large clusters that no
+                             confident detection explains
     count.<class>            detections of that class (0 when none)
     min_confidence.<class>   lowest confidence among them, 1.0 when there are none (so "< x" rules
                              never fire on an absent class)
@@ -28,6 +31,11 @@ from agent.classes import VULNERABLE_ROAD_USERS
 
 VRU_GROUP = "vru"
 
+#: A cluster this well observed (points) ...
+UNEXPLAINED_MIN_POINTS = 20
+#: ... that the model cannot name with at least this confidence is "unexplained".
+UNEXPLAINED_MAX_CONFIDENCE = 0.5
+
 
 @dataclass(frozen=True)
 class DetectionFacts:
@@ -51,7 +59,7 @@ class SignalSchema:
 
     def names(self) -> frozenset[str]:
         """Every signal name ``compute_signals`` can produce under this schema."""
-        names = {"num_points", "num_detections"}
+        names = {"num_points", "num_detections", "unexplained_clusters"}
         for cls in (*self.class_names, VRU_GROUP):
             names.update((f"count.{cls}", f"min_confidence.{cls}", f"max_confidence.{cls}"))
         names.update(f"max.{s}" for s in self.detection_score_names)
@@ -72,6 +80,12 @@ def compute_signals(
     signals: dict[str, float] = {
         "num_points": float(num_points),
         "num_detections": float(len(detections)),
+        "unexplained_clusters": float(
+            sum(
+                d.num_points >= UNEXPLAINED_MIN_POINTS and d.confidence < UNEXPLAINED_MAX_CONFIDENCE
+                for d in detections
+            )
+        ),
     }
     for cls in schema.class_names:
         _class_signals(signals, cls, [d for d in detections if d.class_name == cls])

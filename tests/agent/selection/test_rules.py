@@ -73,3 +73,16 @@ def test_signals_cover_classes_the_vru_group_scores_and_vehicle() -> None:
     assert empty["min_confidence.cyclist"] == 1.0
     assert empty["count.cyclist"] == 0.0
     assert math.isnan(empty["max.entropy"]) and math.isnan(empty["min.entropy"])
+
+
+def test_unexplained_clusters_counts_large_detections_the_model_cannot_name() -> None:
+    schema = SignalSchema(class_names=("background", "car"))
+    box = (5.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0)
+    dets = [
+        DetectionFacts("background", 0.3, box, 80),  # large and unsure: counted
+        DetectionFacts("car", 0.45, box, 20),  # exactly the point floor, unsure: counted
+        DetectionFacts("car", 0.45, box, 19),  # too few points to judge: not counted
+        DetectionFacts("car", 0.5, box, 500),  # confident enough: explained
+    ]
+    assert compute_signals(schema, dets, {}, {}, 1000)["unexplained_clusters"] == 2.0
+    assert compute_signals(schema, [], {}, {}, 0)["unexplained_clusters"] == 0.0
