@@ -1,6 +1,9 @@
-"""Helpers shared by the point-cloud readers: intensity scaling and (N, 4) assembly."""
+"""Helpers shared by the point-cloud readers: header split, intensity scaling, (N, 4) assembly."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -86,3 +89,24 @@ def find_header_end(raw: bytes, marker_line: bytes, source: str, limit: int = 1 
         f"{source}: no {marker_line.decode()!r} line in the first {min(limit, len(raw))} bytes "
         f"(truncated header or not this format)"
     )
+
+
+def read_header_and_body(
+    path: str | os.PathLike[str], marker_line: bytes, kind: str
+) -> tuple[list[str], bytes, str]:
+    """Read ``path`` and split it after its ASCII header (ended by the ``marker_line`` line).
+
+    Returns the header lines, the body bytes and the file name to quote in errors; an unreadable
+    file, a missing marker or a non-ASCII header is a FormatError naming the ``kind`` of file.
+    """
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{source}: cannot read {kind} file: {exc.strerror}") from exc
+    start = find_header_end(raw, marker_line, source)
+    try:
+        lines = raw[:start].decode("ascii").splitlines()
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{source}: {kind} header is not ASCII text: {exc}") from exc
+    return lines, raw[start:], source

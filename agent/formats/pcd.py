@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from agent.errors import FormatError
 from agent.formats._lzf import lzf_compress, lzf_decompress
-from agent.formats._points import assemble_points, find_header_end
+from agent.formats._points import assemble_points, read_header_and_body
 from agent.formats.atomic import atomic_write_bytes
 from agent.formats.kitti_bin import validate_points
 
@@ -201,19 +201,9 @@ def read_pcd(
     clouds) are dropped; otherwise they make the file invalid. Any truncation, size mismatch or
     malformed header is a FormatError naming the file.
     """
-    path = Path(path)
-    source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"{source}: cannot read PCD file: {exc.strerror}") from exc
-    start = find_header_end(raw, b"DATA", source)
-    try:
-        lines = raw[:start].decode("ascii").splitlines()
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{source}: PCD header is not ASCII text: {exc}") from exc
+    lines, body, source = read_header_and_body(path, b"DATA", "PCD")
     header = parse_header(lines, source)
-    columns = _columns(header, raw[start:], source)
+    columns = _columns(header, body, source)
     return assemble_points(
         columns["x"],
         columns["y"],

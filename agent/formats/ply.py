@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.errors import FormatError
-from agent.formats._points import assemble_points, find_header_end
+from agent.formats._points import assemble_points, read_header_and_body
 from agent.formats.atomic import atomic_write_bytes
 from agent.formats.kitti_bin import validate_points
 
@@ -239,19 +239,9 @@ def read_ply(
     With ``drop_invalid`` vertices with non-finite x, y or z are dropped instead of refused.
     A truncated or wrongly-sized file, or a malformed header, is a FormatError naming the file.
     """
-    path = Path(path)
-    source = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"{source}: cannot read PLY file: {exc.strerror}") from exc
-    start = find_header_end(raw, b"end_header", source)
-    try:
-        lines = raw[:start].decode("ascii").splitlines()
-    except UnicodeDecodeError as exc:
-        raise FormatError(f"{source}: PLY header is not ASCII text: {exc}") from exc
+    lines, body, source = read_header_and_body(path, b"end_header", "PLY")
     fmt, elements = parse_header(lines, source)
-    _, columns = _vertex_columns(fmt, elements, raw[start:], source)
+    _, columns = _vertex_columns(fmt, elements, body, source)
     return assemble_points(
         columns["x"],
         columns["y"],

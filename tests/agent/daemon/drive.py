@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 from agent.formats.codec import encode_frame
 from agent.formats.dataset import DatasetWriter, FrameLabels
+from backend.metadata.records import FrameFilter
+from backend.wiring import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -170,3 +172,9 @@ def wait_for(
         time.sleep(0.05)
     tail = log_path.read_text(errors="replace")[-4000:] if log_path is not None else ""
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}\n{tail}")
+
+
+def stored_payloads(backend: Backend) -> dict[str, bytes]:
+    """Every stored frame's blob by frame id."""
+    frames, _total = backend.repo.list_frames(FrameFilter(), limit=1000)
+    return {f.id: backend.blobs.get(f.blob_key) for f in frames}

@@ -6,13 +6,11 @@ import hashlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from backend.metadata.records import FrameFilter
-from backend.wiring import Backend, build_backend, local_config, start_ingest
+from backend.wiring import Backend
 from tests.agent.daemon.drive import (
     REPO_ROOT,
     agent_env,
@@ -20,29 +18,13 @@ from tests.agent.daemon.drive import (
     log_entries,
     selected_ids,
     start_agent,
+    stored_payloads,
     wait_for,
     write_config,
     write_drive,
 )
 
 INTERESTING = [False, True, False, False, True, True, False, True, False, False, True, False]
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[tuple[Backend, str, str]]:
-    built = build_backend(local_config(tmp_path / "backend"))
-    token = built.add_vehicle("car-1")
-    server = start_ingest(built)
-    try:
-        yield built, server.target, token
-    finally:
-        server.stop(grace_s=0.5)
-        built.close()
-
-
-def stored_payloads(backend: Backend) -> dict[str, bytes]:
-    frames, _total = backend.repo.list_frames(FrameFilter(), limit=1000)
-    return {f.id: backend.blobs.get(f.blob_key) for f in frames}
 
 
 def spooled_ids(spool: Path) -> set[str]:

@@ -12,7 +12,6 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from agent.formats.codec import encode_frame
 from agent.formats.dataset import Dataset
 from agent.perception.package import default_package_path
 from backend.metadata.records import FrameFilter
-from backend.wiring import Backend, build_backend, local_config, start_ingest
+from backend.wiring import Backend
 from tests.agent.daemon.drive import REPO_ROOT, agent_env, selected_ids, start_agent
 
 FRAMES = 6
@@ -52,18 +51,6 @@ port = 0
 [daemon]
 exit_when_done = true
 """
-
-
-@pytest.fixture
-def backend(tmp_path: Path) -> Iterator[tuple[Backend, str, str]]:
-    built = build_backend(local_config(tmp_path / "backend"))
-    token = built.add_vehicle("car-1")
-    server = start_ingest(built)
-    try:
-        yield built, server.target, token
-    finally:
-        server.stop(grace_s=0.5)
-        built.close()
 
 
 def run_cli(*args: str) -> None:
