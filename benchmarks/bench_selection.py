@@ -45,11 +45,17 @@ Two estimates, per seed, summarised over seeds (mean, std, median, min, max)
   quantiles of those ordinary detections (a frame holds about a hundred candidates, so topping
   1 % of frames takes about the 0.9999 quantile), and the share of rare-object frames where any
   detection overlaps the rare object at all (no frame score finds an object no candidate covers).
+* ``per_rare_class`` (diagnostic, pooled over seeds and both drives): for each rare class, what
+  the model called the detections on the object, and per score the *percentile* of the frame's
+  best on-object detection among the natural drive's ordinary frame scores (``selection_
+  diagnosis``); a frame makes the 1 % budget only from about the 0.99 percentile.
 
-Caching: simulated drives are written once to ``--cache/drives`` (dataset layout); per-frame
+Caching: simulated drives are written once to ``--cache/drives`` (dataset layout), named with a
+digest of the simulator's code and scenarios, so a simulator change means new drives; per-frame
 detection scores are cached per drive *and model* (package version + scoring.npz digest) in
-``--cache/scores``, so re-running the policies, or changing ``--min-rare-points``, costs no
-perception. Runs on one core (``NUMBA_NUM_THREADS=1``, ONNX Runtime one intra-op thread).
+``--cache/scores`` (``selection_drives``), so re-running the policies, or changing
+``--min-rare-points``, costs no perception. Runs on one core (``NUMBA_NUM_THREADS=1``, ONNX
+Runtime one intra-op thread).
 
 Writes ``benchmarks/results/selection.json`` and ``benchmarks/results/selection_recall.png``.
 
@@ -73,21 +79,29 @@ import json
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from tqdm import tqdm
 
-from agent.classes import is_rare
-from agent.formats.dataset import Dataset, FrameLabels
-from agent.geometry.boxes import bev_iou_matrix
 from agent.scoring import SCORE_NAMES, DetectionScores, Scorer
 from backend.evaluation import selection_metrics as sm
 from backend.paths import portable_path
 from benchmarks.machine import describe_machine
+from benchmarks.selection_diagnosis import (
+    RareClassRecord,
+    add_rare_classes,
+    summarise_rare_classes,
+)
+from benchmarks.selection_drives import (
+    DriveScores,
+    cache_name,
+    frame_labels,
+    frame_max,
+    score_drive,
+    simulator_fingerprint,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "selection.json"
@@ -104,84 +118,7 @@ GOAL_RECALL: Final = 0.8
 DETECTION_QUANTILES: Final = (0.99, 0.999, 0.9999)
 F64 = npt.NDArray[np.float64]
 
-# ---- per-frame records: what perception + scoring produced, reduced to arrays --------------
-
-
-@dataclass(frozen=True)
-class DriveScores:
-    """Cached outputs for one drive of F frames and their D detections in total.
-
-    ``offsets`` int64 ``[F + 1]`` (detections of frame f are ``offsets[f]:offsets[f+1]``),
-    ``raw`` / ``tail`` float64 ``[D, S]`` in ``SCORE_NAMES`` order, ``class_ids`` int64 ``[D]``
-    (0 = background), ``on_rare`` bool ``[D]`` (detection box overlaps a rare object's box in
-    BEV), ``rare_points`` int64 ``[F]`` (points on the frame's best-hit rare object, 0 without),
-    ``num_points`` int64 ``[F]`` (LiDAR points of the frame), ``cpu_s`` perception + scoring CPU.
-    """
-
-    offsets: npt.NDArray[np.int64]
-    raw: F64
-    tail: F64
-    class_ids: npt.NDArray[np.int64]
-    on_rare: npt.NDArray[np.bool_]
-    rare_points: npt.NDArray[np.int64]
-    num_points: npt.NDArray[np.int64]
-    cpu_s: float
-
-    @property
-    def frames(self) -> int:
-        return int(self.offsets.size - 1)
-
-    def save(self, path: Path) -> None:
-        """Write to ``path`` (npz) atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
-        tmp.replace(path)
-
-    @classmethod
-    def load(cls, path: Path) -> DriveScores:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(
-                offsets=data["offsets"],
-                raw=data["raw"],
-                tail=data["tail"],
-                class_ids=data["class_ids"],
-                on_rare=data["on_rare"],
-                rare_points=data["rare_points"],
-                num_points=data["num_points"],
-                cpu_s=float(data["cpu_s"]),
-            )
-
-
-def rare_points_of(labels: FrameLabels) -> int:
-    """Points on the best-hit rare-class object of the frame (0 when it shows none)."""
-    return max((o.num_points for o in labels.objects if is_rare(o.class_name)), default=0)
-
-
-def rare_boxes_of(labels: FrameLabels) -> F64:
-    """Boxes ``(R, 7)`` of the rare-class objects of the frame."""
-    boxes = [o.box for o in labels.objects if is_rare(o.class_name)]
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 7)
-
-
-def frame_labels(rare_points: npt.NDArray[np.int64], min_points: int) -> npt.NDArray[np.int8]:
-    """1 = rare-object frame, 0 = negative, -1 = ignored (rare objects with too few points)."""
-    out = np.zeros(rare_points.shape, dtype=np.int8)
-    out[rare_points > 0] = -1
-    out[rare_points >= min_points] = 1
-    return out
-
-
 # ---- policies: one frame score per policy, from the cache (pure numpy) --------------------
-
-
-def _frame_max(values: F64, offsets: npt.NDArray[np.int64]) -> F64:
-    """Per frame, the maximum of ``values`` over its detections (``-inf`` for none)."""
-    out = np.full(offsets.size - 1, -np.inf)
-    has = offsets[1:] > offsets[:-1]
-    if values.size:
-        out[has] = np.maximum.reduceat(values, offsets[:-1][has])
-    return out
 
 
 def _frame_count(mask: npt.NDArray[np.bool_], offsets: npt.NDArray[np.int64]) -> F64:
@@ -198,10 +135,10 @@ def policy_scores(
     out: dict[str, F64] = {}
     foreground = drive.class_ids != 0
     for i, name in enumerate(SCORE_NAMES):
-        out[name] = _frame_max(drive.raw[:, i], drive.offsets)
+        out[name] = frame_max(drive.raw[:, i], drive.offsets)
     for i, name in enumerate(SCORE_NAMES):
         fg_only = np.where(foreground, drive.raw[:, i], -np.inf)
-        out[f"{name}_fg"] = _frame_max(fg_only, drive.offsets)
+        out[f"{name}_fg"] = frame_max(fg_only, drive.offsets)
     out["num_detections"] = np.diff(drive.offsets).astype(np.float64)
     out["num_background"] = _frame_count(drive.class_ids == 0, drive.offsets)
     for policy, key in (("minp", "combined"), ("fisher", "combined_fisher")):
@@ -356,7 +293,7 @@ def ensure_drive(cache: Path, rate: float | None, seed: int, frames: int) -> tup
     scenario = builtin_scenario(SCENARIO)
     if rate is not None:
         scenario = dataclasses.replace(scenario, rare_rate=rate)
-    prefix = f"{SCENARIO}-rate{scenario.rare_rate:g}-seed{seed}-frames"
+    prefix = f"{SCENARIO}-sim{simulator_fingerprint()}-rate{scenario.rare_rate:g}-seed{seed}-frames"
     for done in sorted((cache / "drives").glob(prefix + "*")):
         stored = done.name[len(prefix) :]
         if stored.isdigit() and int(stored) >= frames and (done / "meta.json").exists():
@@ -379,40 +316,6 @@ def model_key(package_dir: Path, version: str) -> str:
     for name in ("model.onnx", "scoring.npz"):
         digest.update((package_dir / name).read_bytes())
     return f"{version}-{digest.hexdigest()[:12]}"
-
-
-def score_drive(path: Path, frames: int, perception: Any, scorer: Scorer, desc: str) -> DriveScores:
-    """Run perception and scoring on the first ``frames`` frames of the drive at ``path``."""
-    data = Dataset(path)
-    offsets, raws, tails, classes, on_rare = [0], [], [], [], []
-    rare_points, num_points = [], []
-    started = time.process_time()
-    for index in tqdm(data.indices[:frames], desc=desc, unit="frame"):
-        points, labels = data.points(index), data.labels(index)
-        dets = perception(points)
-        scores = scorer.score(dets.logits, dets.embeddings)
-        raws.append(np.stack([scores.raw[n] for n in SCORE_NAMES], axis=1))
-        tails.append(np.stack([scores.tail[n] for n in SCORE_NAMES], axis=1))
-        classes.append(np.asarray(dets.class_ids, dtype=np.int64))
-        rare = rare_boxes_of(labels)
-        if len(dets) and rare.shape[0]:
-            on_rare.append(bev_iou_matrix(dets.fitted_boxes, rare).max(axis=1) > 0.0)
-        else:
-            on_rare.append(np.zeros(len(dets), dtype=bool))
-        offsets.append(offsets[-1] + len(dets))
-        rare_points.append(rare_points_of(labels))
-        num_points.append(points.shape[0])
-    s = len(SCORE_NAMES)
-    return DriveScores(
-        offsets=np.asarray(offsets, dtype=np.int64),
-        raw=np.concatenate(raws) if raws else np.zeros((0, s)),
-        tail=np.concatenate(tails) if tails else np.zeros((0, s)),
-        class_ids=np.concatenate(classes) if classes else np.zeros(0, np.int64),
-        on_rare=np.concatenate(on_rare) if on_rare else np.zeros(0, bool),
-        rare_points=np.asarray(rare_points, dtype=np.int64),
-        num_points=np.asarray(num_points, dtype=np.int64),
-        cpu_s=time.process_time() - started,
-    )
 
 
 def machine() -> dict[str, Any]:
@@ -476,6 +379,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     sim_cpu = score_cpu = 0.0
     per_seed: list[dict[str, Any]] = []
     seed_facts: list[dict[str, Any]] = []
+    rare_classes: dict[str, RareClassRecord] = {}
     budgets = sorted({*CURVE_BUDGETS, BUDGET})
     rng = np.random.default_rng(args.random_seed)
     for i in range(args.seeds):
@@ -487,7 +391,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             path, cpu = ensure_drive(cache, rate, seed, frames)
             sim_cpu += cpu * frames / int(path.name.rsplit("frames", 1)[1])
             name = f"{path.name.rsplit('-frames', 1)[0]}-frames{frames}"
-            score_path = cache / "scores" / key / f"{name}.npz"
+            score_path = cache / "scores" / key / cache_name(name)
             if score_path.exists():
                 ds = DriveScores.load(score_path)
             else:
@@ -500,6 +404,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scores_e, random_e = policy_scores(enr, scorer, rng, args.random_draws)
         scores_n["random"], scores_e["random"] = random_n, random_e
         per_seed.append(evaluate_seed(scores_n, y_nat, scores_e, y_enr, budgets))
+        add_rare_classes(
+            rare_classes, nat, y_nat, [(nat, y_nat), (enr, y_enr)], package.class_names
+        )
         n_eval = int((y_nat >= 0).sum())
         seed_facts.append(
             {
@@ -541,6 +448,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "budgets": budgets,
         "seeds": seed_facts,
         "summary": summary,
+        "per_rare_class": summarise_rare_classes(rare_classes),
         "per_seed": per_seed,
         "cpu_seconds": {
             "simulation_of_the_drives_used": sim_cpu,
