@@ -47,8 +47,8 @@ Two estimates, per seed, summarised over seeds (mean, std, median, min, max)
   detection overlaps the rare object at all (no frame score finds an object no candidate covers).
 * ``per_rare_class`` (diagnostic, pooled over seeds and both drives): for each rare class, what
   the model called the detections on the object, and per score the *percentile* of the frame's
-  best on-object detection among the natural drive's ordinary frame scores (``selection_
-  diagnosis``); a frame makes the 1 % budget only from about the 0.99 percentile.
+  best on-object detection among the natural drive's ordinary frame scores
+  (``selection_diagnosis``); a frame makes the 1 % budget only from about the 0.99 percentile.
 
 Caching: simulated drives are written once to ``--cache/drives`` (dataset layout), named with a
 digest of the simulator's code and scenarios, so a simulator change means new drives; per-frame

@@ -65,7 +65,8 @@ class DriveScores:
     @classmethod
     def load(cls, path: Path) -> DriveScores:
         with np.load(path, allow_pickle=False) as data:
-            return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+            arrays = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name != "cpu_s"}
+            return cls(**arrays, cpu_s=float(data["cpu_s"]))
 
 
 def simulator_fingerprint() -> str:
