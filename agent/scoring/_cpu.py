@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
+from agent.scoring._exp import exp_nonpositive_kernel
 from agent.scoring._model import ScoreModel
 
 #: bank rows per kNN chunk at least, so the per-chunk top-k lists stay few to merge
@@ -39,38 +40,60 @@ def logit_scores_kernel(
 
     ``logits`` ``[N, M, K]``; ``out`` ``[N, 4]`` float64 in the column order above. A member
     whose logits are all -inf is refused by the adapter. Energy is ``-logsumexp(mean logits)``
-    and +inf when every class has -inf mean logit. One ``exp`` per logit: the shifted
-    exponentials are kept and reused for both the probabilities and the entropy.
+    and +inf when every class has -inf mean logit.
+
+    The exponentials are the cost: one per logit and one per mean logit, all of them of
+    shifted values ``<= 0``. They are gathered into flat arrays and computed in two vectorised
+    passes of ``exp_nonpositive_kernel``; the kept exponentials serve both the probabilities and
+    the entropies, so the only libm calls left are the logarithms (M + K + 1 per detection).
     """
     n_det, n_mem, n_cls = logits.shape
-    pbar = np.empty(n_cls)
-    mlog = np.empty(n_cls)
-    shifted = np.empty(n_cls)
-    expo = np.empty(n_cls)
+    shifted = np.empty(n_det * n_mem * n_cls)  # each member's logits minus their max
+    mean_shifted = np.empty(n_det * n_cls)  # each detection's mean logits minus their max
+    mean_max = np.empty(n_det)
     for n in range(n_det):
-        pbar[:] = 0.0
-        mlog[:] = 0.0
-        mean_ent = 0.0
         for m in range(n_mem):
+            base = (n * n_mem + m) * n_cls
             mx = -np.inf
             for k in range(n_cls):
                 v = np.float64(logits[n, m, k])
-                mlog[k] += v
                 if v > mx:
                     mx = v
-            acc = 0.0
             for k in range(n_cls):
                 # shift first: mx + log(acc) would round log(acc) away for huge logits
-                shifted[k] = np.float64(logits[n, m, k]) - mx
-                expo[k] = math.exp(shifted[k])
-                acc += expo[k]
+                shifted[base + k] = np.float64(logits[n, m, k]) - mx
+        mx = -np.inf
+        for k in range(n_cls):
+            acc = 0.0
+            for m in range(n_mem):
+                acc += np.float64(logits[n, m, k])
+            mean_shifted[n * n_cls + k] = acc / n_mem
+            if acc / n_mem > mx:
+                mx = acc / n_mem
+        mean_max[n] = mx
+        for k in range(n_cls):
+            # -inf - -inf (no finite mean logit) is NaN, which the exp maps to 0
+            mean_shifted[n * n_cls + k] -= mx
+    expo = np.empty_like(shifted)
+    exp_nonpositive_kernel(shifted, expo)
+    mean_expo = np.empty_like(mean_shifted)
+    exp_nonpositive_kernel(mean_shifted, mean_expo)
+    pbar = np.empty(n_cls)
+    for n in range(n_det):
+        pbar[:] = 0.0
+        mean_ent = 0.0
+        for m in range(n_mem):
+            base = (n * n_mem + m) * n_cls
+            acc = 0.0
+            for k in range(n_cls):
+                acc += expo[base + k]
             log_acc = math.log(acc)
             ent = 0.0
             for k in range(n_cls):
-                p = expo[k] / acc
+                p = expo[base + k] / acc
                 pbar[k] += p
                 if p > 0.0:  # 0 * log 0 = 0 (also skips -inf logits)
-                    ent -= p * (shifted[k] - log_acc)
+                    ent -= p * (shifted[base + k] - log_acc)
             mean_ent += ent
         pmax = 0.0
         ent_bar = 0.0
@@ -81,18 +104,13 @@ def logit_scores_kernel(
             if p > 0.0:
                 ent_bar -= p * math.log(p)
         mi = ent_bar - mean_ent / n_mem
-        mx = -np.inf
-        for k in range(n_cls):
-            mlog[k] /= n_mem
-            if mlog[k] > mx:
-                mx = mlog[k]
-        if mx == -np.inf:
+        if mean_max[n] == -np.inf:
             energy = np.inf
         else:
             acc = 0.0
             for k in range(n_cls):
-                acc += math.exp(mlog[k] - mx)
-            energy = -(mx + math.log(acc))
+                acc += mean_expo[n * n_cls + k]
+            energy = -(mean_max[n] + math.log(acc))
         out[n, MSP] = 1.0 - pmax
         out[n, ENTROPY] = ent_bar
         out[n, MUTUAL_INFO] = mi if mi > 0.0 else 0.0  # >= 0 in exact arithmetic (Jensen)
