@@ -129,8 +129,10 @@ def mahalanobis_kernel(
     ``whiten`` is the upper-triangular ``W`` with ``precision = W.T @ W``; the squared distance
     to class c is ``||W x - W mu_c||^2``, a sum of squares, so it never goes negative by
     round-off. ``whitened_means`` ``[C, D]`` = ``mu_c @ W.T``. All detections are processed
-    together with the detection index innermost (``z[j, :] += W[j, i] * x[i, :]``): independent
-    lanes that vectorise without reassociating any sum.
+    together with the detection index innermost (``z[:] += W[j, i] * x[i, :]``): independent
+    lanes that vectorise without reassociating any sum. One whitened coordinate ``j`` at a time:
+    its row ``z`` is folded into the class distances while it is still in L1 cache, rather than
+    storing all of ``W x`` and reading it back once per class.
     """
     n_det, dim = emb.shape
     n_cls = whitened_means.shape[0]
@@ -138,18 +140,18 @@ def mahalanobis_kernel(
     for n in range(n_det):
         for i in range(dim):
             xt[i, n] = emb[n, i]
-    z = np.zeros((dim, n_det))
+    z = np.empty(n_det)
+    d2 = np.zeros((n_cls, n_det))
     for j in range(dim):
+        z[:] = 0.0
         for i in range(j, dim):
             w = whiten[j, i]
             for n in range(n_det):
-                z[j, n] += w * xt[i, n]
-    d2 = np.zeros((n_cls, n_det))
-    for c in range(n_cls):
-        for j in range(dim):
+                z[n] += w * xt[i, n]
+        for c in range(n_cls):
             mu = whitened_means[c, j]
             for n in range(n_det):
-                t = z[j, n] - mu
+                t = z[n] - mu
                 d2[c, n] += t * t
     for n in range(n_det):
         best = np.inf
