@@ -13,18 +13,33 @@ define the result for every float they accept (-inf logits, zero vectors).
 
 from __future__ import annotations
 
+import logging
 import math
+from typing import Final, Literal
 
 import numba
 import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
+from agent.errors import ScoringError
 from agent.scoring._exp import exp_nonpositive_kernel
+from agent.scoring._knn_pruned import KnnIndex, build_knn_index, knn_pruned_kernel
 from agent.scoring._model import ScoreModel
+
+logger = logging.getLogger(__name__)
 
 #: bank rows per kNN chunk at least, so the per-chunk top-k lists stay few to merge
 _MIN_CHUNK_ROWS = 1024
+#: "auto" prunes banks of at least this many rows; a smaller one costs less to scan whole
+PRUNE_MIN_BANK: Final = 4096
+#: "auto" watches this many queries, then keeps pruning only if they compared with at most
+#: ``PRUNE_MAX_SCAN`` of the bank on average (beyond it the bounds cost more than they save)
+PRUNE_TRIAL_QUERIES: Final = 512
+PRUNE_MAX_SCAN: Final = 0.35
+
+#: kNN search: exact either way; "auto" prunes when the bank is large and pruning pays
+KnnMethod = Literal["auto", "pruned", "brute"]
 
 # column order of the logit-score kernel output
 MSP, ENTROPY, MUTUAL_INFO, ENERGY = 0, 1, 2, 3
@@ -284,12 +299,44 @@ def merge_topk_kernel(
 
 
 class CpuBackend:
-    """Runs the numba CPU kernels for one ``ScoreModel`` (the device-independent statistics)."""
+    """Runs the numba CPU kernels for one ``ScoreModel`` (the device-independent statistics).
+
+    ``knn`` picks the exact kNN search: ``"brute"`` scans the whole bank; ``"pruned"`` groups
+    the bank once (spherical k-means, at construction) and skips the groups that cannot reach
+    the top k (``_knn_pruned``); ``"auto"`` prunes banks of ``PRUNE_MIN_BANK`` rows or more and
+    returns to the brute force for good if the first ``PRUNE_TRIAL_QUERIES`` queries compared
+    with more than ``PRUNE_MAX_SCAN`` of the bank on average.
+    """
 
     name = "cpu"
 
-    def __init__(self, model: ScoreModel) -> None:
+    def __init__(self, model: ScoreModel, knn: KnnMethod = "auto") -> None:
+        if knn not in ("auto", "pruned", "brute"):
+            raise ScoringError(f"knn must be 'auto', 'pruned' or 'brute', got {knn!r}")
         self._model = model
+        self._knn: KnnMethod = knn
+        prune = knn == "pruned" or (knn == "auto" and model.bank.shape[0] >= PRUNE_MIN_BANK)
+        self._index: KnnIndex | None = build_knn_index(model.bank) if prune else None
+        self._queries = 0
+        self._rows_compared = 0
+
+    @property
+    def knn_method(self) -> str:
+        """The kNN search the next call uses: "pruned" or "brute"."""
+        return "pruned" if self._index is not None else "brute"
+
+    @property
+    def knn_groups(self) -> int:
+        """Groups of the pruned search's index (0 when the bank is scanned whole)."""
+        return self._index.groups if self._index is not None else 0
+
+    @property
+    def knn_scan_share(self) -> float:
+        """Mean share of the bank the pruned search compared each query with so far (NaN if
+        it has not run)."""
+        if not self._queries:
+            return math.nan
+        return float(self._rows_compared / (self._queries * self._model.bank.shape[0]))
 
     def logit_scores(self, logits: NDArray[np.float32]) -> NDArray[np.float64]:
         """``[N, 4]`` float64: msp, entropy, mutual_info, energy (see ``logit_scores_kernel``)."""
@@ -307,10 +354,45 @@ class CpuBackend:
 
     def knn_similarities(self, unit_queries: NDArray[np.float32]) -> NDArray[np.float32]:
         """``[N, k]`` float32: the k largest cosine similarities to the bank, descending."""
+        if unit_queries.shape[0] == 0:
+            return np.empty((0, self._model.k), dtype=np.float32)
+        if self._index is not None:
+            return self._pruned(unit_queries, self._index)
+        return self._brute(unit_queries)
+
+    def _pruned(self, queries: NDArray[np.float32], index: KnnIndex) -> NDArray[np.float32]:
+        out = np.empty((queries.shape[0], self._model.k), dtype=np.float32)
+        scanned = np.empty(queries.shape[0], dtype=np.int64)
+        knn_pruned_kernel(
+            queries,
+            index.bank,
+            index.starts,
+            index.centroids_t,
+            index.cos_radius,
+            index.sin_radius,
+            out,
+            scanned,
+        )
+        self._queries += queries.shape[0]
+        self._rows_compared += int(scanned.sum())
+        if (
+            self._knn == "auto"
+            and self._queries >= PRUNE_TRIAL_QUERIES
+            and self.knn_scan_share > PRUNE_MAX_SCAN
+        ):
+            logger.info(
+                "knn: pruning compared %d queries with %.0f%% of the %d-row bank on average; "
+                "scanning it whole from now on",
+                self._queries,
+                100 * self.knn_scan_share,
+                self._model.bank.shape[0],
+            )
+            self._index = None
+        return out
+
+    def _brute(self, unit_queries: NDArray[np.float32]) -> NDArray[np.float32]:
         model = self._model
         n_q = unit_queries.shape[0]
-        if n_q == 0:
-            return np.empty((0, model.k), dtype=np.float32)
         n_bank = model.bank.shape[0]
         # the kernel takes queries four at a time: pad with zero rows, drop their results
         padded = np.zeros(((n_q + 3) // 4 * 4, model.dim), dtype=np.float32)
