@@ -56,6 +56,21 @@ def default_groups(bank_size: int) -> int:
     return max(1, min(bank_size, round(3.0 * math.sqrt(bank_size))))
 
 
+def _nearest_centroid(
+    x64: NDArray[np.float64], centroids: NDArray[np.float64], rows_per_block: int = 4096
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Per row, the centroid of largest dot product and that dot product, computed in blocks
+    of rows so the temporary stays small (10^5 rows x 950 groups would be 760 MB at once)."""
+    n = x64.shape[0]
+    assign = np.empty(n, dtype=np.int64)
+    best = np.empty(n, dtype=np.float64)
+    for lo in range(0, n, rows_per_block):
+        sims = x64[lo : lo + rows_per_block] @ centroids.T
+        assign[lo : lo + rows_per_block] = sims.argmax(axis=1)
+        best[lo : lo + rows_per_block] = sims.max(axis=1)
+    return assign, best
+
+
 def build_knn_index(
     bank: NDArray[np.float32], groups: int | None = None, iterations: int = 10, seed: int = 0
 ) -> KnnIndex:
@@ -71,11 +86,8 @@ def build_knn_index(
     rng = np.random.default_rng(seed)
     x64 = rows.astype(np.float64)
     centroids = x64[rng.choice(n, size=g, replace=False)]
-    assign = np.zeros(n, dtype=np.int64)
     for _ in range(iterations):
-        sims = x64 @ centroids.T
-        assign = sims.argmax(axis=1)
-        own = sims[np.arange(n), assign]
+        assign, own = _nearest_centroid(x64, centroids)
         sums = np.zeros_like(centroids)
         np.add.at(sums, assign, x64)
         counts = np.bincount(assign, minlength=g)
@@ -84,14 +96,13 @@ def build_knn_index(
             sums[empty], own[far] = x64[far], np.inf
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = np.where(norms > 0.0, sums / np.where(norms > 0.0, norms, 1.0), centroids)
-    sims = x64 @ centroids.T
-    assign = sims.argmax(axis=1)
+    assign, own = _nearest_centroid(x64, centroids)
     order = np.argsort(assign, kind="stable")
     counts = np.bincount(assign, minlength=g)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     # exact angles of the float32 rows as stored (their norms are 1 only to ~1e-7)
     row_norms = np.linalg.norm(x64, axis=1)
-    cosines = sims[np.arange(n), assign] / np.where(row_norms > 0.0, row_norms, 1.0)
+    cosines = own / np.where(row_norms > 0.0, row_norms, 1.0)
     angles = np.arccos(np.clip(cosines, -1.0, 1.0))
     radius = np.zeros(g)
     np.maximum.at(radius, assign, angles)
