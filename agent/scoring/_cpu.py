@@ -24,7 +24,12 @@ from numpy.typing import NDArray
 
 from agent.errors import ScoringError
 from agent.scoring._exp import exp_nonpositive_kernel
-from agent.scoring._knn_pruned import KnnIndex, build_knn_index, knn_pruned_kernel
+from agent.scoring._knn_pruned import (
+    KnnIndex,
+    build_knn_index,
+    knn_pruned_kernel,
+    offer_descending,
+)
 from agent.scoring._model import ScoreModel
 
 logger = logging.getLogger(__name__)
@@ -190,25 +195,6 @@ def mahalanobis_kernel(
         out[n] = math.sqrt(best)
 
 
-@njit(cache=True)
-def _insert_desc(
-    top: NDArray[np.float32], c: int, n: int, s: np.float32
-) -> None:  # pragma: no cover
-    """Insert ``s`` into the descending list ``top[c, n]``, dropping its last entry."""
-    pos = top.shape[2] - 1
-    while pos > 0 and top[c, n, pos - 1] < s:
-        top[c, n, pos] = top[c, n, pos - 1]
-        pos -= 1
-    top[c, n, pos] = s
-
-
-@njit(cache=True)
-def _offer(top: NDArray[np.float32], c: int, n: int, s: np.float32) -> None:  # pragma: no cover
-    """Keep ``s`` if it beats the k-th entry of ``top[c, n]``; the test is the hot path."""
-    if s > top[c, n, top.shape[2] - 1]:
-        _insert_desc(top, c, n, s)
-
-
 # reassoc + contract only here: they let LLVM split each D-term float32 dot product into 8-lane
 # partial sums with FMA (several times faster, see benchmarks/); that changes the rounding of
 # the float32 sum, not its accuracy (the tests hold it to 2e-6 of the float64 reference)
@@ -260,21 +246,21 @@ def knn_topk_kernel(
                     t1 += a1 * y
                     t2 += a2 * y
                     t3 += a3 * y
-                _offer(top, c, n, s0)
-                _offer(top, c, n + 1, s1)
-                _offer(top, c, n + 2, s2)
-                _offer(top, c, n + 3, s3)
-                _offer(top, c, n, t0)
-                _offer(top, c, n + 1, t1)
-                _offer(top, c, n + 2, t2)
-                _offer(top, c, n + 3, t3)
+                offer_descending(top[c, n], s0)
+                offer_descending(top[c, n + 1], s1)
+                offer_descending(top[c, n + 2], s2)
+                offer_descending(top[c, n + 3], s3)
+                offer_descending(top[c, n], t0)
+                offer_descending(top[c, n + 1], t1)
+                offer_descending(top[c, n + 2], t2)
+                offer_descending(top[c, n + 3], t3)
         if (b_end - b_start) % 2:
             b = b_end - 1
             for n in range(n_q):
                 s = np.float32(0.0)
                 for d in range(dim):
                     s += queries[n, d] * bank[b, d]
-                _offer(top, c, n, s)
+                offer_descending(top[c, n], s)
 
 
 @njit(cache=True)

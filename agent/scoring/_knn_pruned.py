@@ -115,10 +115,8 @@ def build_knn_index(
     )
 
 
-# reassoc + contract as in the brute-force kernel: each D-term float32 dot product is split
-# into vector partial sums (rounding, not accuracy, changes; the tests hold it to 2e-6)
 @njit(cache=True)
-def _offer(top: NDArray[np.float32], s: np.float32) -> None:  # pragma: no cover - numba
+def offer_descending(top: NDArray[np.float32], s: np.float32) -> None:  # pragma: no cover - numba
     """Insert ``s`` into the descending list ``top`` if it beats its last entry."""
     k = top.shape[0]
     if s > top[k - 1]:
@@ -129,6 +127,8 @@ def _offer(top: NDArray[np.float32], s: np.float32) -> None:  # pragma: no cover
         top[pos] = s
 
 
+# reassoc + contract as in the brute-force kernel: each D-term float32 dot product is split
+# into vector partial sums (rounding, not accuracy, changes; the tests hold it to 2e-6)
 @njit(cache=True, fastmath={"reassoc", "contract"})
 def _scan_group(
     query: NDArray[np.float32],
@@ -155,16 +155,16 @@ def _scan_group(
             s1 += q * bank[b + 1, d]
             s2 += q * bank[b + 2, d]
             s3 += q * bank[b + 3, d]
-        _offer(top, s0)
-        _offer(top, s1)
-        _offer(top, s2)
-        _offer(top, s3)
+        offer_descending(top, s0)
+        offer_descending(top, s1)
+        offer_descending(top, s2)
+        offer_descending(top, s3)
         b += 4
     while b < end:
         s = np.float32(0.0)
         for d in range(dim):
             s += query[d] * bank[b, d]
-        _offer(top, s)
+        offer_descending(top, s)
         b += 1
 
 
