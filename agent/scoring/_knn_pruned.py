@@ -35,14 +35,15 @@ class KnnIndex:
     """The bank reordered group by group, with each group's bound data.
 
     ``bank`` ``[B, D]`` float32 unit rows, group g being rows ``starts[g]:starts[g + 1]``;
-    ``centroids_t`` ``[D, G]`` float64 unit vectors, transposed so that the kernel's bound pass
-    runs along the groups; ``cos_radius`` / ``sin_radius`` ``[G]`` the cosine and sine of each
+    ``centroids_t`` ``[D, G]`` float32 unit vectors, transposed so that the kernel's bound pass
+    runs along the groups (float32: its ~4e-6 error moves a bound by at most twice that, far
+    inside ``PRUNE_MARGIN``); ``cos_radius`` / ``sin_radius`` ``[G]`` the cosine and sine of each
     group's angular radius (radians, in [0, pi]).
     """
 
     bank: NDArray[np.float32]
     starts: NDArray[np.int64]
-    centroids_t: NDArray[np.float64]
+    centroids_t: NDArray[np.float32]
     cos_radius: NDArray[np.float64]
     sin_radius: NDArray[np.float64]
 
@@ -96,20 +97,23 @@ def build_knn_index(
             sums[empty], own[far] = x64[far], np.inf
         norms = np.linalg.norm(sums, axis=1, keepdims=True)
         centroids = np.where(norms > 0.0, sums / np.where(norms > 0.0, norms, 1.0), centroids)
+    # the radii are measured from the centroids as stored (float32), so the kernel's bound
+    # holds for exactly the vectors it uses
+    centroids = centroids.astype(np.float32).astype(np.float64)
     assign, own = _nearest_centroid(x64, centroids)
     order = np.argsort(assign, kind="stable")
     counts = np.bincount(assign, minlength=g)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    # exact angles of the float32 rows as stored (their norms are 1 only to ~1e-7)
-    row_norms = np.linalg.norm(x64, axis=1)
-    cosines = own / np.where(row_norms > 0.0, row_norms, 1.0)
+    # exact angles between the rows and centroids as stored (norms are 1 only to ~1e-7)
+    norms = np.linalg.norm(x64, axis=1) * np.linalg.norm(centroids, axis=1)[assign]
+    cosines = own / np.where(norms > 0.0, norms, 1.0)
     angles = np.arccos(np.clip(cosines, -1.0, 1.0))
     radius = np.zeros(g)
     np.maximum.at(radius, assign, angles)
     return KnnIndex(
         bank=np.ascontiguousarray(rows[order]),
         starts=starts,
-        centroids_t=np.ascontiguousarray(centroids.T),
+        centroids_t=np.ascontiguousarray(centroids.T, dtype=np.float32),  # exact: float32 values
         cos_radius=np.cos(radius),
         sin_radius=np.sin(radius),
     )
@@ -173,7 +177,7 @@ def knn_pruned_kernel(
     queries: NDArray[np.float32],
     bank: NDArray[np.float32],
     starts: NDArray[np.int64],
-    centroids_t: NDArray[np.float64],
+    centroids_t: NDArray[np.float32],
     cos_radius: NDArray[np.float64],
     sin_radius: NDArray[np.float64],
     top: NDArray[np.float32],
@@ -192,11 +196,11 @@ def knn_pruned_kernel(
     n_groups = centroids_t.shape[1]
     k = top.shape[1]
     for n in prange(n_q):
-        cos_theta = np.zeros(n_groups)
+        cos_theta = np.zeros(n_groups, dtype=np.float32)
         qnorm = 0.0
         for d in range(dim):
-            qd = np.float64(queries[n, d])
-            qnorm += qd * qd
+            qd = queries[n, d]
+            qnorm += np.float64(qd) * np.float64(qd)
             for g in range(n_groups):
                 cos_theta[g] += qd * centroids_t[d, g]
         qnorm = math.sqrt(qnorm)
@@ -209,7 +213,7 @@ def knn_pruned_kernel(
             top[n, j] = -np.float32(np.inf)
         bound = np.empty(n_groups)
         for g in range(n_groups):
-            c = min(1.0, max(-1.0, cos_theta[g] / qnorm))
+            c = min(1.0, max(-1.0, np.float64(cos_theta[g]) / qnorm))
             # cos(max(0, theta - r)): 1 inside the group's cone, cos(theta - r) outside it
             outside = c * cos_radius[g] + math.sqrt(1.0 - c * c) * sin_radius[g]
             bound[g] = 1.0 if c >= cos_radius[g] else outside

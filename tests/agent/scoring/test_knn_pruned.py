@@ -124,9 +124,11 @@ def test_index_keeps_every_row_and_bounds_every_member() -> None:
     )
     assert index.starts[0] == 0 and index.starts[-1] == bank.shape[0]
     group_of_row = np.repeat(np.arange(index.groups), np.diff(index.starts))
-    cosines = np.einsum(
-        "nd,nd->n", index.bank.astype(np.float64), index.centroids_t.T[group_of_row]
-    ) / np.linalg.norm(index.bank.astype(np.float64), axis=1)
+    centroids = index.centroids_t.T[group_of_row].astype(np.float64)
+    rows = index.bank.astype(np.float64)
+    cosines = np.einsum("nd,nd->n", rows, centroids) / (
+        np.linalg.norm(rows, axis=1) * np.linalg.norm(centroids, axis=1)
+    )
     assert np.all(cosines >= index.cos_radius[group_of_row] - 1e-12)
 
 
