@@ -167,3 +167,24 @@ def test_small_banks_and_forced_methods() -> None:
     assert CpuBackend(model_of(bank, 3), knn="brute").knn_method == "brute"
     with pytest.raises(ScoringError, match="knn must be"):
         CpuBackend(model_of(bank, 3), knn="faiss")  # type: ignore[arg-type]
+
+
+def test_the_shipped_bank_is_pruned_and_exact() -> None:
+    """The production configuration: the baseline package's bank (trained embeddings) is pruned
+    by the default backend, and its answers are the full scan's, for near-bank and far queries."""
+    from agent.perception.package import default_package_path
+    from agent.scoring import ScoringStats
+
+    model = ScoringStats.load(default_package_path()).score_model()
+    backend = CpuBackend(model)
+    assert backend.knn_method == "pruned" and backend.knn_groups > 1
+    rng = np.random.default_rng(10)
+    near = unit(
+        model.bank[rng.choice(model.bank.shape[0], 200)] + 0.05 * rng.normal(size=(200, model.dim))
+    )
+    far = unit(rng.normal(size=(50, model.dim)))
+    queries = np.concatenate([near, far])
+    np.testing.assert_allclose(
+        backend.knn_similarities(queries), exact_top(queries, model.bank, model.k), atol=2e-6
+    )
+    assert backend.knn_scan_share < 0.35  # the bank's structure is what makes pruning pay
