@@ -16,7 +16,8 @@ kept record. ``signals_metadata_other`` is the rest of ``process``: signals, met
 record's metadata and the bytes budget.
 
 Baseline, same run, same frames, interleaved frame by frame: the same pipeline with the scoring
-kernels replaced by the numpy formulations of ``benchmarks.bench_scoring`` (BLAS on one thread).
+kernels replaced by the numpy formulations of ``benchmarks.scoring_baselines`` (BLAS on one
+thread).
 
 One core: ``NUMBA_NUM_THREADS=1``, ``OMP/OPENBLAS/MKL_NUM_THREADS=1`` are set before any import
 and ONNX Runtime runs one intra-op thread. Statistics: median, p10, p90, mean over ``--frames``
@@ -68,8 +69,8 @@ from agent.spool.handoff import HandOff
 from agent.spool.record import SpoolRecord
 from agent.spool.spool import Spool
 from backend.paths import portable_path
-from benchmarks.bench_scoring import numpy_logit_scores, numpy_mahalanobis
 from benchmarks.bench_selection import CACHE, NATURAL_SEED0, ensure_drive, machine
+from benchmarks.scoring_baselines import numpy_logit_scores, numpy_mahalanobis
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "agent_path.json"
@@ -110,7 +111,7 @@ def derived_totals(stage_ms: Mapping[str, Sequence[float]]) -> dict[str, list[fl
 
 
 class NumpyBackend:
-    """The scoring kernels as plain numpy (``benchmarks.bench_scoring``'s baselines)."""
+    """The scoring kernels as plain numpy (``benchmarks.scoring_baselines``)."""
 
     name = "numpy"
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,9 +31,17 @@ from numpy.typing import NDArray
 
 from agent.scoring import ScoringStats, cuda_available, make_scorer
 from agent.scoring._cpu import CpuBackend
-from agent.scoring._model import ScoreModel
 from agent.scoring._raw import unit_rows
 from benchmarks.machine import describe_machine
+from benchmarks.scoring_baselines import (
+    numpy_knn,
+    numpy_logit_scores,
+    numpy_mahalanobis,
+    torch_knn,
+    torch_logit_scores,
+    torch_mahalanobis,
+)
+from benchmarks.timing import race, timeit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring.json"
 NOTES = [
@@ -68,107 +74,6 @@ BANKS = (10_000, 100_000)
 #: simulated frames (and their seed, away from the training seeds) whose detections query the
 #: shipped model's bank
 PACKAGE_FRAMES, PACKAGE_SEED = 10, 2024
-
-
-def _summary(times: list[float]) -> dict[str, float]:
-    times = sorted(times)
-    return {
-        "median_ms": statistics.median(times),
-        "min_ms": times[0],
-        "p10_ms": times[len(times) // 10],
-        "p90_ms": times[(9 * len(times)) // 10],
-        "repeats": len(times),
-    }
-
-
-def timeit(fn: Callable[[], object], repeats: int, warmup: int = 3) -> dict[str, float]:
-    """Median, p10 and p90 wall time of ``fn()`` in milliseconds."""
-    timed: dict[str, float] = race({"fn": fn}, repeats, warmup, idle_s=0.0)["fn"]
-    return timed
-
-
-def race(
-    fns: dict[str, Callable[[], object]],
-    repeats: int,
-    warmup: int = 3,
-    block: int = 16,
-    idle_s: float = 0.2,
-) -> dict[str, Any]:
-    """Time competing implementations round-robin, ``block`` calls of each per round.
-
-    On a shared machine the load drifts during a run; taking turns gives every implementation
-    the same conditions, so their ratios hold even where the absolute times wander. Turns are
-    blocks, not single calls, each after ``idle_s`` of sleep and with its first call not counted:
-    OpenBLAS, numba's OpenMP pool, faiss and PyTorch each keep their worker threads spinning for
-    a while after a parallel call (OpenBLAS for up to ~0.1 s), and a call that starts while
-    another library's workers spin runs on fewer free cores (a per-call round-robin measured
-    numpy's 10^4-entry kNN at 6x the time it takes on its own).
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    counted = max(block - 1, 1)
-    for _ in range(-(-repeats // counted)):
-        for name, fn in fns.items():
-            time.sleep(idle_s)  # let the other libraries' spinning workers go to sleep
-            fn()  # the switch-over call: caches and this library's pool warm up again
-            for _ in range(counted):
-                start = time.perf_counter_ns()
-                fn()
-                times[name].append((time.perf_counter_ns() - start) / 1e6)
-    return {name: _summary(t) for name, t in times.items()}
-
-
-# ---- baselines: the same quantities, vectorised the natural way in each library ------------
-
-
-def numpy_logit_scores(logits: NDArray[np.float32]) -> NDArray[np.float64]:
-    lg = logits.astype(np.float64)
-    mx = lg.max(axis=2, keepdims=True)
-    logp = lg - mx - np.log(np.exp(lg - mx).sum(axis=2, keepdims=True))
-    p = np.exp(logp)
-    h_members = -(p * logp).sum(axis=2).mean(axis=1)
-    pbar = p.mean(axis=1)
-    h_bar = -(pbar * np.log(pbar)).sum(axis=1)
-    mean_logits = lg.mean(axis=1)
-    mm = mean_logits.max(axis=1, keepdims=True)
-    energy = -(mm[:, 0] + np.log(np.exp(mean_logits - mm).sum(axis=1)))
-    return np.stack([1 - pbar.max(axis=1), h_bar, np.maximum(h_bar - h_members, 0), energy], 1)
-
-
-def numpy_mahalanobis(emb: NDArray[np.float32], model: ScoreModel) -> NDArray[np.float64]:
-    z = emb.astype(np.float64) @ model.whiten.T
-    d2 = ((z[:, None, :] - model.whitened_means[None, :, :]) ** 2).sum(axis=2)
-    out: NDArray[np.float64] = np.sqrt(d2.min(axis=1))
-    return out
-
-
-def numpy_knn(unit: NDArray[np.float32], bank: NDArray[np.float32], k: int) -> NDArray[np.float32]:
-    sims = unit @ bank.T  # float32 sgemm through numpy's BLAS
-    return -np.partition(-sims, k - 1, axis=1)[:, k - 1]
-
-
-def torch_logit_scores(logits: torch.Tensor) -> torch.Tensor:
-    lg = logits.double()
-    logp = torch.log_softmax(lg, dim=2)
-    p = logp.exp()
-    h_members = -(p * logp).sum(2).mean(1)
-    pbar = p.mean(1)
-    h_bar = -(pbar * pbar.log()).sum(1)
-    energy = -torch.logsumexp(lg.mean(1), dim=1)
-    return torch.stack([1 - pbar.max(1).values, h_bar, (h_bar - h_members).clamp_min(0), energy], 1)
-
-
-def torch_mahalanobis(
-    emb: torch.Tensor, whiten: torch.Tensor, wmeans: torch.Tensor
-) -> torch.Tensor:
-    z = emb.double() @ whiten.T
-    return torch.cdist(z, wmeans).min(dim=1).values
-
-
-def torch_knn(unit: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor:
-    return torch.topk(unit @ bank.T, k, dim=1).values[:, k - 1]
 
 
 # ---- memory bandwidth --------------------------------------------------------------------
