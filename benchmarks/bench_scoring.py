@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from agent.scoring import ScoringStats, cuda_available, make_scorer
 from agent.scoring._cpu import CpuBackend
+from agent.scoring._model import ScoreModel
 from agent.scoring._raw import unit_rows
 from benchmarks.machine import describe_machine
 from benchmarks.scoring_baselines import (
@@ -314,6 +315,36 @@ def bench_package_bank(repeats: int, frames: int = PACKAGE_FRAMES) -> dict[str, 
                 timed["numba_cpu_1thread"], timed["numba_cpu_pruned_1thread"]
             ),
         },
+        "far_queries": far_queries(model, [q.shape[0] for q in queries], repeats),
+    }
+
+
+def far_queries(model: ScoreModel, counts: list[int], repeats: int) -> dict[str, Any]:
+    """The pruned search's worst case: frames whose every detection points in a random direction
+    (nothing like the bank), against the full scan."""
+    cores = os.cpu_count() or 1
+    rng = np.random.default_rng(PACKAGE_SEED)
+    queries = [unit_rows(rng.normal(size=(n, model.dim)).astype(np.float32))[0] for n in counts]
+    full, pruned = CpuBackend(model, knn="brute"), CpuBackend(model, knn="pruned")
+
+    def each(fn: Callable[[NDArray[np.float32]], object]) -> Callable[[], object]:
+        return lambda: [fn(q) for q in queries]
+
+    fns = {
+        "numba_cpu": with_threads(cores, each(full.knn_similarities)),
+        "numba_cpu_1thread": with_threads(1, each(full.knn_similarities)),
+        "numba_cpu_pruned": with_threads(cores, each(pruned.knn_similarities)),
+        "numba_cpu_pruned_1thread": with_threads(1, each(pruned.knn_similarities)),
+    }
+    timed = {impl: per_frame(t, len(counts)) for impl, t in race(fns, repeats).items()}
+    numba.set_num_threads(cores)
+    return {
+        "pruned_knn_scan_share": pruned.knn_scan_share,
+        "per_frame": timed,
+        "numba_pruned_vs_full_scan": ratio(timed["numba_cpu"], timed["numba_cpu_pruned"]),
+        "numba_pruned_1thread_vs_full_scan_1thread": ratio(
+            timed["numba_cpu_1thread"], timed["numba_cpu_pruned_1thread"]
+        ),
     }
 
 
@@ -393,6 +424,11 @@ def main() -> None:
         f"package bank {pkg['bank_entries']}x{pkg['dim']}: pruned scans "
         f"{pkg['pruned_knn_scan_share']:.1%}; "
         + ", ".join(f"{k}={v:.2f}" for k, v in pkg["speedup"].items())
+    )
+    far = pkg["far_queries"]
+    print(
+        f"  random-direction queries: pruned scans {far['pruned_knn_scan_share']:.1%}, "
+        f"{far['numba_pruned_vs_full_scan']:.2f}x the full scan"
     )
     print(f"wrote {args.out}")
 
