@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from backend.wiring import Backend
@@ -29,6 +32,33 @@ INTERESTING = [False, True, False, False, True, True, False, True, False, False,
 
 def spooled_ids(spool: Path) -> set[str]:
     return {p.stem for p in (spool / "frames").glob("*.ltf")}
+
+
+class ThrottledAgent(NamedTuple):
+    points: list[npt.NDArray[np.float32]]
+    config: Path
+    spool: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+
+def start_throttled_agent(
+    tmp_path: Path, target: str, token: str, bandwidth: int
+) -> ThrottledAgent:
+    """The agent on a fresh drive of ``INTERESTING`` frames (1,500 points each) with its upload
+    capped at ``bandwidth`` bytes/s."""
+    points = write_drive(tmp_path / "drive", INTERESTING, points=1500)
+    spool = tmp_path / "spool"
+    config = write_config(
+        tmp_path / "agent.toml",
+        drive=tmp_path / "drive",
+        spool=spool,
+        endpoint=target,
+        token=token,
+        bandwidth=bandwidth,
+    )
+    log = tmp_path / "agent.log"
+    return ThrottledAgent(points, config, spool, log, start_agent(config, log))
 
 
 @pytest.mark.slow
@@ -77,20 +107,9 @@ def test_sigkill_mid_upload_then_restart_delivers_every_frame_once(
     tmp_path: Path, backend: tuple[Backend, str, str]
 ) -> None:
     built, target, token = backend
-    points = write_drive(tmp_path / "drive", INTERESTING, points=1500)
-    expected = {expected_id(p) for p, flag in zip(points, INTERESTING, strict=True) if flag}
-    spool = tmp_path / "spool"
     # ~17 KB frames at 6 KB/s: each upload takes about three seconds, so the kill lands mid-stream
-    config = write_config(
-        tmp_path / "agent.toml",
-        drive=tmp_path / "drive",
-        spool=spool,
-        endpoint=target,
-        token=token,
-        bandwidth=6_000,
-    )
-    log = tmp_path / "agent.log"
-    proc = start_agent(config, log)
+    points, config, spool, log, proc = start_throttled_agent(tmp_path, target, token, 6_000)
+    expected = {expected_id(p) for p, flag in zip(points, INTERESTING, strict=True) if flag}
 
     def partially_staged() -> bool:
         stored = {fid for fid in expected if built.repo.frame_exists(fid)}
@@ -133,18 +152,8 @@ def test_sigterm_finishes_cleanly_with_a_consistent_spool(
     tmp_path: Path, backend: tuple[Backend, str, str]
 ) -> None:
     built, target, token = backend
-    write_drive(tmp_path / "drive", INTERESTING, points=1500)
-    spool = tmp_path / "spool"
-    config = write_config(
-        tmp_path / "agent.toml",
-        drive=tmp_path / "drive",
-        spool=spool,
-        endpoint=target,
-        token=token,
-        bandwidth=12_000,
-    )
-    log = tmp_path / "agent.log"
-    proc = start_agent(config, log)
+    agent = start_throttled_agent(tmp_path, target, token, 12_000)
+    spool, log, proc = agent.spool, agent.log, agent.proc
     wait_for(lambda: len(spooled_ids(spool)) >= 2, 30, "frames in the spool")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]

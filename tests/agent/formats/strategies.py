@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
+from agent.errors import FormatError
 
 #: coordinates within a long-range LiDAR's reach, metres
 RANGE_M = 250.0
@@ -58,3 +62,16 @@ def corrupt(data: bytes, draw: st.DataObject) -> bytes:
         for _ in range(draw.draw(st.integers(1, 6))):
             buffer[draw.draw(st.integers(0, len(buffer) - 1))] = draw.draw(st.integers(0, 255))
     return bytes(buffer)
+
+
+def assert_points_or_format_error(
+    path: Path, read: Callable[[Path], npt.NDArray[np.float32]]
+) -> None:
+    """``read(path)`` either refuses the file with a ``FormatError`` naming it or returns finite
+    float32 ``(N, C)`` points: a damaged file never escapes as another error or bad numbers."""
+    try:
+        points = read(path)
+    except FormatError as exc:
+        assert str(path) in str(exc)
+        return
+    assert points.dtype == np.float32 and points.ndim == 2 and np.isfinite(points).all()

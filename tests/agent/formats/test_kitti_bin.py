@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from agent.errors import FormatError
 from agent.formats.kitti_bin import read_kitti_bin, write_kitti_bin
-from tests.agent.formats.strategies import corrupt, point_clouds
+from tests.agent.formats.strategies import assert_points_or_format_error, corrupt, point_clouds
 
 
 @given(points=point_clouds())
@@ -55,7 +55,4 @@ def test_velodyne_writer_refuses_wrong_dtype_shape_and_nan(tmp_path: Path) -> No
 def test_corrupt_velodyne_files_give_format_errors(tmp_path: Path, data: st.DataObject) -> None:
     path = tmp_path / "points.bin"
     path.write_bytes(corrupt(np.arange(40, dtype="<f4").reshape(10, 4).tobytes(), data))
-    try:
-        read_kitti_bin(path)
-    except FormatError as exc:
-        assert str(path) in str(exc)
+    assert_points_or_format_error(path, read_kitti_bin)
