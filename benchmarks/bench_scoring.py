@@ -7,8 +7,9 @@ of simulated frames as queries (``package_bank``), where the exact pruned search
 medians of repeated calls are reported with the 10th/90th percentiles. numba runs with all cores
 and with one thread; numpy and PyTorch use their default thread pools (PyTorch is set to the same
 core count). The kNN scan is also compared with the memory-bandwidth bound: bank bytes divided by
-a STREAM-like copy bandwidth measured in the same run. CUDA rows appear only when numba finds a
-GPU. Writes ``benchmarks/results/scoring.json``.
+a STREAM-like copy bandwidth measured in the same run, and the Mahalanobis and kNN kernels with
+the arithmetic limit, BLAS GEMM's rate on the same cores (``roofline``). CUDA rows appear only
+when numba finds a GPU. Writes ``benchmarks/results/scoring.json``.
 
 Run: ``.venv/bin/python -m benchmarks.bench_scoring [--quick]``
 """
@@ -34,6 +35,7 @@ from agent.scoring._cpu import CpuBackend
 from agent.scoring._model import ScoreModel
 from agent.scoring._raw import unit_rows
 from benchmarks.machine import describe_machine
+from benchmarks.roofline import against_limit, gemm_rates, knn_scan_flops, mahalanobis_flops
 from benchmarks.scoring_baselines import (
     numpy_knn,
     numpy_logit_scores,
@@ -69,6 +71,13 @@ NOTES = [
     "exact pruned search (same answer, fewer rows compared: pruned_knn_scan_share). The "
     "synthetic banks are Gaussian blobs in 64 dimensions, which leave little to prune; "
     "package_bank measures the shipped bank with real queries.",
+    "arithmetic_limit (benchmarks/roofline.py): a kernel's floating-point rate against BLAS GEMM "
+    "measured in the same run (dgemm on one core for the float64 Mahalanobis kernel, sgemm on "
+    "all cores for the float32 kNN scan), both from their best call (what the cores can do). "
+    "max_speedup_vs_baseline_at_gemm_rate is numpy's median time "
+    "over the time the kernel's own flop count takes at the GEMM rate: no implementation of that "
+    "arithmetic beats numpy by more. gemm_rates.*.small is BLAS at this benchmark's own size "
+    "(order 64), where per-call and edge costs lower the rate.",
 ]
 N, M, K, D, KNN_K = 64, 5, 6, 64, 10
 BANKS = (10_000, 100_000)
@@ -185,9 +194,14 @@ def competitors(
 
 
 def bench_bank(
-    stats: ScoringStats, rng: np.random.Generator, repeats: int, bandwidth_gbs: float
+    stats: ScoringStats,
+    rng: np.random.Generator,
+    repeats: int,
+    bandwidth_gbs: float,
+    gemm: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    """All operations on one bank, with speed-ups and the kNN bandwidth bound."""
+    """All operations on one bank, with speed-ups, the kNN bandwidth bound and the arithmetic
+    limit (``gemm``: BLAS GEMM rates on one core and on all cores, ``roofline.gemm_rates``)."""
     cores = os.cpu_count() or 1
     logits = rng.normal(scale=3.0, size=(N, M, K)).astype(np.float32)
     emb = rng.normal(scale=3.0, size=(N, D)).astype(np.float32)
@@ -242,6 +256,21 @@ def bench_bank(
         "best_numba_min_ms": best_min,
         "fraction_of_bound_at_min": bound_ms / best_min,
         "best_numba_gflop_per_s_at_min": flops / (best_min / 1e3) / 1e9,
+    }
+    row["arithmetic_limit"] = {
+        # the Mahalanobis kernel is float64 on one core, the kNN scan float32 on all cores
+        "mahalanobis_1thread_vs_dgemm_1core": against_limit(
+            mahalanobis_flops(N, D, K),
+            numba_1t["mahalanobis"]["min_ms"],
+            gemm["one_core"]["dgemm_gflop_per_s"],
+            row["numpy"]["mahalanobis"]["median_ms"],
+        ),
+        "knn_full_scan_vs_sgemm_all_cores": against_limit(
+            knn_scan_flops(N, stats.bank.shape[0], stats.bank.shape[1]),
+            numba_all["knn"]["min_ms"],
+            gemm["all_cores"]["sgemm_gflop_per_s"],
+            row["numpy"]["knn"]["median_ms"],
+        ),
     }
     row["float16_bank_knn_max_abs_error"] = float16_error(stats, rng)
     return row
@@ -361,11 +390,13 @@ def run(quick: bool) -> dict[str, Any]:
         "notes": NOTES,
         "banks": {},
     }
+    gemm = {"one_core": gemm_rates(1), "all_cores": gemm_rates(cores)}
+    results["gemm_rates"] = gemm
     best_bw = max(b["gb_per_s"] for b in bandwidth)
     for bank_size in BANKS:
         repeats = (15 if quick else 200) if bank_size <= 10_000 else (5 if quick else 40)
         stats = make_stats(bank_size, rng)
-        results["banks"][str(bank_size)] = bench_bank(stats, rng, repeats, best_bw)
+        results["banks"][str(bank_size)] = bench_bank(stats, rng, repeats, best_bw, gemm)
     results["package_bank"] = bench_package_bank(5 if quick else 60)
     return results
 
@@ -406,6 +437,12 @@ def main() -> None:
     for size, row in results["banks"].items():
         print(f"bank {size}: " + ", ".join(f"{k}={v:.2f}" for k, v in row["speedup"].items()))
         print(f"  knn bandwidth bound: {row['knn_bandwidth_bound']}")
+        for name, limit in row["arithmetic_limit"].items():
+            print(
+                f"  {name}: {limit['gflop_per_s']:.1f} GFLOP/s = "
+                f"{limit['fraction_of_gemm_rate']:.0%} of GEMM; at most "
+                f"{limit['max_speedup_vs_baseline_at_gemm_rate']:.1f}x numpy at the GEMM rate"
+            )
         for impl in (
             "numba_cpu",
             "numba_cpu_1thread",
