@@ -296,16 +296,12 @@ def per_frame(timed: dict[str, float], frames: int) -> dict[str, float]:
     return {k: (v / frames if k.endswith("_ms") else v) for k, v in timed.items()}
 
 
-def bench_package_bank(repeats: int, frames: int = PACKAGE_FRAMES) -> dict[str, Any]:
-    """kNN per frame on the shipped bank with the detections of simulated frames as queries."""
-    cores = os.cpu_count() or 1
-    stats, queries = package_queries(frames, PACKAGE_SEED)
-    model = stats.score_model()
+def numba_knn_per_frame(
+    model: ScoreModel, queries: list[NDArray[np.float32]], cores: int
+) -> tuple[dict[str, Callable[[], object]], CpuBackend, CpuBackend]:
+    """The full-scan and pruned kNN over every frame's ``queries``, on all cores and on one, as
+    zero-argument calls; and the two backends (the pruned one counts the rows it compared)."""
     full, pruned = CpuBackend(model, knn="brute"), CpuBackend(model, knn="pruned")
-    index = faiss.IndexFlatIP(model.dim)
-    index.add(model.bank)
-    t_bank = torch.from_numpy(model.bank)
-    t_queries = [torch.from_numpy(q) for q in queries]
 
     def each(fn: Callable[[NDArray[np.float32]], object]) -> Callable[[], object]:
         return lambda: [fn(q) for q in queries]
@@ -315,9 +311,24 @@ def bench_package_bank(repeats: int, frames: int = PACKAGE_FRAMES) -> dict[str, 
         "numba_cpu_1thread": with_threads(1, each(full.knn_similarities)),
         "numba_cpu_pruned": with_threads(cores, each(pruned.knn_similarities)),
         "numba_cpu_pruned_1thread": with_threads(1, each(pruned.knn_similarities)),
-        "numpy": each(lambda q: numpy_knn(q, model.bank, model.k)),
+    }
+    return fns, full, pruned
+
+
+def bench_package_bank(repeats: int, frames: int = PACKAGE_FRAMES) -> dict[str, Any]:
+    """kNN per frame on the shipped bank with the detections of simulated frames as queries."""
+    cores = os.cpu_count() or 1
+    stats, queries = package_queries(frames, PACKAGE_SEED)
+    model = stats.score_model()
+    fns, full, pruned = numba_knn_per_frame(model, queries, cores)
+    index = faiss.IndexFlatIP(model.dim)
+    index.add(model.bank)
+    t_bank = torch.from_numpy(model.bank)
+    t_queries = [torch.from_numpy(q) for q in queries]
+    fns |= {
+        "numpy": lambda: [numpy_knn(q, model.bank, model.k) for q in queries],
         "torch_cpu": lambda: [torch_knn(q, t_bank, model.k) for q in t_queries],
-        "faiss_flat_ip": each(lambda q: index.search(q, model.k)),
+        "faiss_flat_ip": lambda: [index.search(q, model.k) for q in queries],
     }
     with torch.inference_mode():
         timed = {impl: per_frame(t, frames) for impl, t in race(fns, repeats).items()}
@@ -354,17 +365,7 @@ def far_queries(model: ScoreModel, counts: list[int], repeats: int) -> dict[str,
     cores = os.cpu_count() or 1
     rng = np.random.default_rng(PACKAGE_SEED)
     queries = [unit_rows(rng.normal(size=(n, model.dim)).astype(np.float32))[0] for n in counts]
-    full, pruned = CpuBackend(model, knn="brute"), CpuBackend(model, knn="pruned")
-
-    def each(fn: Callable[[NDArray[np.float32]], object]) -> Callable[[], object]:
-        return lambda: [fn(q) for q in queries]
-
-    fns = {
-        "numba_cpu": with_threads(cores, each(full.knn_similarities)),
-        "numba_cpu_1thread": with_threads(1, each(full.knn_similarities)),
-        "numba_cpu_pruned": with_threads(cores, each(pruned.knn_similarities)),
-        "numba_cpu_pruned_1thread": with_threads(1, each(pruned.knn_similarities)),
-    }
+    fns, _, pruned = numba_knn_per_frame(model, queries, cores)
     timed = {impl: per_frame(t, len(counts)) for impl, t in race(fns, repeats).items()}
     numba.set_num_threads(cores)
     return {
