@@ -32,7 +32,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -365,19 +365,10 @@ def main(argv: list[str] | None = None) -> int:
                     for n, (fleet_dir, expected, names) in fleets.items():
                         name = f"{metadata}-{store}-{n}"
                         log.info("case %s: %d frames from %d vehicles", name, len(expected), n)
-                        if metadata == "postgresql":
-                            with postgres_database() as pg_url:
-                                row = run_case(
-                                    work=work / name,
-                                    fleet_dir=fleet_dir,
-                                    expected=expected,
-                                    vehicles=names,
-                                    metadata=metadata,
-                                    store=store,
-                                    moto_endpoint=endpoint,
-                                    pg_url=pg_url,
-                                )
-                        else:
+                        database: AbstractContextManager[str | None] = (
+                            postgres_database() if metadata == "postgresql" else nullcontext()
+                        )
+                        with database as pg_url:
                             row = run_case(
                                 work=work / name,
                                 fleet_dir=fleet_dir,
@@ -386,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
                                 metadata=metadata,
                                 store=store,
                                 moto_endpoint=endpoint,
-                                pg_url=None,
+                                pg_url=pg_url,
                             )
                         log.info(
                             "case %s: %.1f frames/s, %.1f MB/s, p50 %.3f s, p99 %.3f s, ok=%s",

@@ -24,12 +24,9 @@ when = "vehicle.speed_mps > 1"
 """
 
 
-def test_scores_every_frame_into_json_lines(tmp_path: Path) -> None:
-    hot = [False, True, True, False]
-    write_drive(tmp_path / "drive", hot, points=50)
-    (tmp_path / "agent.toml").write_text(CONFIG)
-    out = tmp_path / "scores.jsonl"
-    result = subprocess.run(
+def score_offline(tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """``longtail-agent score`` of ``tmp_path/drive`` with ``tmp_path/agent.toml`` into ``out``."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -47,6 +44,14 @@ def test_scores_every_frame_into_json_lines(tmp_path: Path) -> None:
         cwd=REPO_ROOT,
         env=agent_env(),
     )
+
+
+def test_scores_every_frame_into_json_lines(tmp_path: Path) -> None:
+    hot = [False, True, True, False]
+    write_drive(tmp_path / "drive", hot, points=50)
+    (tmp_path / "agent.toml").write_text(CONFIG)
+    out = tmp_path / "scores.jsonl"
+    result = score_offline(tmp_path, out)
     assert result.returncode == 0, result.stderr
     assert "scored 4 frame(s)" in result.stderr
     assert "4/4" in result.stderr  # the progress bar
@@ -70,24 +75,7 @@ def test_scores_every_frame_into_json_lines(tmp_path: Path) -> None:
 def test_bad_rule_is_refused_offline_too(tmp_path: Path) -> None:
     write_drive(tmp_path / "drive", [False], points=10)
     (tmp_path / "agent.toml").write_text(CONFIG.replace("vehicle.speed_mps", "vehicle.sped"))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agent.cli",
-            "score",
-            str(tmp_path / "drive"),
-            "--out",
-            str(tmp_path / "o.jsonl"),
-            "--config",
-            str(tmp_path / "agent.toml"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-        env=agent_env(),
-    )
+    result = score_offline(tmp_path, tmp_path / "o.jsonl")
     assert result.returncode == 2
     assert "rule 'moving': unknown signal 'vehicle.sped'" in result.stderr
     assert not (tmp_path / "o.jsonl").exists()

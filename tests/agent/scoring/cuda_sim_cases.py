@@ -18,14 +18,7 @@ from agent.scoring._cuda import CudaBackend
 from agent.scoring._model import ScoreModel
 from tests.agent.scoring import reference
 
-TOL = {
-    "msp": 1e-12,
-    "entropy": 1e-12,
-    "mutual_info": 1e-12,
-    "energy": 1e-9,
-    "mahalanobis": 1e-8,
-    "knn": 2e-6,
-}
+TOL = reference.KERNEL_TOL
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,17 @@ from numpy.typing import NDArray
 
 from agent.scoring import ScoringStats
 
+#: absolute tolerances of the kernels against this reference: float64 kernels, except the kNN,
+#: which accumulates in float32
+KERNEL_TOL = {
+    "msp": 1e-12,
+    "entropy": 1e-12,
+    "mutual_info": 1e-12,
+    "energy": 1e-9,
+    "mahalanobis": 1e-8,
+    "knn": 2e-6,
+}
+
 
 def log_softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
     """Log-softmax over the last axis with max subtraction (rows with a finite max)."""

@@ -12,14 +12,7 @@ from agent.errors import ScoringError
 from agent.scoring import SCORE_NAMES, Scorer, ScoringStats, make_scorer
 from tests.agent.scoring import reference
 
-TOL = {  # absolute tolerances: float64 kernels vs float64 reference; knn accumulates in float32
-    "msp": 1e-12,
-    "entropy": 1e-12,
-    "mutual_info": 1e-12,
-    "energy": 1e-9,
-    "mahalanobis": 1e-8,
-    "knn": 2e-6,
-}
+TOL = reference.KERNEL_TOL
 
 
 @pytest.fixture(scope="module")
