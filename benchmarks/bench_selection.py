@@ -362,19 +362,24 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds (drive pairs), >= 1")
+def add_drive_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pick the drives and the positives (shared with ``bench_selection_probe``)."""
+    parser.add_argument("--seeds", type=int, default=3, help="seeds (drive pairs)")
     parser.add_argument("--frames", type=int, default=1200, help="frames per natural drive")
     parser.add_argument("--enriched-frames", type=int, default=300)
     parser.add_argument(
         "--enriched-rate", type=float, default=0.03, help="rare-event start rate per frame"
     )
     parser.add_argument("--min-rare-points", type=int, default=10)
+    parser.add_argument("--cache", default=str(CACHE))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    add_drive_arguments(parser)
     parser.add_argument("--random-draws", type=int, default=200)
     parser.add_argument("--random-seed", type=int, default=0)
     parser.add_argument("--package", default="", help="model package (default: the baseline)")
-    parser.add_argument("--cache", default=str(CACHE))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--plot", type=Path, default=PLOT)
     args = parser.parse_args(argv)
