@@ -1,11 +1,13 @@
 """Perception pipeline speed on simulated 64-beam frames, one core, stage by stage.
 
 Run: ``.venv/bin/python -m benchmarks.bench_perception [--frames 20] [--repeats 3]
-[--package DIR]``. Writes ``benchmarks/results/perception.json``.
+[--package DIR] [--provider cpu|cuda]``. Writes ``benchmarks/results/perception.json``, or
+``perception_cuda.json`` with ``--provider cuda`` (the network on the GPU, the rest of the
+pipeline still on one CPU core; refused where the session would fall back to the CPU).
 
 Frames: the ``urban`` scenario of the LiDAR simulator (HDL-64-like, ~129k points). The pipeline
 runs on ONE core: ``NUMBA_NUM_THREADS=1``, ``OMP_NUM_THREADS=1`` (set below, before numba and
-Open3D load) and ONNX Runtime with one intra-op thread on the CPU provider. Per stage (ground,
+Open3D load) and ONNX Runtime with one intra-op thread on the chosen provider. Per stage (ground,
 cluster, box_fit, sampling, network, post) and in total: the median over all runs of all frames.
 
 Baselines measured in the same run on the same ground-removed points, for the clustering stage:
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.perception.network import CPU
+from agent.perception.network import CPU, CUDA
 from agent.perception.package import ModelPackage, default_package_path
 from agent.perception.pipeline import STAGES, Perception
 from backend.paths import portable_path
@@ -45,6 +47,25 @@ from backend.paths import portable_path
 log = logging.getLogger(__name__)
 RESULTS = Path(__file__).resolve().parent / "results" / "perception.json"
 GOAL_MS = 50.0
+#: ``--provider`` choices: the ONNX Runtime execution providers to ask for, best first
+PROVIDERS = {"cpu": [CPU], "cuda": [CUDA, CPU]}
+
+
+class ProviderUnavailableError(Exception):
+    """The requested execution provider did not start here."""
+
+
+def make_perception(package: ModelPackage, provider: str) -> Perception:
+    """Perception on ``provider`` ("cpu" or "cuda"), one intra-op thread; refuses to time a
+    silent fallback: CUDA requested but the session runs on the CPU is an error."""
+    perception = Perception(package, providers=PROVIDERS[provider], intra_op_threads=1)
+    running = perception.network.providers[0]
+    if running != PROVIDERS[provider][0]:
+        raise ProviderUnavailableError(
+            f"--provider {provider}: the network runs on {running}, not "
+            f"{PROVIDERS[provider][0]} (no GPU or no CUDA build of ONNX Runtime here)"
+        )
+    return perception
 
 
 def simulated_frames(count: int, seed: int) -> list[npt.NDArray[np.float32]]:
@@ -86,10 +107,15 @@ def open3d_dbscan(xyz: npt.NDArray[np.float32], eps: float) -> int:
 
 
 def run(
-    frames: int, repeats: int, package_dir: Path, seed: int, baseline_frames: int
+    frames: int,
+    repeats: int,
+    package_dir: Path,
+    seed: int,
+    baseline_frames: int,
+    provider: str = "cpu",
 ) -> dict[str, Any]:
     package = ModelPackage.load(package_dir)
-    perception = Perception(package, providers=[CPU], intra_op_threads=1)
+    perception = make_perception(package, provider)
     clouds = simulated_frames(frames, seed)
     for cloud in clouds[:2]:  # compile and warm the caches
         perception(cloud)
@@ -183,10 +209,25 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=900)
     parser.add_argument("--baseline-frames", type=int, default=3)
     parser.add_argument("--package", type=Path, default=default_package_path())
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--provider", choices=sorted(PROVIDERS), default="cpu", help="ONNX Runtime provider"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: results/perception.json (perception_cuda.json with --provider cuda)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    result = run(args.frames, args.repeats, args.package, args.seed, args.baseline_frames)
+    if args.out is None:
+        args.out = RESULTS if args.provider == "cpu" else RESULTS.with_name("perception_cuda.json")
+    try:
+        result = run(
+            args.frames, args.repeats, args.package, args.seed, args.baseline_frames, args.provider
+        )
+    except ProviderUnavailableError as exc:
+        parser.error(str(exc))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(

@@ -1,4 +1,4 @@
-"""The supervised probe of the selection benchmark: its candidates, training rows and metrics."""
+"""The supervised probe of the selection ceiling benchmark: candidates, training rows, metrics."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from agent.formats.dataset import Dataset
 from agent.perception.package import ModelPackage, default_package_path
 from agent.perception.preprocess import Preprocessor
-from benchmarks.bench_selection_probe import (
+from benchmarks.selection_drives import rare_overlap, rare_points_of
+from benchmarks.selection_probe import (
     DriveCandidates,
     candidate_level,
     extract_candidates,
@@ -18,7 +19,6 @@ from benchmarks.bench_selection_probe import (
     train_probe,
     training_rows,
 )
-from benchmarks.selection_drives import rare_overlap, rare_points_of
 from simulators.drive import write_drive
 from simulators.scenario import builtin_scenario
 
