@@ -158,6 +158,12 @@ def ensure_drive(cache: Path, rate: float | None, seed: int, frames: int) -> tup
     return out, cpu
 
 
+def drive_name(path: Path, frames: int) -> str:
+    """Name of the first ``frames`` frames of the cached drive at ``path`` (which may be longer):
+    the key of everything cached per drive."""
+    return f"{path.name.rsplit('-frames', 1)[0]}-frames{frames}"
+
+
 def model_key(package_dir: Path, version: str) -> str:
     """Cache key of a model: its version and a digest of its network and scoring statistics."""
     digest = hashlib.sha256()
@@ -238,7 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ):
             path, cpu = ensure_drive(cache, rate, seed, frames)
             sim_cpu += cpu * frames / int(path.name.rsplit("frames", 1)[1])
-            name = f"{path.name.rsplit('-frames', 1)[0]}-frames{frames}"
+            name = drive_name(path, frames)
             score_path = cache / "scores" / key / cache_name(name)
             if score_path.exists():
                 ds = DriveScores.load(score_path)

@@ -48,6 +48,7 @@ from agent.perception.preprocess import Preprocessor
 from benchmarks.bench_selection import (
     NATURAL_SEED0,
     add_drive_arguments,
+    drive_name,
     ensure_drive,
     json_safe,
     machine,
@@ -81,14 +82,11 @@ def load_drives(args: argparse.Namespace) -> list[tuple[DriveCandidates, DriveCa
         pair = []
         for rate, frames in ((None, args.frames), (args.enriched_rate, args.enriched_frames)):
             path, _ = ensure_drive(cache, rate, NATURAL_SEED0 + i, frames)
-            name = f"{path.name.rsplit('-frames', 1)[0]}-frames{frames}"
+            name = drive_name(path, frames)
             stored = cache / "candidates" / key / f"{name}.npz"
-            if stored.exists():
-                pair.append(DriveCandidates.load(stored))
-            else:
-                found = extract_candidates(path, frames, preprocess, f"candidates {name}")
-                found.save(stored)
-                pair.append(found)
+            if not stored.exists():
+                extract_candidates(path, frames, preprocess, f"candidates {name}").save(stored)
+            pair.append(DriveCandidates.load(stored))
         drives.append((pair[0], pair[1]))
     return drives
 
@@ -159,13 +157,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "benchmark": "supervised per-candidate probe: the ceiling of selection "
         "(benchmarks.bench_selection_probe)",
         "machine": machine(),
-        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("cache", "out")},
         "method": (__doc__ or "").split("Method")[1].split("Writes")[0].strip("-\n "),
         **result,
         "wall_seconds": time.perf_counter() - started,
     }
-    report["settings"].pop("cache")
-    report["settings"].pop("out")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     for fold in report["folds"]:

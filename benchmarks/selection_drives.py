@@ -57,16 +57,22 @@ class DriveScores:
 
     def save(self, path: Path) -> None:
         """Write to ``path`` (npz) atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
-        tmp.replace(path)
+        save_fields(self, path)
 
     @classmethod
     def load(cls, path: Path) -> DriveScores:
         with np.load(path, allow_pickle=False) as data:
             arrays = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name != "cpu_s"}
             return cls(**arrays, cpu_s=float(data["cpu_s"]))
+
+
+def save_fields(record: Any, path: Path) -> None:
+    """Write the fields of the dataclass ``record`` to ``path`` (npz), atomically: a cache file
+    is either whole or absent, so an interrupted run never leaves one half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, **{f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
+    tmp.replace(path)
 
 
 def simulator_fingerprint() -> str:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from agent.formats.dataset import Dataset
 from agent.perception.preprocess import Preprocessor
 from backend.evaluation import selection_metrics as sm
-from benchmarks.selection_drives import rare_overlap, rare_points_of
+from benchmarks.selection_drives import rare_overlap, rare_points_of, save_fields
 
 #: quantiles of the ordinary candidates' probe logits that a rare candidate is compared with
 TAIL_QUANTILES: Final = (0.99, 0.999, 0.9999)
@@ -50,10 +50,7 @@ class DriveCandidates:
 
     def save(self, path: Path) -> None:
         """Write to ``path`` (npz) atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, **{f.name: getattr(self, f.name) for f in fields(self)})
-        tmp.replace(path)
+        save_fields(self, path)
 
     @classmethod
     def load(cls, path: Path) -> DriveCandidates:
