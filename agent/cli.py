@@ -24,7 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from agent.config import AgentConfig, load_config
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError
+from core.errors import ConfigError, CoreError
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"longtail-agent: configuration error: {exc}", file=sys.stderr)
         return 2
-    except AgentError as exc:
+    except (AgentError, CoreError) as exc:
         print(f"longtail-agent: {exc}", file=sys.stderr)
         return 1
 

@@ -3,12 +3,13 @@
 ::
 
     AgentError
-    ├── FormatError          a file or payload that cannot be read (names the file and the problem)
-    ├── ConfigError          an agent option or trigger rule that is wrong (names the option)
     ├── ModelPackageError    a model package that is missing parts or inconsistent
     ├── ScoringError         inputs to the scoring kernels that have no defined result
     ├── SpoolError           the durable spool cannot accept or return a frame
     └── UploadError          a frame could not be delivered to the backend
+
+Bad files and bad options are ``core.errors.FormatError`` and ``core.errors.ConfigError`` (the
+shared core reads the files and loads the config); the agent's CLI catches both roots.
 """
 
 from __future__ import annotations
@@ -16,14 +17,6 @@ from __future__ import annotations
 
 class AgentError(Exception):
     """Root of every error raised by ``agent``."""
-
-
-class FormatError(AgentError):
-    """A file or encoded payload that is truncated, wrongly sized, non-finite or malformed."""
-
-
-class ConfigError(AgentError):
-    """A configuration value or trigger expression that is invalid."""
 
 
 class ModelPackageError(AgentError):

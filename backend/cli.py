@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from agent.errors import AgentError
 from backend.errors import BackendError
+from core.errors import CoreError
 from simulators.errors import SimulatorError  # a leaf module: loads no simulator code
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (AgentError, BackendError, SimulatorError) as exc:
+    except (CoreError, AgentError, BackendError, SimulatorError) as exc:
         print(f"longtail: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from backend.errors import ConfigError
+from core.config import load_config as load_config_file
+from core.config import option, read_toml
+from core.errors import ConfigError
 
 MiB = 1024 * 1024
 
@@ -44,8 +44,8 @@ class IngestConfig:
 
     host: str = "127.0.0.1"
     port: int = 50051
-    tls_cert: str = ""
-    tls_key: str = ""
+    tls_cert: str = option("", path=True)
+    tls_key: str = option("", path=True)
     allow_insecure_remote: bool = False
     #: threads serving RPCs; a client stream holds one while it uploads
     workers: int = 32
@@ -74,8 +74,8 @@ class StorageConfig:
     """Where payloads live: ``local`` directory or ``s3`` bucket; staging is always local."""
 
     kind: str = "local"
-    path: str = "data/blobs"
-    staging_path: str = "data/staging"
+    path: str = option("data/blobs", path=True)
+    staging_path: str = option("data/staging", path=True)
     staging_max_age_s: float = 7 * 24 * 3600.0
     #: orphan blobs younger than this survive a sweep: another replica may be mid-upload
     orphan_grace_s: float = 900.0
@@ -102,70 +102,6 @@ class BackendConfig:
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
 
 
-_SECTIONS: dict[str, type[Any]] = {
-    "ingest": IngestConfig,
-    "api": ApiConfig,
-    "storage": StorageConfig,
-    "metadata": MetadataConfig,
-}
-
-
-def _coerce(where: str, raw: object, kind: type[Any]) -> Any:
-    """Convert a TOML or environment value to the option's type, naming the option on failure."""
-    if kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.lower() in {
-            "1",
-            "true",
-            "yes",
-            "on",
-            "0",
-            "false",
-            "no",
-            "off",
-        }:
-            return raw.lower() in {"1", "true", "yes", "on"}
-    elif kind is int:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str):
-            try:
-                return int(raw, 0)
-            except ValueError:
-                pass
-    elif kind is float:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return float(raw)
-        if isinstance(raw, str):
-            try:
-                return float(raw)
-            except ValueError:
-                pass
-    elif kind is str and isinstance(raw, str):
-        return raw
-    raise ConfigError(f"option {where} must be a {kind.__name__}, got {raw!r}")
-
-
-def _section(name: str, values: Mapping[str, object], env: Mapping[str, str]) -> Any:
-    cls = _SECTIONS[name]
-    types = {
-        f.name: {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
-        for f in fields(cls)
-    }
-    unknown = set(values) - set(types)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) in [{name}]: {sorted(unknown)}; known: {sorted(types)}"
-        )
-    merged: dict[str, Any] = {k: _coerce(f"{name}.{k}", v, types[k]) for k, v in values.items()}
-    for key, kind in types.items():
-        env_name = f"LONGTAIL_{name.upper()}__{key.upper()}"
-        if env_name in env:
-            merged[key] = _coerce(env_name, env[env_name], kind)
-    return cls(**merged)
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -175,16 +111,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _resolve(path: str, base: Path) -> str:
-    return str(path if not path or Path(path).is_absolute() else base / path)
-
-
 def validate(config: BackendConfig) -> BackendConfig:
-    """Refuse invalid or unsafe settings with a message naming the option; return the config."""
+    """Refuse invalid or unsafe settings (every problem, each naming its option); return the
+    config."""
+    problems = list(config_problems(config))
+    if problems:
+        raise ConfigError(
+            problems[0]
+            if len(problems) == 1
+            else "\n  ".join([f"{len(problems)} problems:", *problems]),
+            tuple(problems),
+        )
+    return config
+
+
+def config_problems(config: BackendConfig) -> Iterator[str]:
+    """The cross-field and safety problems of ``config``, one message per problem."""
     ing, api, sto = config.ingest, config.api, config.storage
     for section, value in (("ingest", ing.port), ("api", api.port)):
         if not 0 <= value <= 65535:
-            raise ConfigError(f"{section}.port must be in 0..65535, got {value}")
+            yield f"{section}.port must be in 0..65535, got {value}"
     for name in (
         "workers",
         "max_concurrent_rpcs",
@@ -194,82 +140,56 @@ def validate(config: BackendConfig) -> BackendConfig:
         "max_decompressed_bytes",
     ):
         if getattr(ing, name) <= 0:
-            raise ConfigError(f"ingest.{name} must be positive, got {getattr(ing, name)}")
+            yield f"ingest.{name} must be positive, got {getattr(ing, name)}"
     if ing.max_chunk_bytes > ing.max_frame_bytes:
-        raise ConfigError(
-            f"ingest.max_chunk_bytes ({ing.max_chunk_bytes}) exceeds ingest.max_frame_bytes ({ing.max_frame_bytes})"
+        yield (
+            f"ingest.max_chunk_bytes ({ing.max_chunk_bytes}) exceeds "
+            f"ingest.max_frame_bytes ({ing.max_frame_bytes})"
         )
     if bool(ing.tls_cert) != bool(ing.tls_key):
-        raise ConfigError("ingest.tls_cert and ingest.tls_key must be set together")
+        yield "ingest.tls_cert and ingest.tls_key must be set together"
     for opt in ("tls_cert", "tls_key"):
         value = getattr(ing, opt)
         if value and not Path(value).is_file():
-            raise ConfigError(f"ingest.{opt} names {value!r}, which is not a readable file")
+            yield f"ingest.{opt} names {value!r}, which is not a readable file"
     if not ing.tls_cert and not _is_loopback(ing.host) and not ing.allow_insecure_remote:
-        raise ConfigError(
+        yield (
             f"ingest.host = {ing.host!r} exposes vehicle tokens in clear text: set ingest.tls_cert "
             "and ingest.tls_key, or ingest.allow_insecure_remote = true behind a TLS proxy"
         )
     if api.enabled and not _is_loopback(api.host) and not api.allow_remote:
-        raise ConfigError(
+        yield (
             f"api.host = {api.host!r}: the HTTP API has no authentication yet; "
             "keep it on loopback or set api.allow_remote = true behind an authenticating proxy"
         )
     if sto.kind not in {"local", "s3"}:
-        raise ConfigError(f"storage.kind must be 'local' or 's3', got {sto.kind!r}")
+        yield f"storage.kind must be 'local' or 's3', got {sto.kind!r}"
     if sto.kind == "local" and not sto.path:
-        raise ConfigError("storage.path must name a directory for storage.kind = 'local'")
+        yield "storage.path must name a directory for storage.kind = 'local'"
     if sto.kind == "s3" and not sto.bucket:
-        raise ConfigError("storage.bucket is required for storage.kind = 's3'")
+        yield "storage.bucket is required for storage.kind = 's3'"
     if not sto.staging_path:
-        raise ConfigError("storage.staging_path must name a local directory")
+        yield "storage.staging_path must name a local directory"
     if not config.metadata.url:
-        raise ConfigError("metadata.url must be a SQLAlchemy URL, got an empty one")
-    return config
+        yield "metadata.url must be a SQLAlchemy URL, got an empty one"
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> BackendConfig:
-    """Read ``path`` (TOML; None means defaults only), apply environment overrides, validate."""
-    env = os.environ if env is None else env
-    data: dict[str, Any] = {}
-    base = Path.cwd()
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        base = Path(path).resolve().parent
-    unknown = set(data) - set(_SECTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown section(s) in {path}: {sorted(unknown)}; known: {sorted(_SECTIONS)}"
-        )
-    for name, values in data.items():
-        if not isinstance(values, dict):
-            raise ConfigError(f"[{name}] in {path} must be a table, got {values!r}")
-    file_url = str(data.get("metadata", {}).get("url", ""))
+    """Read ``path`` (TOML; None means defaults only), apply environment overrides, validate;
+    every problem is reported in one ConfigError."""
+    raw = read_toml(path)
+    metadata = raw.data.get("metadata", {})
+    file_url = str(metadata.get("url", "")) if isinstance(metadata, dict) else ""
     if _has_password(file_url):
         raise ConfigError(
             f"metadata.url in {path} contains a password; pass it in LONGTAIL_METADATA__URL instead"
         )
-    sections = {name: _section(name, data.get(name, {}), env) for name in _SECTIONS}
-    config = BackendConfig(**sections)
-    sto = config.storage
-    config = replace(
+    config = load_config_file(BackendConfig, path, env, raw=raw, checks=config_problems)
+    # the database file, like every other relative path, lives next to the config file
+    return replace(
         config,
-        storage=replace(
-            sto, path=_resolve(sto.path, base), staging_path=_resolve(sto.staging_path, base)
-        ),
-        ingest=replace(
-            config.ingest,
-            tls_cert=_resolve(config.ingest.tls_cert, base),
-            tls_key=_resolve(config.ingest.tls_key, base),
-        ),
-        metadata=replace(config.metadata, url=_resolve_sqlite(config.metadata.url, base)),
+        metadata=replace(config.metadata, url=_resolve_sqlite(config.metadata.url, raw.base)),
     )
-    return validate(config)
 
 
 def _has_password(url: str) -> bool:

@@ -30,8 +30,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from agent.classes import is_rare
-from agent.formats.dataset import Dataset
+from core.classes import is_rare
+from core.formats.dataset import Dataset
 
 log = logging.getLogger(__name__)
 

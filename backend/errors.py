@@ -3,10 +3,11 @@
 ::
 
     BackendError
-    ├── ConfigError        a backend option that is missing or unsafe (names the option)
     ├── StorageError       a blob or metadata store failed; ``retryable`` says whether to try again
     ├── TrainingError      a dataset or training run that cannot produce a model
     └── EvaluationError    predictions or ground truth that cannot be scored
+
+A bad or unsafe option is ``core.errors.ConfigError`` (one loader for every process).
 """
 
 from __future__ import annotations
@@ -14,10 +15,6 @@ from __future__ import annotations
 
 class BackendError(Exception):
     """Root of every error raised by ``backend``; user errors print their message, no traceback."""
-
-
-class ConfigError(BackendError):
-    """A backend configuration value that is invalid or unsafe."""
 
 
 class StorageError(BackendError):

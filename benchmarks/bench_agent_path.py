@@ -3,7 +3,7 @@
 The path is the daemon's own ``agent.daemon.pipeline.Pipeline.process``: perception (ground,
 cluster, box_fit, sampling, network, post), scoring (numba kernels, calibration, frame score),
 selection (signals, the example config's rules, dedup, budget), encoding of the kept frame
-(``agent.formats.codec``, lossless) and the non-blocking hand-off to the spool writer. Frames are
+(``core.formats.codec``, lossless) and the non-blocking hand-off to the spool writer. Frames are
 64-beam (``hdl64``) frames of the simulator's ``urban_rare`` drive, read into memory first.
 
 To time encoding and hand-off on every frame, the example rules are joined by one that always
@@ -57,7 +57,6 @@ from agent.daemon.app import build_selector, codec_encoder
 from agent.daemon.model import ModelAnalyzer
 from agent.daemon.pipeline import Candidate, EncodedPayload, Encoder, Pipeline, schema_for
 from agent.daemon.sources import SensorDescription, SourceFrame
-from agent.formats.dataset import Dataset
 from agent.metrics import AgentMetrics
 from agent.perception.package import ModelPackage, default_package_path
 from agent.perception.pipeline import STAGES, Perception
@@ -71,6 +70,7 @@ from agent.spool.spool import Spool
 from backend.paths import portable_path
 from benchmarks.bench_selection import CACHE, NATURAL_SEED0, ensure_drive, machine
 from benchmarks.scoring_baselines import numpy_logit_scores, numpy_mahalanobis
+from core.formats.dataset import Dataset
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "agent_path.json"

@@ -28,8 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from agent.formats.codec import decode_frame, encode_frame
 from benchmarks.machine import describe_machine
+from core.formats.codec import decode_frame, encode_frame
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         points, frame = synthetic_frame(args.seed), "synthetic 64-beam rings plus boxes"
     cases = run(points, args.repeats)
     result = {
-        "benchmark": "frame codec (agent.formats.codec)",
+        "benchmark": "frame codec (core.formats.codec)",
         "machine": describe_machine(zstandard=zstandard.__version__),
         "frame": {"source": frame, "seed": args.seed, "points": int(points.shape[0])},
         "raw_bytes": int(points.nbytes),

@@ -38,7 +38,6 @@ from typing import Any
 
 import grpc
 
-from agent.formats.atomic import atomic_write_bytes
 from agent.spool.record import decode_record
 from backend.ingest.auth import register_vehicle
 from backend.metadata.db import make_engine
@@ -49,6 +48,7 @@ from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
 from benchmarks.machine import describe_machine
+from core.formats.atomic import atomic_write_bytes
 from simulators.fleet import RECORD_SUFFIX, FrameResult, prepare_fleet, run_fleet
 
 log = logging.getLogger(__name__)

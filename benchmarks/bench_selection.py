@@ -1,6 +1,6 @@
 """Selection quality on the simulator: can the agent find the rare-object frames?
 
-The baseline model never saw the rare classes (``agent.classes.RARE_CLASSES``). We drive the
+The baseline model never saw the rare classes (``core.classes.RARE_CLASSES``). We drive the
 ``urban_rare`` scenario (rare-object events in about 0.5 % of frames), run the shipped model and
 its scoring kernels on every frame, and ask how well each frame-ranking *policy* puts the frames
 that show a rare object at the top.

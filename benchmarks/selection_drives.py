@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from agent.classes import is_rare
-from agent.formats.dataset import Dataset, FrameLabels
-from agent.geometry.boxes import bev_iou_matrix
 from agent.scoring import SCORE_NAMES, Scorer
+from core.classes import is_rare
+from core.formats.dataset import Dataset, FrameLabels
+from core.geometry.boxes import bev_iou_matrix
 
 F64 = npt.NDArray[np.float64]
 #: bump when the cached arrays change: older cache files are then recomputed, not misread

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from agent.formats.dataset import Dataset
 from agent.perception.preprocess import Preprocessor
 from backend.evaluation import selection_metrics as sm
 from benchmarks.selection_drives import rare_overlap, rare_points_of, save_fields
+from core.formats.dataset import Dataset
 
 #: quantiles of the ordinary candidates' probe logits that a rare candidate is compared with
 TAIL_QUANTILES: Final = (0.99, 0.999, 0.9999)

@@ -21,8 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from agent.classes import is_rare
-from agent.formats.dataset import (
+from core.classes import is_rare
+from core.formats.dataset import (
     LABELS_DIR,
     META_FILE,
     VELODYNE_DIR,

@@ -89,8 +89,8 @@ def prepare_fleet(
     """Encode ``frames_per_vehicle`` distinct frames for each vehicle as spool records under
     ``out_dir/<vehicle>/NNNNN.ltf``; returns frame id -> vehicle (the ground truth for the
     lost/duplicated check)."""
-    from agent.formats.codec import encode_frame
     from agent.spool.record import SpoolRecord, encode_record, frame_id_of
+    from core.formats.codec import encode_frame
     from longtail.v1 import frame_pb2
 
     expected: dict[str, str] = {}

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from agent.errors import FormatError
-from agent.formats.dataset import Dataset, FrameLabels
-from agent.geometry.boxes import box_corners_bev
+from core.errors import FormatError
+from core.formats.dataset import Dataset, FrameLabels
+from core.geometry.boxes import box_corners_bev
 from simulators.errors import RenderError
 
 

@@ -45,7 +45,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from agent.classes import COMMON_CLASSES, RARE_CLASSES
+from core.classes import COMMON_CLASSES, RARE_CLASSES
 from simulators.errors import ScenarioError
 from simulators.sensors import PRESETS
 

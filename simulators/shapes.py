@@ -1,4 +1,4 @@
-"""Object meshes for every class in ``agent.classes``, composed from boxes, cylinders and
+"""Object meshes for every class in ``core.classes``, composed from boxes, cylinders and
 ellipsoids, with realistic dimensions and per-instance variation.
 
 Builders work in an object frame with x along the heading, y to the left, z up and the ground at
@@ -14,7 +14,7 @@ from typing import Final
 
 import numpy as np
 
-from agent.classes import ALL_OBJECT_CLASSES
+from core.classes import ALL_OBJECT_CLASSES
 from simulators.errors import ScenarioError
 from simulators.meshes import (
     Mesh,

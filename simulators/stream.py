@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from agent.daemon.sources import REPLAY_SIGNALS, SensorDescription, SourceFrame
-from agent.errors import ConfigError
+from core.errors import ConfigError
 from simulators.drive import DriveSimulator
 from simulators.errors import SimulatorError
 from simulators.scenario import Scenario, resolve_scenario

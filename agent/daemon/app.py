@@ -31,8 +31,7 @@ from agent.daemon.pipeline import (
     schema_for,
 )
 from agent.daemon.sources import Source, load_factory, open_replay
-from agent.errors import AgentError, ConfigError
-from agent.formats.codec import encode_frame, peek_header
+from agent.errors import AgentError
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
 from agent.selection.dedup import NearDuplicateFilter
@@ -46,6 +45,8 @@ from agent.spool.spool import Spool
 from agent.upload.backoff import Backoff, BandwidthLimiter
 from agent.upload.client import IngestClient, make_channel
 from agent.upload.worker import UploadWorker, publish_spool_state
+from core.errors import ConfigError, CoreError
+from core.formats.codec import encode_frame, peek_header
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def build_source(config: AgentConfig, sleep: Callable[[float], bool]) -> Source:
                 rate_hz=config.source.rate_hz,
                 sleep=sleep,
             )
-        except AgentError as exc:
+        except (AgentError, CoreError) as exc:
             raise ConfigError(f"source.path: {exc}") from exc
     factory = load_factory(config.source.factory, "source.factory")
     return factory(**config.source.options)  # type: ignore[no-any-return]
@@ -240,7 +241,7 @@ class Daemon:
             for frame in source.frames():
                 try:
                     pipeline.process(frame)
-                except AgentError as exc:
+                except (AgentError, CoreError) as exc:
                     # one bad frame (e.g. scoring refused its inputs) must not stop the vehicle
                     log.error("frame=%d skipped: %s", frame.index, exc)
                 if self.stop_event.is_set():

@@ -18,9 +18,10 @@ import numpy.typing as npt
 
 from agent.config import PerceptionConfig
 from agent.daemon.analysis import Analysis
-from agent.errors import ConfigError, ModelPackageError
+from agent.errors import ModelPackageError
 from agent.scoring import SCORE_NAMES, Device, Scorer, ScoringStats, make_scorer
 from agent.selection.signals import DetectionFacts
+from core.errors import ConfigError
 
 FRAME_SCORE_NAMES = ("score", "p_value", "surprise")
 

@@ -25,9 +25,9 @@ from agent.config import AgentConfig
 from agent.daemon.app import build_analyzer, rule_specs
 from agent.daemon.pipeline import schema_for
 from agent.daemon.sources import open_replay
-from agent.formats.atomic import atomic_write_bytes
 from agent.selection.rules import compile_rules
 from agent.selection.signals import compute_signals
+from core.formats.atomic import atomic_write_bytes
 
 
 def _finite(value: float) -> float | None:

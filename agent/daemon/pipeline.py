@@ -40,7 +40,7 @@ class EncodedPayload:
     quantization_step_m: float
 
 
-#: Encodes float32 (N, 4) points for transport (the daemon wires agent.formats.codec).
+#: Encodes float32 (N, 4) points for transport (the daemon wires core.formats.codec).
 Encoder = Callable[[npt.NDArray[np.float32]], EncodedPayload]
 
 

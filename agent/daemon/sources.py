@@ -25,10 +25,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from agent.errors import ConfigError, FormatError
-from agent.formats.dataset import Dataset, FrameLabels
-from agent.formats.kitti_bin import read_kitti_bin
-from agent.formats.pcd import read_pcd
+from core.errors import ConfigError, FormatError
+from core.formats.dataset import Dataset, FrameLabels
+from core.formats.kitti_bin import read_kitti_bin
+from core.formats.pcd import read_pcd
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ REPLAY_SIGNALS = ("speed_mps", "accel_mps2", "yaw_rate_rps")
 
 
 class ReplaySource:
-    """Replays a dataset directory (``agent.formats.dataset``) at its recorded rate (from the
+    """Replays a dataset directory (``core.formats.dataset``) at its recorded rate (from the
     timestamps), at ``rate_hz``, or as fast as possible (``rate="max"``).
 
     ``clock`` and ``sleep`` are injected so pacing is testable without waiting.

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from agent.geometry import bev_iou_matrix
+from core.geometry import bev_iou_matrix
 
 F32 = npt.NDArray[np.float32]
 #: a log size ratio is clipped to this magnitude when decoding (x20 either way)

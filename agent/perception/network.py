@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from agent.errors import ConfigError, ModelPackageError
+from agent.errors import ModelPackageError
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

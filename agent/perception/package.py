@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from agent.classes import BACKGROUND
 from agent.errors import ModelPackageError
 from agent.perception.network import CPU, OnnxNetwork
 from agent.perception.preprocess import PipelineParams
 from agent.perception.sampling import FEATURE_NAMES
+from core.classes import BACKGROUND
 
 MODEL_FILE: Final = "model.onnx"
 METADATA_FILE: Final = "metadata.json"

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from agent.errors import FormatError
 from agent.perception.decode import decode_boxes, ensemble_probabilities, nms_bev
 from agent.perception.network import OnnxNetwork
 from agent.perception.package import ModelPackage
 from agent.perception.preprocess import PRE_STAGES, Preprocessor
+from core.errors import FormatError
 
 F32 = npt.NDArray[np.float32]
 STAGES = (*PRE_STAGES, "network", "post")

@@ -20,11 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import ModelPackageError, ScoringError
-from agent.formats.atomic import atomic_write_bytes
 from agent.scoring._calibration import fit_quantiles
 from agent.scoring._cpu import CpuBackend
 from agent.scoring._model import SCORE_NAMES, ScoreModel
 from agent.scoring._raw import raw_scores, validate_embeddings, validate_logits
+from core.formats.atomic import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

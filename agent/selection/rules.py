@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.errors import ConfigError
-from agent.selection.expr import Expression, ExpressionError
+from core.errors import ConfigError
+from core.expr import Expression, ExpressionError
 
 Mode = Literal["level", "edge"]
 

@@ -18,7 +18,7 @@ Signal names (all values are floats)::
     vehicle.<signal>         vehicle signals when the source provides them (e.g. ``vehicle.speed_mps``)
 
 ``<class>`` ranges over the model's classes plus ``vru`` (the vulnerable road users of
-``agent.classes``).
+``core.classes``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from agent.classes import VULNERABLE_ROAD_USERS
+from core.classes import VULNERABLE_ROAD_USERS
 
 VRU_GROUP = "vru"
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.errors import SpoolError
-from agent.formats.atomic import atomic_write_bytes, fsync_directory
 from agent.spool.record import (
     SUFFIX,
     CorruptRecordError,
@@ -32,6 +31,7 @@ from agent.spool.record import (
     decode_record,
     encode_record,
 )
+from core.formats.atomic import atomic_write_bytes, fsync_directory
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import grpc
 
-from agent.errors import ConfigError, UploadError
+from agent.errors import UploadError
 from agent.spool.record import SpoolRecord
 from agent.upload.backoff import BandwidthLimiter
+from core.errors import ConfigError
 from longtail.v1 import ingest_pb2, ingest_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from agent.classes import COMMON_CLASSES
-from agent.formats.dataset import Dataset
-from agent.geometry import bev_iou_matrix, iou3d_matrix
 from agent.perception.package import ModelPackage
 from agent.perception.pipeline import STAGES, Perception
 from backend.errors import EvaluationError
@@ -30,6 +27,9 @@ from backend.evaluation.algo import (
     json_safe,
 )
 from backend.paths import portable_path
+from core.classes import COMMON_CLASSES
+from core.formats.dataset import Dataset
+from core.geometry import bev_iou_matrix, iou3d_matrix
 
 log = logging.getLogger(__name__)
 

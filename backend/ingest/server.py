@@ -16,9 +16,9 @@ from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from backend.errors import ConfigError
 from backend.ingest.errors import IngestRejected
 from backend.ingest.service import IngestService
+from core.errors import ConfigError
 from longtail.v1 import ingest_pb2
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from datetime import datetime
 
 import grpc
 
-from agent.errors import FormatError
-from agent.formats.codec import FrameHeader, peek_header
 from backend.ingest.errors import IngestRejected
 from backend.metadata.records import DetectionRecord, FrameRecord
+from core.errors import FormatError
+from core.formats.codec import FrameHeader, peek_header
 from longtail.v1 import frame_pb2
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ HeaderReader = Callable[[bytes], FrameHeader]
 class PayloadChecker:
     """Checks a complete payload's codec header against the metadata and the decoded-size limit
     before anything decodes it (a decompression bomb is refused from its header alone). The header
-    reader is the codec's own (:func:`agent.formats.codec.peek_header`): one implementation."""
+    reader is the codec's own (:func:`core.formats.codec.peek_header`): one implementation."""
 
     def __init__(self, limits: IngestLimits, read_header: HeaderReader = peek_header) -> None:
         self._limits = limits

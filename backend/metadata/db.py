@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from backend.errors import ConfigError
+from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Layout: ``ROOT/ab/cd/<quoted key>`` where ``abcd…`` is the SHA-256 of the key, so no directory
 holds more than a few thousand files at fleet scale whatever the key shape, and the key is
 recoverable from the file name for listing. Writes go through a temp file, fsync and rename
-(:func:`agent.formats.atomic.atomic_write_bytes`), so a crash leaves the old object or the new
+(:func:`core.formats.atomic.atomic_write_bytes`), so a crash leaves the old object or the new
 one, never half of one; stray temp files (``.*.tmp``) are ignored by ``list``.
 """
 
@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from agent.formats.atomic import atomic_write_bytes, fsync_directory
 from backend.errors import StorageError
 from backend.storage.base import BlobInfo, BlobNotFoundError, BlobStore, check_key
+from core.formats.atomic import atomic_write_bytes, fsync_directory
 
 log = logging.getLogger(__name__)
 

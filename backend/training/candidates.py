@@ -2,7 +2,7 @@
 
 A candidate takes the ground-truth object that holds most of its points (points inside the box
 enlarged by ``margin`` metres) when that is at least ``min_fraction`` of its points; otherwise it
-is background. Candidates of rare objects (``agent.classes.RARE_CLASSES``) and of objects outside
+is background. Candidates of rare objects (``core.classes.RARE_CLASSES``) and of objects outside
 the model's classes are dropped, not turned into background: labelling them background would teach
 the model to be confident on exactly what it must be unsure of.
 """
@@ -20,11 +20,11 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from agent.formats.dataset import LABELS_DIR, VELODYNE_DIR, Dataset, frame_name
-from agent.geometry import points_in_boxes
 from agent.perception.decode import encode_boxes
 from agent.perception.preprocess import Candidates, PipelineParams, Preprocessor
 from backend.errors import TrainingError
+from core.formats.dataset import LABELS_DIR, VELODYNE_DIR, Dataset, frame_name
+from core.geometry import points_in_boxes
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.classes import BACKGROUND, COMMON_CLASSES
 from agent.perception.package import ModelPackage
 from agent.perception.preprocess import PipelineParams
 from backend.errors import TrainingError
@@ -19,6 +18,7 @@ from backend.paths import portable_path
 from backend.training.candidates import CandidateSet, build_candidates, dataset_digest
 from backend.training.package import write_package
 from backend.training.train import TrainConfig, train
+from core.classes import BACKGROUND, COMMON_CLASSES
 
 log = logging.getLogger(__name__)
 

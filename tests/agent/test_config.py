@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agent.config import AgentConfig, load_config
-from agent.errors import ConfigError
+from core.errors import ConfigError
 
 MINIMAL = '[vehicle]\ntoken = "t"\n[source]\npath = "drive"\n'
 
@@ -94,7 +94,11 @@ def test_token_from_file(tmp_path: Path) -> None:
             "source.rate: must be one of recorded, fixed, max; got 'fast'",
         ),
         ("[upload]\nbackoff_base_s = nan\n", {}, "upload.backoff_base_s: expected a finite number"),
-        ("", {"LONGTAIL_METRICS__PORT": "70000"}, "metrics.port: must be <= 65535, got 70000"),
+        (
+            "",
+            {"LONGTAIL_METRICS__PORT": "70000"},
+            "metrics.port (environment LONGTAIL_METRICS__PORT): must be <= 65535, got 70000",
+        ),
         ("", {"LONGTAIL_UPLOAD__X__Y": "1"}, "environment LONGTAIL_UPLOAD__X__Y"),
         ("[[selection.rules]]\nname = 'a'\n", {}, "every rule needs a name and a when"),
         ("[[selection.rules]]\nname='a'\nwhen='x'\nmode='pulse'\n", {}, "selection.rules[0].mode"),
@@ -131,7 +135,32 @@ def test_missing_token_and_missing_source_are_refused(tmp_path: Path) -> None:
 
 
 def test_unreadable_or_invalid_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.toml", environ={})
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[upload\n"), environ={})
+
+
+def test_every_problem_is_reported_at_once_with_its_location(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[vehicle]\ntoken = "t"\n[source]\npath = "d"\nrate = "fast"\n'
+        "[upload]\nchunk_bytes = 10\nendpint = 'x'\n[spool]\ndurable = 1\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={"LONGTAIL_METRICS__PORT": "-1"})
+    problems = info.value.problems
+    assert len(problems) == 5, problems
+    assert str(info.value).startswith("5 problems in the configuration:")
+    assert f"{path}: source.rate: must be one of recorded, fixed, max; got 'fast'" in problems
+    assert f"{path}: upload.chunk_bytes: must be >= 1024, got 10" in problems
+    assert any(p.startswith(f"{path}: upload.endpint: unknown option") for p in problems)
+    assert f"{path}: spool.durable: expected true or false, got 1" in problems
+    assert "metrics.port (environment LONGTAIL_METRICS__PORT): must be >= 0, got -1" in problems
+
+
+def test_environment_values_are_read_by_the_option_type(tmp_path: Path) -> None:
+    env = {"LONGTAIL_VEHICLE__ID": "0042", "LONGTAIL_SPOOL__DURABLE": "off"}
+    config = load_config(write(tmp_path, MINIMAL), environ=env)
+    assert config.vehicle.id == "0042"  # a string option keeps the text, leading zeros too
+    assert config.spool.durable is False

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backend.config import BackendConfig, load_config
-from backend.errors import ConfigError
+from core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -52,14 +52,18 @@ def test_toml_values_env_overrides_and_relative_paths(tmp_path: Path) -> None:
             {},
             "exceeds ingest.max_frame_bytes",
         ),
-        ('[ingest]\nport = "x"\n', {}, "option ingest.port must be a int"),
-        ("", {"LONGTAIL_INGEST__PORT": "abc"}, "LONGTAIL_INGEST__PORT must be a int, got 'abc'"),
-        ("[ingest]\nprot = 1\n", {}, "unknown option(s) in [ingest]: ['prot']"),
-        ("[ingets]\n", {}, "unknown section(s)"),
+        ('[ingest]\nport = "x"\n', {}, "ingest.port: expected an integer, got 'x'"),
+        (
+            "",
+            {"LONGTAIL_INGEST__PORT": "abc"},
+            "ingest.port (environment LONGTAIL_INGEST__PORT): expected an integer, got 'abc'",
+        ),
+        ("[ingest]\nprot = 1\n", {}, "unknown option 'ingest.prot'"),
+        ("[ingets]\n", {}, "unknown option 'ingets'"),
         ('[storage]\nkind = "ftp"\n', {}, "storage.kind must be 'local' or 's3', got 'ftp'"),
         ('[storage]\nkind = "s3"\n', {}, "storage.bucket is required"),
         ('[metadata]\nurl = "postgresql://u:secret@db/x"\n', {}, "contains a password"),
-        ("[ingest\n", {}, "is not valid TOML"),
+        ("[ingest\n", {}, "not valid TOML"),
     ],
 )
 def test_invalid_or_unsafe_settings_are_refused_by_name(

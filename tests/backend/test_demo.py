@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.formats.dataset import Dataset
 from backend import demo
+from core.formats.dataset import Dataset
 
 
 def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> None:

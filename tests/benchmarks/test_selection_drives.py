@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from agent.formats.dataset import FrameLabels, ObjectLabel
 from benchmarks.selection_drives import frame_labels, rare_overlap, rare_points_of
+from core.formats.dataset import FrameLabels, ObjectLabel
 
 
 def labels(*objects: ObjectLabel) -> FrameLabels:

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.formats.dataset import Dataset
 from agent.perception.package import ModelPackage, default_package_path
 from agent.perception.preprocess import Preprocessor
 from benchmarks.selection_drives import rare_overlap, rare_points_of
@@ -19,6 +18,7 @@ from benchmarks.selection_probe import (
     train_probe,
     training_rows,
 )
+from core.formats.dataset import Dataset
 from simulators.drive import write_drive
 from simulators.scenario import builtin_scenario
 

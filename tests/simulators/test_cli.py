@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.formats.dataset import Dataset
 from backend.cli import main
+from core.formats.dataset import Dataset
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.classes import RARE_CLASSES
-from agent.formats.dataset import FrameLabels, wrap_yaw
+from core.classes import RARE_CLASSES
+from core.formats.dataset import FrameLabels, wrap_yaw
 from simulators.drive import DriveSimulator, simulate_drive
 from simulators.scenario import Scenario, builtin_scenario
 from simulators.sensors import get_preset

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.formats.dataset import FrameLabels, ObjectLabel
+from core.formats.dataset import FrameLabels, ObjectLabel
 from simulators.errors import RenderError
 from simulators.render import render_top_view
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.classes import RARE_CLASSES
+from core.classes import RARE_CLASSES
 from simulators.errors import ScenarioError
 from simulators.scenario import builtin_names, builtin_scenario, load_scenario, resolve_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.classes import ALL_OBJECT_CLASSES
+from core.classes import ALL_OBJECT_CLASSES
 from simulators.errors import ScenarioError
 from simulators.shapes import TYRE, ObjectModel, build_object
 

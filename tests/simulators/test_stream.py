@@ -14,9 +14,9 @@ import pytest
 from agent.config import load_config
 from agent.daemon.app import Daemon, build_source
 from agent.daemon.sources import REPLAY_SIGNALS, ReplaySource
-from agent.errors import ConfigError
 from backend.metadata.records import FrameFilter
 from backend.wiring import build_backend, local_config, start_ingest
+from core.errors import ConfigError
 from simulators.drive import write_drive
 from simulators.scenario import builtin_scenario
 from simulators.stream import SimulatorSource, make_source

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from agent.classes import RARE_CLASSES
+from core.classes import RARE_CLASSES
 from simulators.traffic import Traffic, TrafficSettings
 from simulators.world import KERB_Y
 

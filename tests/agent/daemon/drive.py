@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from agent.formats.codec import encode_frame
-from agent.formats.dataset import DatasetWriter, FrameLabels
 from backend.metadata.records import FrameFilter
 from backend.wiring import Backend
+from core.formats.codec import encode_frame
+from core.formats.dataset import DatasetWriter, FrameLabels
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

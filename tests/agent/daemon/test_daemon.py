@@ -14,8 +14,8 @@ import pytest
 
 from agent.config import AgentConfig, load_config
 from agent.daemon.app import Daemon
-from agent.errors import ConfigError
 from agent.metrics import AgentMetrics
+from core.errors import ConfigError
 from tests.agent.daemon.drive import expected_id, write_config, write_drive
 from tests.agent.upload.fake_ingest import FakeIngest, serve
 from tests.fixtures.services import free_port

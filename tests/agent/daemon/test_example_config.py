@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import agent.daemon
-from agent.classes import COMMON_CLASSES
 from agent.config import load_config
 from agent.daemon.app import rule_specs
 from agent.daemon.model import FRAME_SCORE_NAMES
@@ -14,6 +13,7 @@ from agent.daemon.sources import REPLAY_SIGNALS
 from agent.scoring import SCORE_NAMES
 from agent.selection.rules import compile_rules
 from agent.selection.signals import SignalSchema
+from core.classes import COMMON_CLASSES
 
 EXAMPLE = Path(agent.daemon.__file__).parent / "agent.example.toml"
 

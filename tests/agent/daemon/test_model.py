@@ -11,8 +11,8 @@ import pytest
 
 from agent.config import PerceptionConfig
 from agent.daemon.model import ModelAnalyzer, ModelDetections, make_model_analyzer
-from agent.errors import ConfigError
 from agent.scoring import SCORE_NAMES, ScoringStats, make_scorer
+from core.errors import ConfigError
 
 K, M, D = 3, 2, 8
 

@@ -9,11 +9,11 @@ from agent.config import load_config
 from agent.daemon.app import build_selector, codec_encoder
 from agent.daemon.pipeline import Pipeline, schema_for
 from agent.daemon.sources import SensorDescription, SourceFrame
-from agent.formats.codec import decode_frame
 from agent.metrics import AgentMetrics
 from agent.selection.manual import ManualTrigger
 from agent.spool.handoff import HandOff
 from agent.spool.record import SpoolRecord, frame_id_of
+from core.formats.codec import decode_frame
 from tests.agent.daemon.drive import frame_points
 from tests.agent.daemon.fakes import IntensityAnalyzer
 from tests.agent.test_config import MINIMAL

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.formats.codec import encode_frame
-from agent.formats.dataset import Dataset
 from agent.perception.package import default_package_path
 from backend.metadata.records import FrameFilter
 from backend.wiring import Backend
+from core.formats.codec import encode_frame
+from core.formats.dataset import Dataset
 from tests.agent.daemon.drive import REPO_ROOT, agent_env, selected_ids, start_agent
 
 FRAMES = 6

@@ -7,9 +7,9 @@ import numpy.typing as npt
 import pytest
 
 from agent.daemon.sources import FileReplaySource, ReplaySource, load_factory, open_replay
-from agent.errors import ConfigError, FormatError
-from agent.formats.kitti_bin import write_kitti_bin
-from agent.formats.pcd import write_pcd
+from core.errors import ConfigError, FormatError
+from core.formats.kitti_bin import write_kitti_bin
+from core.formats.pcd import write_pcd
 from tests.agent.daemon.drive import write_drive
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from agent.formats.dataset import DatasetWriter, FrameLabels, ObjectLabel
+from core.formats.dataset import DatasetWriter, FrameLabels, ObjectLabel
 
 SENSOR_HEIGHT = 1.73
 

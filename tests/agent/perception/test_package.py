@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.errors import ConfigError, FormatError, ModelPackageError
+from agent.errors import ModelPackageError
 from agent.perception.network import CPU, CUDA, select_providers
 from agent.perception.package import ModelPackage, default_package_path
 from agent.perception.pipeline import STAGES, Perception
+from core.errors import ConfigError, FormatError
 from tests.agent.perception.synthetic import make_frame
 
 

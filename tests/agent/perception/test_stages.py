@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from agent.errors import ModelPackageError
-from agent.geometry import bev_iou_matrix, points_in_boxes
 from agent.perception.cluster import cluster_kernel, group_by_label
 from agent.perception.decode import decode_boxes, encode_boxes, nms_bev, wrap_angle
 from agent.perception.preprocess import PipelineParams, Preprocessor
 from agent.perception.sampling import FEATURE_NAMES
+from core.geometry import bev_iou_matrix, points_in_boxes
 from tests.agent.perception.synthetic import box_surface_points, make_frame
 
 

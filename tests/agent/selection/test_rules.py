@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from agent.errors import ConfigError
-from agent.selection.expr import ExpressionError
 from agent.selection.rules import Rule, RuleSpec, compile_rules
 from agent.selection.signals import DetectionFacts, SignalSchema, compute_signals
+from core.errors import ConfigError
+from core.expr import ExpressionError
 
 KNOWN = frozenset({"x"})
 

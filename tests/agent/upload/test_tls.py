@@ -10,10 +10,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.errors import ConfigError
 from agent.selection.budget import monotonic_clock
 from agent.upload.backoff import BandwidthLimiter
 from agent.upload.client import Delivered, IngestClient, TransientUploadError, make_channel
+from core.errors import ConfigError
 from longtail.v1 import ingest_pb2_grpc
 from tests.agent.spool.helpers import make_record
 from tests.agent.upload.fake_ingest import FakeIngest

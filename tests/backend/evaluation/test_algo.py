@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from agent.geometry import bev_iou_matrix
 from backend.errors import EvaluationError
 from backend.evaluation.algo import (
     FrameEval,
@@ -16,6 +15,7 @@ from backend.evaluation.algo import (
     evaluate_class,
     json_safe,
 )
+from core.geometry import bev_iou_matrix
 
 CAR = np.array([10.0, 0.0, 0.0, 4.0, 2.0, 1.5, 0.0])
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
-from agent.formats.codec import HEADER, MAGIC, VERSION
 from backend.ingest.service import blob_key_for
+from core.formats.codec import HEADER, MAGIC, VERSION
 from longtail.v1 import frame_pb2, ingest_pb2
 from tests.backend.ingest.conftest import RunningIngest, StartIngest
 from tests.backend.ingest.upload_client import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from agent.formats.codec import encode_frame
+from core.formats.codec import encode_frame
 from longtail.v1 import frame_pb2, ingest_pb2, ingest_pb2_grpc
 
 Status = ingest_pb2.UploadAck.Status

@@ -37,7 +37,7 @@ def test_a_failing_disk_raises_a_retryable_error_and_leaves_nothing(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     # fsync is where a full disk (or quota) is finally reported for buffered writes
-    monkeypatch.setattr("agent.formats.atomic.os.fsync", disk_full)
+    monkeypatch.setattr("core.formats.atomic.os.fsync", disk_full)
     with pytest.raises(StorageError, match="No space left") as info:
         store.put("frames/x", b"data" * 1000)
     assert info.value.retryable

@@ -1,0 +1,156 @@
+"""Converters between nuScenes boxes and Longtail boxes.
+
+A nuScenes box is a centre (metres), a size in **w, l, h** order and a rotation quaternion
+``(w, x, y, z)``. nuScenes boxes come in two frames that matter here:
+
+* ``"lidar_top"``: the LIDAR_TOP sensor frame, **x right, y forward, z up**. Longtail's frame is
+  x forward, y left, z up, so the converter rotates by -90 degrees about z:
+  ``x_lt = y_ns``, ``y_lt = -x_ns``, ``z_lt = z_ns`` and ``yaw_lt = yaw_ns - pi/2``
+  (the inverse: ``x_ns = -y_lt``, ``y_ns = x_lt``, ``yaw_ns = yaw_lt + pi/2``).
+* ``"ego"``: the ego-vehicle frame, already x forward, y left, z up: no axis swap.
+
+The heading is the yaw of the box's rotated +x axis (as the devkit's ``quaternion_yaw``); roll
+and pitch, which nuScenes boxes do not use, are dropped. Written quaternions are yaw-only.
+
+``read_nuscenes_points`` reads a LIDAR_TOP sweep (``samples/LIDAR_TOP/*.pcd.bin``: float32
+records of x, y, z, intensity 0..255, ring) into Longtail points with the same axis swap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from core.errors import FormatError
+from core.formats.dataset import wrap_yaw
+from core.formats.kitti_bin import validate_points
+
+Frame = Literal["lidar_top", "ego"]
+Box = tuple[float, float, float, float, float, float, float]
+
+#: nuScenes category -> Longtail class; categories not listed have no Longtail class.
+CATEGORY_TO_CLASS: dict[str, str] = {
+    "vehicle.car": "car",
+    "vehicle.emergency.police": "car",
+    "vehicle.truck": "truck",
+    "vehicle.construction": "truck",
+    "vehicle.emergency.ambulance": "truck",
+    "vehicle.trailer": "truck",
+    "vehicle.bus.bendy": "bus",
+    "vehicle.bus.rigid": "bus",
+    "human.pedestrian.adult": "pedestrian",
+    "human.pedestrian.child": "pedestrian",
+    "human.pedestrian.construction_worker": "pedestrian",
+    "human.pedestrian.police_officer": "pedestrian",
+    "human.pedestrian.stroller": "stroller",
+    "human.pedestrian.wheelchair": "wheelchair_user",
+    "human.pedestrian.personal_mobility": "scooter_rider",
+    "vehicle.bicycle": "cyclist",
+    "vehicle.motorcycle": "cyclist",
+    "movable_object.trafficcone": "traffic_cone",
+    "movable_object.barrier": "construction_barrier",
+    "movable_object.debris": "debris",
+}
+
+
+@dataclass(frozen=True)
+class NuScenesBox:
+    """A nuScenes box: centre (m), size (w, l, h in m), rotation quaternion (w, x, y, z)."""
+
+    center: tuple[float, float, float]
+    size_wlh: tuple[float, float, float]
+    rotation_wxyz: tuple[float, float, float, float]
+    category: str | None = None
+
+
+def quaternion_yaw(q: Sequence[float], source: str = "box") -> float:
+    """Yaw (radians) of the rotated +x axis of quaternion ``(w, x, y, z)``; normalises it first.
+
+    A zero-length or non-finite quaternion is a FormatError.
+    """
+    w, x, y, z = (float(v) for v in q)
+    norm = math.sqrt(w * w + x * x + y * y + z * z)
+    if not math.isfinite(norm) or norm < 1e-9:
+        raise FormatError(f"{source}: rotation quaternion {tuple(q)} is not a valid rotation")
+    w, x, y, z = w / norm, x / norm, y / norm, z / norm
+    # first column of the rotation matrix: the image of +x
+    return math.atan2(2.0 * (x * y + w * z), 1.0 - 2.0 * (y * y + z * z))
+
+
+def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """The quaternion ``(w, x, y, z)`` of a rotation by ``yaw`` radians about +z."""
+    return (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+
+
+def nuscenes_to_box(box: NuScenesBox, *, frame: Frame = "lidar_top", source: str = "box") -> Box:
+    """Convert a nuScenes box in ``frame`` into a Longtail box (x forward, y left, z up)."""
+    values = (*box.center, *box.size_wlh, *box.rotation_wxyz)
+    if not all(math.isfinite(v) for v in values):
+        raise FormatError(f"{source}: non-finite value in nuScenes box {box}")
+    w, length, h = box.size_wlh
+    if min(w, length, h) <= 0:
+        raise FormatError(f"{source}: nuScenes box size {box.size_wlh} must be positive")
+    yaw = quaternion_yaw(box.rotation_wxyz, source)
+    x, y, z = box.center
+    if frame == "lidar_top":
+        x, y, yaw = y, -x, yaw - math.pi / 2
+    return (x, y, z, length, w, h, wrap_yaw(yaw))
+
+
+def box_to_nuscenes(
+    box: Sequence[float], *, frame: Frame = "lidar_top", category: str | None = None
+) -> NuScenesBox:
+    """Convert a Longtail box into a nuScenes box expressed in ``frame``."""
+    x, y, z, length, w, h, yaw = (float(v) for v in box)
+    if frame == "lidar_top":
+        x, y, yaw = -y, x, yaw + math.pi / 2
+    return NuScenesBox((x, y, z), (w, length, h), yaw_quaternion(wrap_yaw(yaw)), category)
+
+
+def category_to_class(category: str) -> str | None:
+    """The Longtail class of a nuScenes category (None: no Longtail class, e.g. animals of
+    unknown species or static objects)."""
+    return CATEGORY_TO_CLASS.get(category)
+
+
+def read_nuscenes_points(
+    path: str | os.PathLike[str], *, columns: int = 5
+) -> npt.NDArray[np.float32]:
+    """Read a nuScenes LIDAR_TOP ``.pcd.bin`` sweep into Longtail float32 ``(N, 4)`` points.
+
+    Records are ``columns`` little-endian float32 values (5: x, y, z, intensity, ring).
+    Axes are swapped from LIDAR_TOP (x right, y forward) to x forward, y left; intensity is
+    divided by 255. A size that is not a whole number of records, non-finite values or an
+    intensity outside [0, 255] is a FormatError naming the file.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read nuScenes point file: {exc.strerror}") from exc
+    record = 4 * columns
+    if columns < 4 or len(raw) % record:
+        raise FormatError(
+            f"{path}: size {len(raw)} bytes is not a multiple of {record} "
+            f"({columns} float32 values a point)"
+        )
+    values = np.frombuffer(raw, dtype="<f4").reshape(-1, columns)
+    points = np.empty((values.shape[0], 4), dtype=np.float32)
+    points[:, 0] = values[:, 1]
+    points[:, 1] = -values[:, 0]
+    points[:, 2] = values[:, 2]
+    points[:, 3] = values[:, 3] / np.float32(255.0)
+    points = validate_points(points, str(path))
+    if points.shape[0] and not (points[:, 3].min() >= 0.0 and points[:, 3].max() <= 1.0):
+        raise FormatError(
+            f"{path}: intensity range [{values[:, 3].min():g}, {values[:, 3].max():g}] is "
+            f"outside nuScenes' 0..255"
+        )
+    return points
