@@ -36,3 +36,34 @@ VULNERABLE_ROAD_USERS: Final[frozenset[str]] = frozenset(
 def is_rare(class_name: str) -> bool:
     """True if the class is one the baseline model never saw in training."""
     return class_name in RARE_CLASSES
+
+#: The class of what the loop finds but cannot name yet: annotators use it for an obstacle that
+#: fits no class of the ontology; a rare class with enough accepted labels is promoted out of it.
+UNKNOWN_OBSTACLE: Final = "unknown_obstacle"
+
+#: "Stuff" (amorphous surfaces) for point-wise semantic segmentation, beside the object classes.
+#: ``outlier`` marks returns that hit nothing solid (rain, fog, dust, multipath below the road).
+STUFF_CLASSES: Final[tuple[str, ...]] = (
+    "road",
+    "sidewalk",
+    "curb",
+    "building",
+    "pole",
+    "vegetation",
+    "terrain",
+    "outlier",
+)
+
+#: Stable numeric ids of the point classes, as stored per point (SemanticKITTI-style ``.label``
+#: files: ``uint32 = semantic_id | instance_id << 16``). Ids are never reused or renumbered: a new
+#: class takes a new id, so every stored label file keeps its meaning.
+POINT_CLASS_IDS: Final[dict[str, int]] = {
+    "unlabelled": 0,
+    **{name: 1 + i for i, name in enumerate(STUFF_CLASSES)},
+    **{name: 20 + i for i, name in enumerate(COMMON_CLASSES)},
+    **{name: 40 + i for i, name in enumerate(RARE_CLASSES)},
+    UNKNOWN_OBSTACLE: 60,
+}
+
+#: The point class of each id (the inverse of ``POINT_CLASS_IDS``).
+POINT_CLASS_NAMES: Final[dict[int, str]] = {i: name for name, i in POINT_CLASS_IDS.items()}
