@@ -21,10 +21,7 @@ from types import FrameType
 from typing import Any
 
 from backend.config import BackendConfig, load_config
-from backend.metadata.db import make_engine
-from backend.metadata.migrate import upgrade
-from backend.metadata.repository import MetadataRepository
-from backend.wiring import Backend, build_backend, start_ingest
+from backend.wiring import Backend, build_api, build_backend, open_database, start_ingest
 
 log = logging.getLogger(__name__)
 
@@ -75,47 +72,44 @@ def _config(args: argparse.Namespace) -> BackendConfig:
     return load_config(args.config)
 
 
-def _repo(config: BackendConfig) -> MetadataRepository:
-    engine = make_engine(config.metadata.url)
-    upgrade(engine)
-    return MetadataRepository(engine)
-
-
 def _vehicles_add(args: argparse.Namespace) -> int:
     from backend.ingest.auth import register_vehicle
 
-    repo = _repo(_config(args))
+    db = open_database(_config(args).metadata)
     try:
-        token = register_vehicle(repo, args.name)
+        token = register_vehicle(db, args.name)
     finally:
-        repo.engine.dispose()
+        db.close()
     print(token)
     return 0
 
 
 def _vehicles_revoke(args: argparse.Namespace) -> int:
-    repo = _repo(_config(args))
+    db = open_database(_config(args).metadata)
     try:
-        record = repo.revoke_vehicle(args.name)
+        with db.transaction(f"revoke vehicle {args.name!r}") as uow:
+            record = uow.vehicles.revoke(args.name)
     finally:
-        repo.engine.dispose()
+        db.close()
     print(f"revoked {record.name} at {record.revoked_at}")
     return 0
 
 
 def _vehicles_list(args: argparse.Namespace) -> int:
-    repo = _repo(_config(args))
+    db = open_database(_config(args).metadata)
     try:
-        for v in repo.list_vehicles():
-            state = f"revoked {v.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if v.revoked_at else "active"
-            print(f"{v.name}\t{v.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
+        with db.transaction("list vehicles") as uow:
+            vehicles = uow.vehicles.list()
     finally:
-        repo.engine.dispose()
+        db.close()
+    for v in vehicles:
+        state = f"revoked {v.revoked_at:%Y-%m-%dT%H:%M:%SZ}" if v.revoked_at else "active"
+        print(f"{v.name}\t{v.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
     return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    _repo(_config(args)).engine.dispose()
+    open_database(_config(args).metadata).close()
     return 0
 
 
@@ -146,8 +140,6 @@ def serve(config: BackendConfig) -> int:
     """Run ingest and (if enabled) the HTTP API until SIGTERM or SIGINT; 0 on a clean stop."""
     import uvicorn
 
-    from backend.api.app import create_app
-
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -165,7 +157,7 @@ def serve(config: BackendConfig) -> int:
         if config.api.enabled:
             api = uvicorn.Server(
                 uvicorn.Config(
-                    create_app(backend.repo),
+                    build_api(backend),
                     host=config.api.host,
                     port=config.api.port,
                     log_config=None,  # keep the process's logging setup

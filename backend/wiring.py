@@ -14,8 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from backend.config import BackendConfig, IngestConfig, MetadataConfig, StorageConfig, validate
 from backend.ingest.auth import TokenAuthenticator, register_vehicle
@@ -25,11 +24,14 @@ from backend.ingest.sweep import SweepReport, sweep_orphans
 from backend.ingest.validation import IngestLimits, PayloadChecker
 from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.unit_of_work import Database
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
 from backend.storage.staging import StagingArea
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,13 @@ def local_config(
             metadata=MetadataConfig(url=metadata_url or f"sqlite:///{data_dir / 'longtail.db'}"),
         )
     )
+
+
+def open_database(config: MetadataConfig) -> Database:
+    """The metadata database of ``config``, its schema migrated to the newest revision."""
+    engine = make_engine(config.url)
+    upgrade(engine)
+    return Database(engine)
 
 
 def build_blob_store(config: StorageConfig) -> BlobStore:
@@ -75,24 +84,23 @@ class Backend:
     """The assembled components of one backend process."""
 
     config: BackendConfig
-    engine: Engine
-    repo: MetadataRepository
+    db: Database
     blobs: BlobStore
     staging: StagingArea
     service: IngestService
 
     def add_vehicle(self, name: str) -> str:
         """Register a vehicle and return its token (shown once)."""
-        return register_vehicle(self.repo, name)
+        return register_vehicle(self.db, name)
 
     def sweep(self, grace_s: float) -> SweepReport:
         """Remove orphan blobs older than ``grace_s`` and abandoned staging files."""
         self.staging.sweep(self.config.storage.staging_max_age_s)
-        return sweep_orphans(self.blobs, self.repo, grace_s=grace_s)
+        return sweep_orphans(self.blobs, self.db, grace_s=grace_s)
 
     def close(self) -> None:
         """Release database connections."""
-        self.engine.dispose()
+        self.db.close()
 
 
 def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> Backend:
@@ -100,15 +108,13 @@ def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> B
 
     ``blobs`` replaces the configured blob store (tests pass a fault-injecting one).
     """
-    engine = make_engine(config.metadata.url)
-    upgrade(engine)
-    repo = MetadataRepository(engine)
+    db = open_database(config.metadata)
     store = blobs if blobs is not None else build_blob_store(config.storage)
     staging = StagingArea(Path(config.storage.staging_path))
     limits = ingest_limits(config.ingest)
     service = IngestService(
-        authenticator=TokenAuthenticator(repo),
-        repo=repo,
+        authenticator=TokenAuthenticator(db),
+        db=db,
         blobs=store,
         staging=staging,
         limits=limits,
@@ -117,13 +123,11 @@ def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> B
     )
     log.info(
         "backend assembled: metadata %s, blobs %s, staging %s",
-        engine.url.render_as_string(hide_password=True),
+        db.url,
         store.describe(),
         staging.root,
     )
-    return Backend(
-        config=config, engine=engine, repo=repo, blobs=store, staging=staging, service=service
-    )
+    return Backend(config=config, db=db, blobs=store, staging=staging, service=service)
 
 
 def start_ingest(backend: Backend, *, port: int | None = None) -> IngestServerHandle:
@@ -146,3 +150,11 @@ def with_port(
     """A copy of ``config`` listening on other ports."""
     api = config.api if api_port is None else replace(config.api, port=api_port)
     return replace(config, ingest=replace(config.ingest, port=ingest_port), api=api)
+
+
+def build_api(backend: Backend) -> FastAPI:
+    """The HTTP API of ``backend`` (imported here: only processes that serve HTTP load FastAPI)."""
+    from backend.api.app import create_app
+    from backend.api.deps import ApiServices
+
+    return create_app(ApiServices(db=backend.db))

@@ -39,14 +39,14 @@ from typing import Any
 import grpc
 
 from agent.spool.record import decode_record
+from backend.config import MetadataConfig
 from backend.ingest.auth import register_vehicle
-from backend.metadata.db import make_engine
-from backend.metadata.migrate import upgrade
 from backend.metadata.records import FrameFilter
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.unit_of_work import Database
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
+from backend.wiring import open_database
 from benchmarks.machine import describe_machine
 from core.formats.atomic import atomic_write_bytes
 from simulators.fleet import RECORD_SUFFIX, FrameResult, prepare_fleet, run_fleet
@@ -172,9 +172,10 @@ def backend_server(config: Path, target: str, env: dict[str, str], log_path: Pat
 # -- one case ----------------------------------------------------------------------------------
 
 
-def verify(repo: MetadataRepository, blobs: BlobStore, expected: dict[str, str]) -> dict[str, int]:
+def verify(db: Database, blobs: BlobStore, expected: dict[str, str]) -> dict[str, int]:
     """Lost, duplicated and corrupt frames, checked by content hash."""
-    rows, total = repo.list_frames(FrameFilter(), limit=100_000)
+    with db.transaction("list frames") as uow:
+        rows, total = uow.frames.list(FrameFilter(), limit=100_000)
     stored_ids = [r.id for r in rows]
     corrupt = sum(1 for r in rows if hashlib.sha256(blobs.get(r.blob_key)).hexdigest() != r.id)
     blob_keys = [b.key for b in blobs.list("frames/")]
@@ -207,9 +208,7 @@ def run_case(
     assert url is not None
     storage = f'path = "{work / "blobs"}"\nstaging_path = "{work / "staging"}"\n'
     env = {**os.environ, **FAKE_AWS, "LONGTAIL_METADATA__URL": url}
-    engine = make_engine(url)
-    upgrade(engine)
-    repo = MetadataRepository(engine)
+    db = open_database(MetadataConfig(url=url))
     blobs: BlobStore
     if store == "s3":
         assert moto_endpoint is not None
@@ -224,7 +223,7 @@ def run_case(
     config.write_text(
         f"[ingest]\nport = {ingest_port}\nworkers = 32\n[api]\nport = {api_port}\n[storage]\n{storage}"
     )
-    tokens = {v: register_vehicle(repo, v) for v in vehicles}
+    tokens = {v: register_vehicle(db, v) for v in vehicles}
     target = f"127.0.0.1:{ingest_port}"
     with backend_server(config, target, env, work / "backend.log") as pid:
         marks: dict[str, float] = {}
@@ -236,8 +235,8 @@ def run_case(
         wall = time.monotonic() - marks["wall"]
         cpu = cpu_seconds(pid) - marks["cpu"]
         rss = peak_rss_mb(pid)
-    check = verify(repo, blobs, expected)
-    engine.dispose()
+    check = verify(db, blobs, expected)
+    db.close()
     return summarize(
         results,
         check,

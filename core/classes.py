@@ -37,6 +37,7 @@ def is_rare(class_name: str) -> bool:
     """True if the class is one the baseline model never saw in training."""
     return class_name in RARE_CLASSES
 
+
 #: The class of what the loop finds but cannot name yet: annotators use it for an obstacle that
 #: fits no class of the ontology; a rare class with enough accepted labels is promoted out of it.
 UNKNOWN_OBSTACLE: Final = "unknown_obstacle"

@@ -15,11 +15,13 @@ import secrets
 from collections.abc import Iterable
 
 import grpc
+from sqlalchemy.exc import IntegrityError
 
 from backend.errors import BackendError
 from backend.ingest.errors import IngestRejected
 from backend.metadata.records import VehicleRecord
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.repositories.vehicles import VehicleExistsError
+from backend.metadata.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +52,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def register_vehicle(repo: MetadataRepository, name: str) -> str:
+def register_vehicle(db: Database, name: str) -> str:
     """Register ``name`` and return its token; the token is shown once and never stored."""
     token = new_token()
-    repo.add_vehicle(check_vehicle_name(name), hash_token(token))
+    name = check_vehicle_name(name)
+    try:
+        with db.transaction(f"add vehicle {name!r}") as uow:
+            uow.vehicles.add(name, hash_token(token))
+    except IntegrityError as exc:  # a concurrent registration of the same name
+        raise VehicleExistsError(f"vehicle {name!r} or its token is already registered") from exc
     log.info("registered vehicle %s", name)
     return token
 
@@ -61,8 +68,8 @@ def register_vehicle(repo: MetadataRepository, name: str) -> str:
 class TokenAuthenticator:
     """Turns the ``authorization`` call metadata into an authenticated vehicle name."""
 
-    def __init__(self, repo: MetadataRepository) -> None:
-        self._repo = repo
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def authenticate(self, metadata: Iterable[tuple[str, str | bytes]]) -> VehicleRecord:
         """The vehicle a call belongs to; IngestRejected UNAUTHENTICATED or PERMISSION_DENIED."""
@@ -82,7 +89,8 @@ class TokenAuthenticator:
                 f"'authorization' must be 'Bearer <token>', got scheme {scheme[:16]!r}",
             )
         presented = hash_token(token.strip())
-        found = self._repo.vehicle_by_token_hash(presented)
+        with self._db.transaction("look up a token") as uow:
+            found = uow.vehicles.by_token_hash(presented)
         if found is None or not hmac.compare_digest(found[1], presented):
             raise IngestRejected(grpc.StatusCode.UNAUTHENTICATED, "unknown vehicle token")
         vehicle = found[0]

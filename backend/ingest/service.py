@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import grpc
+from sqlalchemy.exc import IntegrityError
 
 from backend.errors import StorageError
 from backend.ingest.auth import TokenAuthenticator
@@ -32,7 +33,8 @@ from backend.ingest.validation import (
     check_metadata,
     frame_record,
 )
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.records import FrameRecord
+from backend.metadata.unit_of_work import Database
 from backend.storage.base import BlobStore
 from backend.storage.staging import StagingArea
 from longtail.v1 import ingest_pb2, ingest_pb2_grpc
@@ -58,21 +60,25 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
         self,
         *,
         authenticator: TokenAuthenticator,
-        repo: MetadataRepository,
+        db: Database,
         blobs: BlobStore,
         staging: StagingArea,
         limits: IngestLimits,
         payload_checker: PayloadChecker | None = None,
         lock_wait_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
+        on_stored: Callable[[str], None] = lambda _frame_id: None,
     ) -> None:
+        """``on_stored`` is called with the id of each newly stored frame, after its commit
+        (the annotation stage turns stored frames into tasks)."""
         self._auth = authenticator
-        self._repo = repo
+        self._db = db
         self._blobs = blobs
         self._staging = staging
         self.limits = limits
         self._checker = payload_checker or PayloadChecker(limits)
         self._lock_wait_s = lock_wait_s
+        self._on_stored = on_stored
         self._clock = clock
         self._locks = KeyedLocks()
 
@@ -102,7 +108,7 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
             vehicle = self._auth.authenticate(context.invocation_metadata()).name
             who = f"vehicle {vehicle}"
             frame_id = check_frame_id(request.frame_id)
-            stored_size = self._repo.frame_payload_size(frame_id)
+            stored_size = self._stored_size(frame_id)
             if stored_size is not None:
                 return ingest_pb2.QueryOffsetReply(
                     frame_id=frame_id, committed_offset=stored_size, stored=True
@@ -133,7 +139,7 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
             meta = first.metadata
             check_metadata(meta, vehicle, self.limits)
             who = f"vehicle {vehicle} frame {meta.frame_id}"
-            if self._repo.frame_payload_size(meta.frame_id) is not None:
+            if self._stored_size(meta.frame_id) is not None:
                 return self._already_stored(vehicle, meta)
             with self._locks.hold((vehicle, meta.frame_id), self._lock_wait_s) as held:
                 if not held:
@@ -141,12 +147,32 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
                         grpc.StatusCode.ABORTED,
                         f"another upload of frame {meta.frame_id} by {vehicle} is in progress",
                     )
-                if self._repo.frame_payload_size(meta.frame_id) is not None:
+                if self._stored_size(meta.frame_id) is not None:
                     # stored by the stream we waited for: acknowledge without writing again
                     return self._already_stored(vehicle, meta)
                 return self._receive(vehicle, meta, first, request_iterator)
         except (IngestRejected, StorageError) as exc:
             self._abort(context, "Upload", who, exc)
+
+    def _stored_size(self, frame_id: str) -> int | None:
+        with self._db.transaction(f"look up frame {frame_id}") as uow:
+            return uow.frames.payload_size(frame_id)
+
+    def _insert(self, record: FrameRecord) -> bool:
+        """Insert the frame row; False if it was already stored (also when a concurrent insert
+        of the same payload won the race on the primary key)."""
+        try:
+            with self._db.transaction(f"insert frame {record.id}") as uow:
+                inserted = uow.frames.add(record)
+        except IntegrityError:
+            # lost a race with a concurrent insert of the same id; anything else (an unknown
+            # vehicle) is a real error
+            if self._stored_size(record.id) is not None:
+                return False
+            raise
+        if inserted:
+            self._on_stored(record.id)
+        return inserted
 
     def _already_stored(self, vehicle: str, meta: Any) -> ingest_pb2.UploadAck:
         self._staging.discard(vehicle, meta.frame_id)  # a partial copy is of no use any more
@@ -245,14 +271,14 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
         except IngestRejected:
             self._staging.discard(vehicle, frame_id)
             raise
-        if self._repo.frame_payload_size(frame_id) is not None:
+        if self._stored_size(frame_id) is not None:
             # another vehicle finished the same payload while this one streamed it
             return self._already_stored(vehicle, meta)
         key = blob_key_for(frame_id)
         # Blob first (durable on return), row second: a crash between them leaves an orphan
         # blob for the sweep; a failure here keeps the staged bytes for the client's retry.
         self._blobs.put(key, payload)
-        inserted = self._repo.add_frame(frame_record(meta, key, self._clock()))
+        inserted = self._insert(frame_record(meta, key, self._clock()))
         self._staging.discard(vehicle, frame_id)
         status = Status.STATUS_STORED if inserted else Status.STATUS_ALREADY_STORED
         log.info(

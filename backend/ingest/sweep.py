@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.ingest.service import blob_key_for
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.unit_of_work import Database
 from backend.storage.base import BlobStore
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class SweepReport:
 
 def sweep_orphans(
     blobs: BlobStore,
-    repo: MetadataRepository,
+    db: Database,
     *,
     grace_s: float,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -45,7 +45,8 @@ def sweep_orphans(
     pending: list[str] = []
 
     def flush() -> None:
-        known = repo.known_blob_keys(pending)
+        with db.transaction("check blob keys") as uow:
+            known = uow.frames.known_blob_keys(pending)
         for key in pending:
             if key not in known:
                 blobs.delete(key)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime: SQLite returns naive datetimes even for
+    ``timezone=True`` columns, and they were stored as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

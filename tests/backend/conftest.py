@@ -1,4 +1,4 @@
-"""Metadata fixtures for backend tests: ``repo`` runs a test on SQLite and on PostgreSQL."""
+"""Metadata fixtures for backend tests: ``db`` runs a test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
 from backend.metadata.models import Base
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.unit_of_work import Database
 
 
 @pytest.fixture(scope="session")
@@ -53,10 +53,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def repo(db_url: str) -> Iterator[MetadataRepository]:
-    """A repository over an empty, migrated database of each kind."""
-    engine = make_engine(db_url)
+def db(db_url: str) -> Iterator[Database]:
+    """An empty, migrated database of each kind."""
+    database = Database(make_engine(db_url))
     try:
-        yield MetadataRepository(engine)
+        yield database
     finally:
-        engine.dispose()
+        database.close()

@@ -9,7 +9,7 @@ import pytest
 from backend.cli import main
 from backend.ingest.auth import hash_token
 from backend.metadata.db import make_engine
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.unit_of_work import Database
 
 
 @pytest.fixture
@@ -27,13 +27,14 @@ def test_vehicles_add_prints_a_token_once_and_stores_only_its_hash(
     assert main(["backend", "vehicles", "add", "car-7", "--config", str(config)]) == 0
     token = capsys.readouterr().out.strip()
     assert len(token) >= 43
-    engine = make_engine(f"sqlite:///{config.parent / 'm.db'}")
+    db = Database(make_engine(f"sqlite:///{config.parent / 'm.db'}"))
     try:
-        found = MetadataRepository(engine).vehicle_by_token_hash(hash_token(token))
+        with db.transaction("t") as uow:
+            found = uow.vehicles.by_token_hash(hash_token(token))
         assert found is not None and found[0].name == "car-7"
         assert token not in (config.parent / "m.db").read_bytes().decode("latin-1")
     finally:
-        engine.dispose()
+        db.close()
 
 
 def test_vehicles_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str]) -> None:

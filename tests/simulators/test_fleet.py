@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 from agent.spool.record import decode_record
-from backend.metadata.records import FrameFilter
 from backend.wiring import build_backend, local_config, start_ingest
 from simulators.fleet import RECORD_SUFFIX, prepare_fleet, run_fleet, upload_vehicle
+from tests.backend.metadata.queries import all_frames
 from tests.fixtures.services import free_port
 
 
@@ -44,8 +44,8 @@ def test_two_vehicle_processes_store_every_frame_once(tmp_path: Path) -> None:
         assert {(r.status, r.attempts, r.error) for r in results} == {("stored", 1, "")}
         assert all(r.acked_at >= r.started_at and r.seconds_to_ack > 0 for r in results)
         assert {r.status for r in again} == {"already_stored"} and len(again) == 2
-        rows, total = backend.repo.list_frames(FrameFilter())
-        assert total == 4 and {r.id: r.vehicle for r in rows} == expected
+        rows = all_frames(backend.db)
+        assert len(rows) == 4 and {r.id: r.vehicle for r in rows} == expected
         for row in rows:
             assert hashlib.sha256(backend.blobs.get(row.blob_key)).hexdigest() == row.id
     finally:

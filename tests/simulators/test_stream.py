@@ -14,12 +14,12 @@ import pytest
 from agent.config import load_config
 from agent.daemon.app import Daemon, build_source
 from agent.daemon.sources import REPLAY_SIGNALS, ReplaySource
-from backend.metadata.records import FrameFilter
 from backend.wiring import build_backend, local_config, start_ingest
 from core.errors import ConfigError
 from simulators.drive import write_drive
 from simulators.scenario import builtin_scenario
 from simulators.stream import SimulatorSource, make_source
+from tests.backend.metadata.queries import all_frames
 
 EPOCH_NS = 1_750_000_000_000_000_000
 
@@ -174,8 +174,8 @@ def test_daemon_builds_the_stream_from_config_and_uploads_its_frames(tmp_path: P
             assert Daemon(config).run() == 0
         finally:
             server.stop(grace_s=1.0)
-        rows, total = backend.repo.list_frames(FrameFilter())
-        assert total == 4  # every simulated frame is moving at 10 m/s
+        rows = all_frames(backend.db)
+        assert len(rows) == 4  # every simulated frame is moving at 10 m/s
         assert {(r.vehicle, r.sensor_name, r.sensor_beams) for r in rows} == {
             ("sim-car", "hdl64", 64)
         }

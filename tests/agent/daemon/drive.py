@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from backend.metadata.records import FrameFilter
 from backend.wiring import Backend
 from core.formats.codec import encode_frame
 from core.formats.dataset import DatasetWriter, FrameLabels
+from tests.backend.metadata.queries import all_frames
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -176,5 +176,5 @@ def wait_for(
 
 def stored_payloads(backend: Backend) -> dict[str, bytes]:
     """Every stored frame's blob by frame id."""
-    frames, _total = backend.repo.list_frames(FrameFilter(), limit=1000)
+    frames = all_frames(backend.db)
     return {f.id: backend.blobs.get(f.blob_key) for f in frames}

@@ -26,6 +26,7 @@ from tests.agent.daemon.drive import (
     write_config,
     write_drive,
 )
+from tests.backend.metadata.queries import count_frames, get_frame
 
 INTERESTING = [False, True, False, False, True, True, False, True, False, False, True, False]
 
@@ -90,14 +91,14 @@ def test_replayed_drive_uploads_exactly_the_selected_frames(
         assert hashlib.sha256(payload).hexdigest() == frame_id
     assert spooled_ids(tmp_path / "spool") == set()
     # the metadata carries the rules that fired and the detections with their scores
-    record = built.repo.get_frame(expected_id(points[1]))
+    record = get_frame(built.db, expected_id(points[1]))
     assert record is not None
     assert record.rules_fired == ["vru_unsure"]
     assert record.vehicle == "car-1"
     assert record.model_version == "fake-intensity-1"
     assert record.sensor_name == "test32"
     assert [d.class_name for d in record.detections] == ["pedestrian"]
-    context_record = built.repo.get_frame(expected_id(points[0]))
+    context_record = get_frame(built.db, expected_id(points[0]))
     assert context_record is not None
     assert context_record.rules_fired == ["context:vru_unsure"]
 
@@ -112,7 +113,7 @@ def test_sigkill_mid_upload_then_restart_delivers_every_frame_once(
     expected = {expected_id(p) for p, flag in zip(points, INTERESTING, strict=True) if flag}
 
     def partially_staged() -> bool:
-        stored = {fid for fid in expected if built.repo.frame_exists(fid)}
+        stored = {fid for fid in expected if (get_frame(built.db, fid) is not None)}
         spooled = spooled_ids(spool)
         if stored | spooled != expected:
             return False  # every selected frame is spooled or stored before we pull the plug
@@ -139,7 +140,7 @@ def test_sigkill_mid_upload_then_restart_delivers_every_frame_once(
 
     stored = stored_payloads(built)
     assert set(stored) == expected
-    assert built.repo.count_frames() == len(expected)  # exactly once
+    assert count_frames(built.db) == len(expected)  # exactly once
     for frame_id, payload in stored.items():
         assert hashlib.sha256(payload).hexdigest() == frame_id
     messages = [str(e.get("msg", "")) for e in log_entries(log)]

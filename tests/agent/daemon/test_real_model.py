@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from agent.perception.package import default_package_path
-from backend.metadata.records import FrameFilter
 from backend.wiring import Backend
 from core.formats.codec import encode_frame
 from core.formats.dataset import Dataset
 from tests.agent.daemon.drive import REPO_ROOT, agent_env, selected_ids, start_agent
+from tests.backend.metadata.queries import all_frames
 
 FRAMES = 6
 
@@ -105,7 +105,7 @@ def test_real_model_uploads_exactly_the_frames_its_rule_selects(
     proc = start_agent(config, log)
     assert proc.wait(timeout=180) == 0, log.read_text()[-3000:]
 
-    frames, _total = built.repo.list_frames(FrameFilter(), limit=100)
+    frames = all_frames(built.db)
     assert {f.id for f in frames} == expected == selected_ids(log)
     for frame in frames:
         assert hashlib.sha256(built.blobs.get(frame.blob_key)).hexdigest() == frame.id

@@ -2,50 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from backend.api.app import create_app
+from backend.api.deps import ApiServices
 from backend.metadata.db import make_engine
-from backend.metadata.repository import MetadataRepository
-from tests.backend.metadata.test_repository import frame
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[httpx.Client]:
-    """Run ``app`` under uvicorn on a free loopback port; yield a client for it."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.025)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+from backend.metadata.unit_of_work import Database
+from tests.backend.metadata.records import frame
+from tests.fixtures.http import serve
 
 
 @pytest.fixture
-def client(repo: MetadataRepository) -> Iterator[httpx.Client]:
-    repo.add_vehicle("car-1", "a" * 64)
-    repo.add_vehicle("car-2", "b" * 64)
-    for n in range(5):
-        repo.add_frame(frame(n, "car-1" if n < 3 else "car-2", priority=n / 10))
-    with serve(create_app(repo)) as http:
+def client(db: Database) -> Iterator[httpx.Client]:
+    with db.transaction("t") as uow:
+        uow.vehicles.add("car-1", "a" * 64)
+        uow.vehicles.add("car-2", "b" * 64)
+        for n in range(5):
+            uow.frames.add(frame(n, "car-1" if n < 3 else "car-2", priority=n / 10))
+    with serve(create_app(ApiServices(db=db))) as http:
         yield http
 
 
@@ -92,10 +69,18 @@ def test_openapi_documents_the_routes(client: httpx.Client) -> None:
 def test_an_unreachable_database_is_503_not_a_traceback() -> None:
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nope?connect_timeout=1")
     try:
-        with serve(create_app(MetadataRepository(engine))) as test_client:
+        with serve(create_app(ApiServices(db=Database(engine)))) as test_client:
             health = test_client.get("/health")
             assert health.status_code == 503 and health.json()["status"] == "degraded"
             frames = test_client.get("/frames")
             assert frames.status_code == 503 and "127.0.0.1:1" in frames.json()["detail"]
     finally:
         engine.dispose()
+
+
+def test_timestamps_beyond_64_bits_are_422_not_500(client: httpx.Client) -> None:
+    huge = str(2**64)
+    for name in ("captured_from_ns", "captured_to_ns", "offset"):
+        response = client.get("/frames", params={name: huge})
+        assert response.status_code == 422, (name, response.text)
+        assert name in response.text

@@ -24,7 +24,7 @@ import pytest
 from backend.errors import StorageError
 from backend.ingest.service import blob_key_for
 from backend.metadata.records import FrameRecord
-from backend.metadata.repository import MetadataRepository
+from backend.metadata.repositories.frames import FrameRepository
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
 from backend.wiring import local_config
@@ -37,6 +37,7 @@ from tests.backend.ingest.upload_client import (
     make_frame,
     rpc_code,
 )
+from tests.backend.metadata.queries import count_frames, get_frame
 from tests.fixtures.services import MotoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -97,7 +98,7 @@ def test_a_full_blob_disk_is_unavailable_and_nothing_is_half_written(
     assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
     assert isinstance(info.value, grpc.Call) and "No space left" in (info.value.details() or "")
     assert [p for p in blob_root.rglob("*") if p.is_file()] == []  # no temp file, no object
-    assert ingest.backend.repo.count_frames() == 0
+    assert count_frames(ingest.backend.db) == 0
     # the staged payload is kept: after space is freed the client finishes with one empty chunk
     assert client.query(frame.frame_id).committed_offset == len(frame.payload)
     full_disk.clear()
@@ -130,44 +131,37 @@ def test_s3_outage_is_unavailable_and_the_upload_completes_afterwards(
     with pytest.raises(grpc.RpcError) as info:
         client.send(chunks(frame))
     assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
-    assert running.backend.repo.count_frames() == 1
+    assert count_frames(running.backend.db) == 1
     # S3 comes back (moto forgets its data, so the bucket is recreated)
     moto.start()
     moto.create_bucket(bucket)
     assert client.upload(frame).status == Status.STATUS_STORED
     assert store.get(blob_key_for(frame.frame_id)) == frame.payload
-    assert running.backend.repo.count_frames() == 2
+    assert count_frames(running.backend.db) == 2
 
 
 # -- a crash between blob and row -------------------------------------------------------------
 
 
-class RowFailsOnce(MetadataRepository):
-    """The real repository whose next frame insert fails like a lost database connection."""
-
-    fail_next = False
-
-    def add_frame(self, record: FrameRecord) -> bool:
-        if self.fail_next:
-            self.fail_next = False
-            raise StorageError("connection to the metadata database was lost", retryable=True)
-        return super().add_frame(record)
-
-
 def test_failure_between_blob_and_row_leaves_only_an_orphan_blob_which_the_sweep_removes(
-    ingest: RunningIngest,
+    ingest: RunningIngest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = ingest.backend.repo
-    repo.__class__ = RowFailsOnce
-    assert isinstance(repo, RowFailsOnce)
-    repo.fail_next = True
+    real_add = FrameRepository.add
+    failures = [StorageError("connection to the metadata database was lost", retryable=True)]
+
+    def add_fails_once(self: FrameRepository, record: FrameRecord) -> bool:
+        if failures:
+            raise failures.pop()
+        return real_add(self, record)
+
+    monkeypatch.setattr(FrameRepository, "add", add_fails_once)
     frame = make_frame("car-1", seed=44)
     client = ingest.client()
     with pytest.raises(grpc.RpcError) as info:
         client.send(chunks(frame))
     assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
     key = blob_key_for(frame.frame_id)
-    assert ingest.backend.blobs.exists(key) and repo.get_frame(frame.frame_id) is None
+    assert ingest.backend.blobs.exists(key) and get_frame(ingest.backend.db, frame.frame_id) is None
     report = ingest.backend.sweep(grace_s=0.0)
     assert report.removed == [key]
     assert not ingest.backend.blobs.exists(key)

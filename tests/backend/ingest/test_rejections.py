@@ -23,6 +23,7 @@ from tests.backend.ingest.upload_client import (
     metadata_for,
     rpc_code,
 )
+from tests.backend.metadata.queries import count_frames
 
 Code = grpc.StatusCode
 
@@ -36,7 +37,7 @@ def refused(
 ) -> None:
     """``call`` fails with ``code`` and ``message``, one log line names the code, nothing is stored,
     and a good upload succeeds right after."""
-    before = running.backend.repo.count_frames()
+    before = count_frames(running.backend.db)
     with (
         caplog.at_level(logging.WARNING, logger="backend.ingest"),
         pytest.raises(grpc.RpcError) as info,
@@ -47,7 +48,7 @@ def refused(
     assert message in (info.value.details() or "")
     assert any(code.name in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    assert running.backend.repo.count_frames() == before
+    assert count_frames(running.backend.db) == before
     good = make_frame("car-1", num_points=100, seed=10_000 + before)
     assert running.client().upload(good).status == Status.STATUS_STORED
 
@@ -191,7 +192,8 @@ def test_bad_tokens_are_unauthenticated(
 def test_a_revoked_token_is_permission_denied(
     ingest: RunningIngest, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ingest.backend.repo.revoke_vehicle("car-2")
+    with ingest.backend.db.transaction("revoke") as uow:
+        uow.vehicles.revoke("car-2")
     frame = make_frame("car-2", seed=26)
     frame.metadata.vehicle_id = "car-2"
     client = ingest.client("car-2")
@@ -310,7 +312,7 @@ def test_a_message_over_the_transport_limit_is_resource_exhausted(
     with pytest.raises(grpc.RpcError) as info:
         running.client().send(chunks(frame, chunk_bytes=len(frame.payload)))
     assert rpc_code(info.value) == Code.RESOURCE_EXHAUSTED
-    assert running.backend.repo.count_frames() == 0
+    assert count_frames(running.backend.db) == 0
     assert running.client().upload(
         make_frame("car-1", num_points=10, seed=30), chunk_bytes=1024
     ).status == (Status.STATUS_STORED)

@@ -16,6 +16,7 @@ from backend.storage.s3 import S3BlobStore, make_s3_client
 from longtail.v1 import ingest_pb2
 from tests.backend.ingest.conftest import RunningIngest, StartIngest
 from tests.backend.ingest.upload_client import Status, chunks, make_frame, rpc_code
+from tests.backend.metadata.queries import count_frames, get_frame
 from tests.fixtures.services import MotoServer
 
 
@@ -38,7 +39,7 @@ def test_a_frame_is_stored_with_blob_and_row(ingest: RunningIngest) -> None:
     assert ack.committed_offset == len(frame.payload)
     blob = ingest.backend.blobs.get(blob_key_for(frame.frame_id))
     assert hashlib.sha256(blob).hexdigest() == frame.frame_id
-    row = ingest.backend.repo.get_frame(frame.frame_id)
+    row = get_frame(ingest.backend.db, frame.frame_id)
     assert row is not None and row.vehicle == "car-1" and row.num_points == 2000
     assert row.detections[0].class_name == "car" and row.frame_scores == {"entropy": 0.93}
     assert ingest.backend.staging.committed("car-1", frame.frame_id) == 0  # staging cleaned
@@ -56,7 +57,7 @@ def test_re_upload_is_already_stored_and_writes_nothing(start_ingest_server: Sta
     other.metadata.vehicle_id = "car-2"
     assert running.client("car-2").send(chunks(other)).status == Status.STATUS_ALREADY_STORED
     assert store.puts == 1
-    assert running.backend.repo.count_frames() == 1
+    assert count_frames(running.backend.db) == 1
     reply = client.query(frame.frame_id)
     assert reply.stored and reply.committed_offset == len(frame.payload)
 
@@ -72,7 +73,7 @@ def test_a_truncated_stream_is_partial_and_resumes_from_the_committed_offset(
     assert ack.status == Status.STATUS_PARTIAL and ack.committed_offset == cut
     reply = client.query(frame.frame_id)
     assert not reply.stored and reply.committed_offset == cut
-    assert ingest.backend.repo.count_frames() == 0
+    assert count_frames(ingest.backend.db) == 0
     # another vehicle's staging is separate
     assert ingest.client("car-2").query(frame.frame_id).committed_offset == 0
     ack = client.send(chunks(frame, start=cut, chunk_bytes=1000))
@@ -142,7 +143,7 @@ def test_the_same_frame_from_two_vehicles_at_once_gives_one_row(ingest: RunningI
         t.join()
     # whoever commits the row second (or starts after it) is told ALREADY_STORED
     assert sorted(acks) == [Status.STATUS_STORED, Status.STATUS_ALREADY_STORED]
-    assert ingest.backend.repo.count_frames() == 1
+    assert count_frames(ingest.backend.db) == 1
 
 
 def test_two_streams_of_the_same_frame_and_vehicle_do_not_interleave(
@@ -185,4 +186,4 @@ def test_store_on_every_metadata_and_blob_backend(
     assert client.upload(frame).status == Status.STATUS_STORED
     assert client.upload(frame).status == Status.STATUS_ALREADY_STORED
     assert running.backend.blobs.get(blob_key_for(frame.frame_id)) == frame.payload
-    assert running.backend.repo.count_frames() == 1
+    assert count_frames(running.backend.db) == 1

@@ -1,0 +1,1 @@
+"""One router per domain; ``backend.api.app.create_app`` mounts them all."""

@@ -1,0 +1,17 @@
+"""``/vehicles``: the registered fleet (names and token state, never tokens)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from backend.api.deps import DbDep
+from backend.api.schemas import VehicleOut
+
+router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+
+
+@router.get("", response_model=list[VehicleOut])
+def list_vehicles(db: DbDep) -> list[VehicleOut]:
+    """Registered vehicles and whether their tokens are revoked."""
+    with db.transaction("list vehicles") as uow:
+        return [VehicleOut.of(v) for v in uow.vehicles.list()]
