@@ -41,7 +41,9 @@ bench: $(STAMP)
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 baseline: $(STAMP)
-	$(BIN)/longtail model build-baseline
+	$(BIN)/longtail sim training-drives --plan baseline --out build/baseline/drives
+	$(BIN)/longtail model build-baseline --drives build/baseline/drives --cache build/baseline/cache \
+		--out agent/models/baseline --report benchmarks/results/model_eval.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

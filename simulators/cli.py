@@ -2,6 +2,7 @@
 
 longtail sim drive --scenario urban --frames 200 --seed 0 --out data/urban
 longtail sim render data/urban --index 12 --out frame12.png
+longtail sim training-drives --plan baseline --out build/baseline/drives
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def register(subparsers: Any) -> None:
     )
     drive.set_defaults(handler=_drive)
 
+    plans = sub.add_parser(
+        "training-drives", help="simulate the drives of a training plan and write splits.json"
+    )
+    plans.add_argument("--plan", default="baseline", help="built-in plan (baseline)")
+    plans.add_argument("--out", required=True, help="directory for the drives and splits.json")
+    plans.set_defaults(handler=_training_drives)
+
     render = sub.add_parser("render", help="draw one frame of a dataset from above as a PNG")
     render.add_argument("dataset", help="dataset directory")
     render.add_argument("--index", type=int, default=0, help="frame index")
@@ -55,6 +63,16 @@ def _drive(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     print(f"wrote {meta['frames']} frames to {args.out}: {meta['class_counts']}")
+    return 0
+
+
+def _training_drives(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulators.training_drives import plan_by_name, simulate_plan
+
+    path = simulate_plan(plan_by_name(args.plan), Path(args.out), progress=True)
+    print(f"wrote {path}")
     return 0
 
 

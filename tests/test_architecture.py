@@ -68,11 +68,24 @@ def test_vehicle_side_imports_nothing_from_the_cloud_or_simulators(
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}; {package} must stay small"
 
 
+#: the cloud's process wiring may start a simulator (the demo drives one); nothing else may
+CLOUD_WIRING = {ROOT / "backend" / "cli.py", ROOT / "backend" / "demo.py"}
+CLOUD_SOURCES = sorted(p for p in (ROOT / "backend").rglob("*.py") if p not in CLOUD_WIRING)
+
+
+@pytest.mark.parametrize("path", CLOUD_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_cloud_does_not_depend_on_the_simulators(path: Path) -> None:
+    bad = imported_top_levels(path) & {"simulators", "benchmarks", "tests"}
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}: pass data in, not simulators"
+
+
 def test_the_rule_is_checked_on_real_files() -> None:
     assert sum(1 for package, _ in SOURCES if package == "agent") >= 20
     assert sum(1 for package, _ in SOURCES if package == "core") >= 15
     assert "core" in imported_top_levels(ROOT / "agent" / "daemon" / "app.py")
     assert "sqlalchemy" in imported_top_levels(ROOT / "backend" / "metadata" / "db.py")
+    assert "simulators" in imported_top_levels(ROOT / "backend" / "demo.py")
+    assert len(CLOUD_SOURCES) >= 40
 
 
 def test_a_running_daemon_loads_no_cloud_package() -> None:

@@ -1,9 +1,9 @@
-"""``longtail model build-baseline``: the shipped baseline, reproducibly, in one command.
+"""``longtail model build-baseline``: the shipped baseline, reproducibly, from simulated drives.
 
-Simulates training, validation and test drives of the built-in "urban" scenario (fixed seeds),
-trains with a fixed seed, evaluates on the held-out test drives, writes the package (with its
-scoring statistics) to ``agent/models/baseline`` and the evaluation to
-``benchmarks/results/model_eval.json``.
+Reads the split file that ``longtail sim training-drives`` wrote (``splits.json``: which drive
+directories are train, val and test), trains with a fixed seed, evaluates on the test drives,
+writes the package (with its scoring statistics) to ``out`` and the evaluation to ``report``.
+The caller names every path: nothing is written into the source tree behind its back.
 """
 
 from __future__ import annotations
@@ -15,96 +15,81 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.perception.package import default_package_path
 from agent.scoring import ScoringStats
+from backend.errors import TrainingError
 from backend.evaluation.algo import json_safe
 from backend.evaluation.run import evaluate_package
 from backend.training.package import update_metrics
 from backend.training.run import train_package
 from backend.training.train import TrainConfig
+from core.formats.atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REPORT = REPO_ROOT / "benchmarks" / "results" / "model_eval.json"
-DEFAULT_WORK = REPO_ROOT / "build" / "baseline"
+SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
-class BaselinePlan:
-    """Which drives to simulate (seed, frames) for each split, and the training settings."""
+class BaselineSettings:
+    """The training settings of the baseline build."""
 
-    scenario: str = "urban"
-    train: tuple[tuple[int, int], ...] = ((101, 70), (102, 70), (103, 70), (104, 70), (105, 70))
-    val: tuple[tuple[int, int], ...] = ((201, 50),)
-    test: tuple[tuple[int, int], ...] = ((301, 50), (302, 50))
     seed: int = 7
     epochs: int = 16
 
 
-def _simulate(
-    plan: BaselinePlan, work: Path, split: str, drives: tuple[tuple[int, int], ...]
-) -> list[Path]:
-    # imported here: the simulator is a backend-only dependency of this command
-    from simulators.drive import write_drive
-    from simulators.scenario import builtin_scenario
-
-    scenario = builtin_scenario(plan.scenario)
-    dirs = []
-    for seed, frames in drives:
-        out = work / f"{split}-{seed}"
-        if (out / "meta.json").exists():
-            log.info("reusing simulated drive %s", out)
-        else:
-            write_drive(scenario, frames, seed, out, overwrite=True)
-        dirs.append(out)
-    return dirs
+def read_splits(path: Path) -> dict[str, list[Path]]:
+    """The drive directories of each split in a ``splits.json`` (relative to its folder)."""
+    try:
+        document = json.loads(Path(path).read_text())
+        splits = document["splits"]
+        found = {name: [Path(path).parent / d for d in splits[name]] for name in SPLITS}
+    except FileNotFoundError:
+        raise TrainingError(
+            f"{path}: no split file; run `longtail sim training-drives --out {Path(path).parent}`"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainingError(f"{path}: not a split file with {', '.join(SPLITS)}: {exc}") from exc
+    for name, dirs in found.items():
+        if not dirs:
+            raise TrainingError(f"{path}: split {name!r} lists no drive")
+        missing = [str(d) for d in dirs if not (d / "meta.json").is_file()]
+        if missing:
+            raise TrainingError(f"{path}: split {name!r} names missing drives {missing}")
+    return found
 
 
 def build_baseline(
-    plan: BaselinePlan = BaselinePlan(),
+    splits_file: Path,
+    out: Path,
+    report: Path,
     *,
-    work: Path = DEFAULT_WORK,
-    out: Path | None = None,
-    report: Path = DEFAULT_REPORT,
+    settings: BaselineSettings = BaselineSettings(),
+    cache_dir: Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the whole build; returns the evaluation report (also written to ``report``)."""
-    out = out if out is not None else default_package_path()
+    """Train, evaluate and package; returns the evaluation report (also written to ``report``)."""
+    splits = read_splits(splits_file)
     started = time.perf_counter()
-    train_dirs = _simulate(plan, work, "train", plan.train)
-    val_dirs = _simulate(plan, work, "val", plan.val)
-    test_dirs = _simulate(plan, work, "test", plan.test)
-    simulated = time.perf_counter()
     train_package(
-        train_dirs,
+        splits["train"],
         out,
-        val_dirs=val_dirs,
-        config=TrainConfig(seed=plan.seed, epochs=plan.epochs),
-        cache_dir=work / "cache",
+        val_dirs=splits["val"],
+        config=TrainConfig(seed=settings.seed, epochs=settings.epochs),
+        cache_dir=cache_dir,
         version_prefix="baseline",
         progress=progress,
     )
     trained = time.perf_counter()
     ScoringStats.fit_package(out).save(out)
-    result = evaluate_package(out, test_dirs, None, progress=progress)
+    result = evaluate_package(out, splits["test"], None, progress=progress)
     finished = time.perf_counter()
     result["build"] = {
-        "scenario": plan.scenario,
-        "train_drives": [list(d) for d in plan.train],
-        "val_drives": [list(d) for d in plan.val],
-        "test_drives": [list(d) for d in plan.test],
-        "seed": plan.seed,
-        "epochs": plan.epochs,
-        "seconds": {
-            "simulate": simulated - started,
-            "train": trained - simulated,
-            "evaluate": finished - trained,
-        },
+        "splits": {name: [d.name for d in dirs] for name, dirs in splits.items()},
+        "seed": settings.seed,
+        "epochs": settings.epochs,
+        "seconds": {"train": trained - started, "evaluate": finished - trained},
     }
     update_metrics(out, {"test": result["table"], "test_frames": result["frames"]})
-    report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report.with_name(report.name + ".tmp")
-    tmp.write_text(json.dumps(json_safe(result), indent=2, allow_nan=False) + "\n")
-    tmp.replace(report)
+    text = json.dumps(json_safe(result), indent=2, allow_nan=False) + "\n"
+    atomic_write_bytes(report, text.encode())
     return result

@@ -32,10 +32,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cpu", action="store_true", help="force the CPU execution provider")
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser("build-baseline", help="simulate, train, evaluate and ship the baseline")
-    p.add_argument("--work", type=Path, default=None, help="scratch dir for drives and caches")
-    p.add_argument("--out", type=Path, default=None, help="package dir (default: the shipped one)")
-    p.add_argument("--report", type=Path, default=None, help="evaluation JSON to write")
+    p = sub.add_parser(
+        "build-baseline", help="train, evaluate and package the baseline on simulated drives"
+    )
+    p.add_argument(
+        "--drives",
+        required=True,
+        type=Path,
+        help="directory with splits.json (from `longtail sim training-drives`)",
+    )
+    p.add_argument("--out", required=True, type=Path, help="package directory to write")
+    p.add_argument("--report", required=True, type=Path, help="evaluation JSON to write")
+    p.add_argument("--cache", type=Path, default=None, help="directory for candidate caches")
+    p.add_argument("--seed", type=int, default=None, help="training seed (default: the plan's)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the plan's)")
     p.set_defaults(handler=_build_baseline)
 
 
@@ -75,9 +85,13 @@ def _build_baseline(args: argparse.Namespace) -> int:
     from backend.training import baseline
 
     report = baseline.build_baseline(
-        work=args.work or baseline.DEFAULT_WORK,
-        out=args.out,
-        report=args.report or baseline.DEFAULT_REPORT,
+        args.drives / "splits.json",
+        args.out,
+        args.report,
+        settings=baseline.BaselineSettings(
+            **{k: v for k, v in (("seed", args.seed), ("epochs", args.epochs)) if v is not None}
+        ),
+        cache_dir=args.cache,
     )
     _print_table(report)
     print(json.dumps(report["build"]["seconds"]))
