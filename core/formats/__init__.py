@@ -10,7 +10,8 @@ Modules (each raises ``agent.errors.FormatError`` naming the file or stream and 
 * ``pcd``            PCL ``.pcd`` (ascii, binary, binary_compressed) reader and writer
 * ``ply``            ``.ply`` (ascii, binary little/big endian) reader and writer
 * ``codec``          the transport frame codec (zstd; lossless or quantized)
-* ``dataset``        the on-disk dataset layout (velodyne/, labels/, meta.json)
+* ``semantic_kitti`` SemanticKITTI ``.label`` per-point class and instance ids
+* ``dataset``        the on-disk dataset layout (velodyne/, labels/, point_labels/, meta.json)
 * ``atomic``         crash-safe file writes
 
 Points everywhere are float32 (N, 4): x forward, y left, z up in metres, intensity in [0, 1].

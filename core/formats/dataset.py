@@ -3,8 +3,14 @@
     DIR/meta.json              sensor, seed, scenario, frame count
     DIR/velodyne/%06d.bin      KITTI velodyne points, sensor frame
     DIR/labels/%06d.json       ground-truth boxes with class, track id and point count; ego pose
+    DIR/point_labels/%06d.label  optional: class and instance id of every point (SemanticKITTI
+                               layout, ``core.formats.semantic_kitti``; ids from
+                               ``core.classes.POINT_CLASS_IDS``), same order as the velodyne file
 
 Boxes are ``(x, y, z, l, w, h, yaw)`` in the sensor frame, centre of the box, yaw in (-pi, pi].
+A drive that carries point labels says so in ``meta.json`` (key ``point_labels``: format,
+folder and the class table); drives from real sensors, and drives written before point labels
+existed, have neither the key nor the folder.
 """
 
 from __future__ import annotations
@@ -20,13 +26,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.classes import POINT_CLASS_IDS, POINT_CLASS_NAMES
 from core.errors import FormatError
 from core.formats.atomic import atomic_write_bytes
-from core.formats.kitti_bin import read_kitti_bin, write_kitti_bin
+from core.formats.kitti_bin import RECORD_BYTES, read_kitti_bin, write_kitti_bin
+from core.formats.semantic_kitti import PointLabels, read_point_labels, write_point_labels
 
 VELODYNE_DIR = "velodyne"
 LABELS_DIR = "labels"
+POINT_LABELS_DIR = "point_labels"
 META_FILE = "meta.json"
+#: the ``meta.json`` key of a drive that carries point labels
+POINT_LABELS_KEY = "point_labels"
 
 
 def wrap_yaw(yaw: float) -> float:
@@ -106,6 +117,12 @@ def frame_name(index: int) -> str:
     return f"{index:06d}"
 
 
+def point_labels_meta() -> dict[str, Any]:
+    """The ``meta.json`` entry of a drive that carries point labels: format, folder and the
+    class table the ids come from (so a drive stays readable if the table grows)."""
+    return {"format": "semantic_kitti", "dir": POINT_LABELS_DIR, "class_ids": POINT_CLASS_IDS}
+
+
 class DatasetWriter:
     """Writes frames into the dataset layout; each file is written atomically."""
 
@@ -113,17 +130,40 @@ class DatasetWriter:
         self.root = Path(root)
         (self.root / VELODYNE_DIR).mkdir(parents=True, exist_ok=True)
         (self.root / LABELS_DIR).mkdir(parents=True, exist_ok=True)
+        self.point_label_frames = 0
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
+    def write_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Write ``meta.json``; if any frame was written with point labels, the meta gains the
+        ``point_labels`` entry (``point_labels_meta()``). Returns the meta as written."""
+        if self.point_label_frames:
+            meta = {**meta, POINT_LABELS_KEY: point_labels_meta()}
         atomic_write_bytes(
             self.root / META_FILE, json.dumps(meta, indent=2).encode(), durable=False
         )
+        return meta
 
-    def write_frame(self, points: npt.NDArray[np.float32], labels: FrameLabels) -> None:
+    def write_frame(
+        self,
+        points: npt.NDArray[np.float32],
+        labels: FrameLabels,
+        point_labels: PointLabels | None = None,
+    ) -> None:
+        """Write one frame: its points, its boxes and, if given, its per-point labels (one
+        per point, in the order of ``points``; a count mismatch is refused before anything of
+        the frame is written)."""
         name = frame_name(labels.index)
+        label_path = self.root / POINT_LABELS_DIR / f"{name}.label"
+        if point_labels is not None and len(point_labels.semantic) != points.shape[0]:
+            raise FormatError(
+                f"{label_path}: expected {points.shape[0]} labels (one per point of the "
+                f"frame), found {len(point_labels.semantic)}"
+            )
         write_kitti_bin(self.root / VELODYNE_DIR / f"{name}.bin", points)
         payload = json.dumps(labels.to_json(), indent=1).encode()
         atomic_write_bytes(self.root / LABELS_DIR / f"{name}.json", payload, durable=False)
+        if point_labels is not None:
+            write_point_labels(label_path, *point_labels, durable=False)
+            self.point_label_frames += 1
 
 
 class Dataset:
@@ -153,6 +193,43 @@ class Dataset:
 
     def points(self, index: int) -> npt.NDArray[np.float32]:
         return read_kitti_bin(self.root / VELODYNE_DIR / f"{frame_name(index)}.bin")
+
+    def carries_point_labels(self) -> bool:
+        """True if ``meta.json`` says the drive carries a point-label file for every frame."""
+        return POINT_LABELS_KEY in self.meta()
+
+    def point_labels(self, index: int) -> PointLabels | None:
+        """The class and instance id of every point of frame ``index`` (uint16 arrays aligned
+        with ``points(index)``), or None if the frame has none (real-sensor and older drives).
+
+        Raises FormatError naming the file if it is missing although ``meta.json`` declares
+        point labels, holds a different number of labels than the frame has points, or holds a
+        class id that ``core.classes.POINT_CLASS_IDS`` does not know.
+        """
+        path = self.root / POINT_LABELS_DIR / f"{frame_name(index)}.label"
+        if not path.exists():
+            if self.carries_point_labels():
+                raise FormatError(f"{path}: missing, but {META_FILE} declares point labels")
+            return None
+        labels = read_point_labels(path, self._point_count(index))
+        known = np.isin(labels.semantic, list(POINT_CLASS_NAMES), kind="table")
+        if not known.all():
+            unknown = sorted({int(v) for v in np.unique(labels.semantic[~known])})
+            raise FormatError(f"{path}: unknown point class id(s) {unknown[:10]}")
+        return labels
+
+    def _point_count(self, index: int) -> int:
+        path = self.root / VELODYNE_DIR / f"{frame_name(index)}.bin"
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise FormatError(f"{path}: cannot read KITTI velodyne file: {exc.strerror}") from exc
+        if size % RECORD_BYTES:
+            raise FormatError(
+                f"{path}: size {size} bytes is not a multiple of {RECORD_BYTES} "
+                f"(truncated or not a KITTI velodyne file)"
+            )
+        return size // RECORD_BYTES
 
     def has_labels(self, index: int) -> bool:
         return (self.root / LABELS_DIR / f"{frame_name(index)}.json").exists()

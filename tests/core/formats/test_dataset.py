@@ -10,8 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from core.classes import POINT_CLASS_IDS
 from core.errors import FormatError
 from core.formats.dataset import Dataset, DatasetWriter, FrameLabels, ObjectLabel, wrap_yaw
+from core.formats.semantic_kitti import PointLabels
 
 
 def frame(index: int) -> tuple[npt.NDArray[np.float32], FrameLabels]:
@@ -145,3 +147,59 @@ def test_bad_meta_and_points_name_the_file(tmp_path: Path) -> None:
 def test_wrap_yaw_range(angle: float, wrapped: float) -> None:
     assert wrap_yaw(angle) == pytest.approx(wrapped)
     assert -math.pi < wrap_yaw(angle) <= math.pi
+
+
+def point_labels_of(points: npt.NDArray[np.float32]) -> PointLabels:
+    above = points[:, 2] > 0
+    semantic = np.where(above, POINT_CLASS_IDS["car"], POINT_CLASS_IDS["road"])
+    return PointLabels(semantic.astype(np.uint16), np.where(above, 3, 0).astype(np.uint16))
+
+
+def test_point_labels_read_back_aligned_and_are_declared_in_meta(tmp_path: Path) -> None:
+    writer = DatasetWriter(tmp_path)
+    for index in range(2):
+        points, labels = frame(index)
+        writer.write_frame(points, labels, point_labels_of(points))
+    meta = writer.write_meta({"seed": 7})
+    assert meta["point_labels"] == {
+        "format": "semantic_kitti",
+        "dir": "point_labels",
+        "class_ids": POINT_CLASS_IDS,
+    }
+    dataset = Dataset(tmp_path)
+    assert dataset.carries_point_labels() and dataset.meta() == json.loads(json.dumps(meta))
+    for index in range(2):
+        points = dataset.points(index)
+        got = dataset.point_labels(index)
+        assert got is not None
+        want = point_labels_of(points)
+        assert np.array_equal(got.semantic, want.semantic)
+        assert np.array_equal(got.instance, want.instance)
+
+
+def test_drives_without_point_labels_give_none(tmp_path: Path) -> None:
+    write_dataset(tmp_path, count=1)  # the layout as it was before point labels
+    dataset = Dataset(tmp_path)
+    assert "point_labels" not in dataset.meta() and not dataset.carries_point_labels()
+    assert dataset.point_labels(0) is None
+
+
+def test_bad_point_label_files_name_the_file(tmp_path: Path) -> None:
+    writer = DatasetWriter(tmp_path)
+    points, labels = frame(0)
+    with pytest.raises(FormatError, match=r"000000\.label: expected 100 labels .*found 99"):
+        writer.write_frame(points, labels, point_labels_of(points[:99]))
+    assert not (tmp_path / "velodyne" / "000000.bin").exists()  # nothing of the frame written
+    writer.write_frame(points, labels, point_labels_of(points))
+    writer.write_meta({})
+    path = tmp_path / "point_labels" / "000000.label"
+    good = path.read_bytes()
+    path.write_bytes(good[:-4])
+    with pytest.raises(FormatError, match=r"000000\.label: expected 100 labels .*found 99"):
+        Dataset(tmp_path).point_labels(0)
+    path.write_bytes(good[:-4] + np.array([17], "<u4").tobytes())
+    with pytest.raises(FormatError, match=r"000000\.label: unknown point class id\(s\) \[17\]"):
+        Dataset(tmp_path).point_labels(0)
+    path.unlink()
+    with pytest.raises(FormatError, match=r"000000\.label: missing, but meta\.json declares"):
+        Dataset(tmp_path).point_labels(0)
