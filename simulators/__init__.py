@@ -7,7 +7,8 @@ with the agent's own ``IngestClient``).
   urban_rare, rare_heavy, rain, fog) and the ``Scenario`` settings.
 * ``simulators.drive``: ``simulate_drive(scenario, frames, seed)`` yields ``(points, labels)``
   per frame; ``write_drive(scenario, frames, seed, out_dir)`` stores a drive as a dataset;
-  ``DriveSimulator`` steps a drive and also gives the track id of every point.
+  ``DriveSimulator`` steps a drive; its ``point_labels()`` gives the class and instance (track)
+  id of every point of the last frame, which ``write_drive`` stores as ``point_labels/*.label``.
 * ``longtail sim drive|render``: the command line (``simulators.cli``).
 
 Inside: ``sensors`` (beam tables), ``meshes`` and ``shapes`` (object meshes), ``world`` (the

@@ -16,6 +16,7 @@ from numba import njit
 SPECULAR_LOBE = 10
 
 F32 = npt.NDArray[np.float32]
+U16 = npt.NDArray[np.uint16]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
@@ -28,25 +29,29 @@ def merge_nearest(
     normal_a: F32,
     refl_a: F32,
     spec_a: F32,
+    class_a: U16,
     t_b: F32,
     prim_b: U32,
     normal_b: F32,
     refl_b: F32,
     spec_b: F32,
+    class_b: U16,
     owner_b: I64,
-) -> tuple[F32, F32, F32, F32, I64]:
+) -> tuple[F32, F32, F32, F32, U16, I64]:
     """Per ray the nearer hit of scene A (the street) and scene B (the actors).
 
     Inputs per ray: ``t`` metres (inf on a miss), ``prim`` triangle id, ``normal`` (R, 3);
-    per triangle: ``refl`` reflectivity, ``spec`` specularity and, for B, ``owner`` actor
-    index. Returns the distance, |cos| of the incidence angle, the reflectivity, the
-    specularity and the owning actor (-1: street or miss).
+    per triangle: ``refl`` reflectivity, ``spec`` specularity, ``class`` point class id and,
+    for B, ``owner`` actor index. Returns the distance, |cos| of the incidence angle, the
+    reflectivity, the specularity, the point class (0 on a miss) and the owning actor (-1:
+    street or miss).
     """
     n = t_a.shape[0]
     t_out = np.empty(n, np.float32)
     cos_out = np.zeros(n, np.float32)
     refl_out = np.zeros(n, np.float32)
     spec_out = np.zeros(n, np.float32)
+    class_out = np.zeros(n, np.uint16)
     owner_out = np.full(n, -1, np.int64)
     for i in range(n):
         dx, dy, dz = directions[i, 0], directions[i, 1], directions[i, 2]
@@ -56,6 +61,7 @@ def merge_nearest(
             cos_out[i] = abs(normal_b[i, 0] * dx + normal_b[i, 1] * dy + normal_b[i, 2] * dz)
             refl_out[i] = refl_b[p]
             spec_out[i] = spec_b[p]
+            class_out[i] = class_b[p]
             owner_out[i] = owner_b[p]
         else:
             t_out[i] = t_a[i]
@@ -64,7 +70,8 @@ def merge_nearest(
                 cos_out[i] = abs(normal_a[i, 0] * dx + normal_a[i, 1] * dy + normal_a[i, 2] * dz)
                 refl_out[i] = refl_a[p]
                 spec_out[i] = spec_a[p]
-    return t_out, cos_out, refl_out, spec_out, owner_out
+                class_out[i] = class_a[p]
+    return t_out, cos_out, refl_out, spec_out, class_out, owner_out
 
 
 @njit(cache=True, nogil=True)

@@ -1,9 +1,11 @@
 """Triangle-mesh primitives (box, cylinder/frustum, ellipsoid) and their composition.
 
 A ``Mesh`` carries a reflectivity per triangle (diffuse reflectance in [0, 1] at 905 nm) so that
-the LiDAR model can compute intensities, and a specularity (0: matt, 1: a mirror such as glass,
-which returns light only when hit nearly head-on). Coordinates are metres in whatever frame the caller
-builds in; the builders here never allocate Open3D objects (see ``simulators.raycast``).
+the LiDAR model can compute intensities, a specularity (0: matt, 1: a mirror such as glass,
+which returns light only when hit nearly head-on) and a point class (``core.classes``
+``POINT_CLASS_IDS``; 0, unlabelled, until ``with_class`` sets it) so that every ray hit knows
+the surface it came from. Coordinates are metres in whatever frame the caller builds in; the
+builders here never allocate Open3D objects (see ``simulators.raycast``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from core.classes import POINT_CLASS_IDS
+from simulators.errors import SimulatorError
+
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
+U16 = npt.NDArray[np.uint16]
 #: a 3-vector in metres: a tuple, a list or a numpy array
 Vec3: TypeAlias = Sequence[float | np.floating[Any]] | npt.NDArray[np.floating[Any]]
 
@@ -24,12 +30,13 @@ Vec3: TypeAlias = Sequence[float | np.floating[Any]] | npt.NDArray[np.floating[A
 @dataclass(frozen=True)
 class Mesh:
     """Vertices float32 ``(V, 3)``, triangles int32 ``(T, 3)``, reflectivity and specularity
-    float32 ``(T,)``."""
+    float32 ``(T,)``, point class id uint16 ``(T,)``."""
 
     vertices: F32
     triangles: I32
     reflectivity: F32
     specular: F32
+    point_class: U16
 
     @property
     def num_triangles(self) -> int:
@@ -37,7 +44,9 @@ class Mesh:
 
     def translated(self, offset: Vec3) -> Mesh:
         off = np.asarray(offset, dtype=np.float32).reshape(1, 3)
-        return Mesh(self.vertices + off, self.triangles, self.reflectivity, self.specular)
+        return Mesh(
+            self.vertices + off, self.triangles, self.reflectivity, self.specular, self.point_class
+        )
 
     def transformed(self, rotation: npt.NDArray[np.floating[Any]], offset: Vec3) -> Mesh:
         """``rotation @ v + offset`` for every vertex (``rotation`` is 3x3)."""
@@ -45,7 +54,19 @@ class Mesh:
         off = np.asarray(offset, dtype=np.float32).reshape(1, 3)
         # einsum, not @: small products through BLAS are slow on a busy machine
         turned = np.einsum("ij,kj->ik", self.vertices, rot)
-        return Mesh(turned + off, self.triangles, self.reflectivity, self.specular)
+        return Mesh(
+            turned + off, self.triangles, self.reflectivity, self.specular, self.point_class
+        )
+
+    def scaled(self, factor: float) -> Mesh:
+        """Every vertex multiplied by ``factor`` (about the frame origin)."""
+        return Mesh(
+            self.vertices * np.float32(factor),
+            self.triangles,
+            self.reflectivity,
+            self.specular,
+            self.point_class,
+        )
 
 
 def _matt(
@@ -59,6 +80,7 @@ def _matt(
         triangles.astype(np.int32),
         np.full(count, reflectivity, np.float32),
         np.zeros(count, np.float32),
+        np.zeros(count, np.uint16),
     )
 
 
@@ -69,6 +91,25 @@ def glossy(mesh: Mesh, specular: float) -> Mesh:
         mesh.triangles,
         mesh.reflectivity,
         np.full(mesh.num_triangles, specular, np.float32),
+        mesh.point_class,
+    )
+
+
+def with_class(mesh: Mesh, class_name: str) -> Mesh:
+    """The same mesh with every triangle of the point class ``class_name`` (a key of
+    ``core.classes.POINT_CLASS_IDS``)."""
+    try:
+        class_id = POINT_CLASS_IDS[class_name]
+    except KeyError:
+        raise SimulatorError(
+            f"unknown point class {class_name!r}; known: {sorted(POINT_CLASS_IDS)}"
+        ) from None
+    return Mesh(
+        mesh.vertices,
+        mesh.triangles,
+        mesh.reflectivity,
+        mesh.specular,
+        np.full(mesh.num_triangles, class_id, np.uint16),
     )
 
 
@@ -76,7 +117,13 @@ def merge(meshes: Sequence[Mesh]) -> Mesh:
     """One mesh holding every triangle of ``meshes`` (vertex indices shifted)."""
     if not meshes:
         empty = np.zeros(0, np.float32)
-        return Mesh(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int32), empty, empty)
+        return Mesh(
+            np.zeros((0, 3), np.float32),
+            np.zeros((0, 3), np.int32),
+            empty,
+            empty,
+            np.zeros(0, np.uint16),
+        )
     counts = np.array([m.vertices.shape[0] for m in meshes], dtype=np.int32)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
     tris = np.concatenate([m.triangles + s for m, s in zip(meshes, starts, strict=True)])
@@ -85,6 +132,7 @@ def merge(meshes: Sequence[Mesh]) -> Mesh:
         tris.astype(np.int32),
         np.concatenate([m.reflectivity for m in meshes]).astype(np.float32),
         np.concatenate([m.specular for m in meshes]).astype(np.float32),
+        np.concatenate([m.point_class for m in meshes]).astype(np.uint16),
     )
 
 

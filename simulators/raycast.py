@@ -18,6 +18,7 @@ from simulators.meshes import Mesh
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+U16 = npt.NDArray[np.uint16]
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,15 @@ class RawHits:
 @dataclass(frozen=True)
 class ActorHits:
     """Per ray, the nearer hit of the street and the actors: distance in metres (inf on a
-    miss), |cos| of the incidence angle, reflectivity, specularity and the index of the actor
-    hit (-1: the street or nothing)."""
+    miss), |cos| of the incidence angle, reflectivity, specularity, the point class id of the
+    surface hit (``core.classes.POINT_CLASS_IDS``; 0 on a miss) and the index of the actor hit
+    (-1: the street or nothing)."""
 
     t_hit: F32
     cos_incidence: F32
     reflectivity: F32
     specular: F32
+    point_class: U16
     actor: I64
 
 
@@ -119,14 +122,16 @@ def cast_street_and_actors(
     street: MeshScene, actors: MeshScene, owner: I64, origin: F32, directions: F32
 ) -> ActorHits:
     """Cast the same rays at the street and at the actors (``owner``: actor index of each actor
-    triangle) and keep the nearer hit of each ray."""
+    triangle) and keep the nearer hit of each ray, with the material and point class of the
+    triangle it hit (looked up by Open3D's primitive id: each scene holds one mesh)."""
     rays = rays_tensor(origin, directions)
     a = street.cast_raw(rays)
     b = actors.cast_raw(rays)
-    t_hit, cos_inc, refl, spec, actor = merge_nearest(
+    sm, am = street.mesh, actors.mesh
+    t_hit, cos_inc, refl, spec, point_class, actor = merge_nearest(
         np.ascontiguousarray(directions, dtype=np.float32),
-        a.t_hit, a.primitive_ids, a.normals, street.mesh.reflectivity, street.mesh.specular,
-        b.t_hit, b.primitive_ids, b.normals, actors.mesh.reflectivity, actors.mesh.specular,
+        a.t_hit, a.primitive_ids, a.normals, sm.reflectivity, sm.specular, sm.point_class,
+        b.t_hit, b.primitive_ids, b.normals, am.reflectivity, am.specular, am.point_class,
         np.ascontiguousarray(owner, dtype=np.int64),
     )  # fmt: skip
-    return ActorHits(t_hit, cos_inc, refl, spec, actor)
+    return ActorHits(t_hit, cos_inc, refl, spec, point_class, actor)

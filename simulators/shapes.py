@@ -28,6 +28,7 @@ from simulators.meshes import (
     rotation_x,
     rotation_y,
     rotation_z,
+    with_class,
 )
 
 # Diffuse reflectance at 905 nm of the materials used below.
@@ -56,11 +57,10 @@ def _glass(mesh: Mesh) -> Mesh:
 
 
 def _finish(class_name: str, parts: list[Mesh], scale: float = 1.0) -> ObjectModel:
-    mesh = merge(parts)
+    # every triangle of an object is a surface of its class: its ray hits are labelled with it
+    mesh = with_class(merge(parts), class_name)
     if scale != 1.0:
-        mesh = Mesh(
-            mesh.vertices * np.float32(scale), mesh.triangles, mesh.reflectivity, mesh.specular
-        )
+        mesh = mesh.scaled(scale)
     lo = mesh.vertices.min(axis=0).astype(np.float64)
     hi = mesh.vertices.max(axis=0).astype(np.float64)
     centre = (lo + hi) / 2.0

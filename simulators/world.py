@@ -11,6 +11,12 @@ a chunk looks the same however the drive is cut into windows. The cross-section 
 11 .. 15       kerb (11 .. 11.25) and sidewalk, 0.15 m high
 > 16           buildings (with gaps) and open ground
 =============  ==========================================
+
+Every surface carries its point class (``core.classes.POINT_CLASS_IDS``), folded into the
+classes the table has: asphalt, parking strips, bike lanes and lane markings are ``road``, the
+kerb stone is ``curb``, the paving ``sidewalk``, the open ground behind it ``terrain``, buildings
+(glass fronts included) ``building``, lamp posts, their arms, sign poles and sign plates ``pole``,
+tree trunks, crowns, hedges and bushes ``vegetation``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,15 @@ from typing import Final
 
 import numpy as np
 
-from simulators.meshes import Mesh, box_from_bounds, cylinder, ellipsoid, glossy, merge
+from simulators.meshes import (
+    Mesh,
+    box_from_bounds,
+    cylinder,
+    ellipsoid,
+    glossy,
+    merge,
+    with_class,
+)
 from simulators.streams import STREET, substream
 
 CHUNK_LENGTH: Final = 50.0
@@ -54,23 +68,25 @@ def chunk_mesh(seed: int, index: int) -> Mesh:
     """The static geometry of chunk ``index`` (world x from ``index * 50`` to ``+50`` m)."""
     rng = substream(seed, STREET, index)
     x0, x1 = index * CHUNK_LENGTH, (index + 1) * CHUNK_LENGTH
-    parts = [
+    road = [
         # road and parking strips: one slab whose top is the road surface z = 0
         box_from_bounds((x0, -KERB_Y, -0.3), (x1, KERB_Y, 0.0), ASPHALT),
+        *_markings(x0, x1),  # painted road: SemanticKITTI's lane-marking, folded into road
     ]
-    parts += _markings(x0, x1)
+    parts = [with_class(merge(road), "road")]
     for side in (-1.0, 1.0):
-        parts.append(
-            _y_box(x0, x1, side, KERB_Y, KERB_Y + 0.25, -0.3, SIDEWALK_HEIGHT + 0.01, CONCRETE)
+        kerb = _y_box(x0, x1, side, KERB_Y, KERB_Y + 0.25, -0.3, SIDEWALK_HEIGHT + 0.01, CONCRETE)
+        paving = _y_box(
+            x0, x1, side, KERB_Y + 0.25, SIDEWALK_OUTER_Y, -0.3, SIDEWALK_HEIGHT, PAVING
         )
-        parts.append(
-            _y_box(x0, x1, side, KERB_Y + 0.25, SIDEWALK_OUTER_Y, -0.3, SIDEWALK_HEIGHT, PAVING)
-        )
-        parts.append(
-            _y_box(x0, x1, side, SIDEWALK_OUTER_Y, 80.0, -0.3, SIDEWALK_HEIGHT - 0.05, GROUND)
-        )
-        parts += _buildings(rng, x0, x1, side)
-        parts += _furniture(rng, x0, x1, side)
+        ground = _y_box(x0, x1, side, SIDEWALK_OUTER_Y, 80.0, -0.3, SIDEWALK_HEIGHT - 0.05, GROUND)
+        parts += [
+            with_class(kerb, "curb"),
+            with_class(paving, "sidewalk"),
+            with_class(ground, "terrain"),
+            with_class(merge(_buildings(rng, x0, x1, side)), "building"),
+            *_furniture(rng, x0, x1, side),
+        ]
     return merge(parts)
 
 
@@ -116,13 +132,16 @@ def _buildings(rng: np.random.Generator, x0: float, x1: float, side: float) -> l
 
 
 def _furniture(rng: np.random.Generator, x0: float, x1: float, side: float) -> list[Mesh]:
-    parts: list[Mesh] = []
+    """Lamp posts, trees and sign poles along the kerb, bushes behind the sidewalk; each part
+    labelled with its point class (``pole`` or ``vegetation``)."""
+    poles: list[Mesh] = []
+    plants: list[Mesh] = []
     y = side * FURNITURE_Y
     # street lamps every 25 m (phase fixed by the chunk), a tree or a sign pole between them
     for x in np.arange(x0 + 5.0, x1, 25.0):
         h = rng.uniform(6.0, 8.0)
-        parts.append(cylinder((x, y, SIDEWALK_HEIGHT + h / 2), 0.09, h, METAL, segments=8))
-        parts.append(
+        poles.append(cylinder((x, y, SIDEWALK_HEIGHT + h / 2), 0.09, h, METAL, segments=8))
+        poles.append(
             box_from_bounds(
                 (x - 0.06, min(y, y - side * 1.5), SIDEWALK_HEIGHT + h - 0.15),
                 (x + 0.06, max(y, y - side * 1.5), SIDEWALK_HEIGHT + h),
@@ -137,17 +156,21 @@ def _furniture(rng: np.random.Generator, x0: float, x1: float, side: float) -> l
             # parked under it
             trunk = rng.uniform(3.8, 4.5)
             r = rng.uniform(0.12, 0.2)
-            parts.append(cylinder((tx, y, SIDEWALK_HEIGHT + trunk / 2), r, trunk, BARK, segments=8))
+            # the trunk is vegetation: SemanticKITTI's trunk class is folded into it
+            plants.append(
+                cylinder((tx, y, SIDEWALK_HEIGHT + trunk / 2), r, trunk, BARK, segments=8)
+            )
             crown = (rng.uniform(1.4, 2.4), rng.uniform(1.2, 1.8), rng.uniform(1.2, 2.2))
-            parts.append(
+            plants.append(
                 ellipsoid((tx, y, SIDEWALK_HEIGHT + trunk + crown[2] * 0.9), crown, FOLIAGE, 5, 10)
             )
         else:
             pole = rng.uniform(2.2, 3.0)
-            parts.append(
+            poles.append(
                 cylinder((tx, y, SIDEWALK_HEIGHT + pole / 2), 0.04, pole, METAL, segments=6)
             )
-            parts.append(
+            # the sign plate is pole: the table has no traffic-sign class
+            poles.append(
                 box_from_bounds(
                     (tx - 0.02, y - 0.3, SIDEWALK_HEIGHT + pole - 0.6),
                     (tx + 0.02, y + 0.3, SIDEWALK_HEIGHT + pole),
@@ -158,7 +181,7 @@ def _furniture(rng: np.random.Generator, x0: float, x1: float, side: float) -> l
     for _ in range(int(rng.poisson(3.0))):
         bx = rng.uniform(x0, x1)
         radii = (rng.uniform(0.8, 2.5), rng.uniform(0.6, 1.2), rng.uniform(0.5, 1.2))
-        parts.append(
+        plants.append(
             ellipsoid(
                 (bx, side * (SIDEWALK_OUTER_Y + 0.5 + radii[1]), SIDEWALK_HEIGHT),
                 radii,
@@ -167,7 +190,7 @@ def _furniture(rng: np.random.Generator, x0: float, x1: float, side: float) -> l
                 8,
             )
         )
-    return parts
+    return [with_class(merge(poles), "pole"), with_class(merge(plants), "vegetation")]
 
 
 def street_mesh(seed: int, x_min: float, x_max: float) -> tuple[Mesh, tuple[int, int]]:

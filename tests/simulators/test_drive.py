@@ -128,9 +128,13 @@ def test_rain_adds_near_returns_and_shortens_range() -> None:
 
 def frame_digest(scenario: str, frames: int, seed: int) -> str:
     digest = hashlib.sha256()
-    for points, labels in simulate_drive(builtin_scenario(scenario), frames, seed):
+    sim = DriveSimulator(builtin_scenario(scenario), seed)
+    for _ in range(frames):
+        points, labels = sim.frame()
         digest.update(points.tobytes())
         digest.update(json.dumps(labels.to_json(), sort_keys=True).encode())
+        for ids in sim.point_labels():
+            digest.update(ids.tobytes())
     return digest.hexdigest()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.classes import ALL_OBJECT_CLASSES
+from core.classes import ALL_OBJECT_CLASSES, POINT_CLASS_IDS
 from simulators.errors import ScenarioError
 from simulators.shapes import TYRE, ObjectModel, build_object
 
@@ -52,6 +52,8 @@ def test_box_is_the_tight_extent_of_the_mesh(name: str) -> None:
         lo = model.mesh.vertices.min(axis=0)
         hi = model.mesh.vertices.max(axis=0)
         assert model.class_name == name
+        # every triangle is a surface of the object's class: each ray hit gets that label
+        assert np.all(model.mesh.point_class == POINT_CLASS_IDS[name])
         assert np.allclose((lo + hi) / 2, 0.0, atol=1e-5)
         assert np.allclose(hi - lo, model.size, atol=1e-5)
 
