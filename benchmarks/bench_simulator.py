@@ -5,10 +5,11 @@ Writes ``benchmarks/results/simulator.json``.
 
 For each preset (hdl64, vlp32, os128) on the ``urban`` scenario this drives ``--frames``
 frames after two warm-up frames and reports medians of seconds per frame: ``total`` (one
-``DriveSimulator.frame()`` call, traffic step included), ``scene`` (placing the actors' meshes
+``DriveSimulator.frame()`` call, traffic step included, plus ``point_labels()``, the per-point
+ground truth that ``write_drive`` stores with every frame), ``scene`` (placing the actors' meshes
 and building the per-frame Open3D scene and its BVH), ``cast`` (casting every ray against the static and
 per-frame scenes, nearest hit, normals and materials), ``post`` (noise, dropout, intensity,
-weather, per-object point counts and boxes). ``static_build_s`` is the cost of building the
+weather, per-object point counts and boxes, the class of every point). ``static_build_s`` is the cost of building the
 static street once (chunk meshes plus the Open3D BVH) and ``static_amortized_s`` that cost
 spread over the frames it serves at the scenario's ego speed.
 
@@ -68,6 +69,7 @@ def bench_preset(preset: str, frames: int, seed: int, repeats: int) -> dict[str,
     for _ in range(frames):
         start = time.perf_counter()
         pts, _ = sim.frame()
+        sim.point_labels()
         totals.append(time.perf_counter() - start)
         scene.append(sim.last_timing.scene)
         cast.append(sim.last_timing.cast)
