@@ -10,7 +10,7 @@ Example ``backend.toml`` (all optional; relative paths are relative to the file)
     tls_key = ""
     max_frame_bytes = 67108864
     [api]
-    host = "127.0.0.1"          # the API has no authentication yet: loopback unless allow_remote
+    host = "127.0.0.1"          # tokens travel in clear text: loopback unless allow_remote (behind TLS)
     port = 8080
     [storage]
     kind = "local"              # or "s3" (bucket, prefix, endpoint_url, region)
@@ -67,6 +67,8 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     allow_remote: bool = False
+    #: larger request bodies are refused with 413 (a frame's point labels are ~100 kB)
+    max_body_bytes: int = option(64 * MiB, low=1024, high=2**31)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,85 @@ class MetadataConfig:
 
 
 @dataclass(frozen=True)
+class RoutingRuleConfig:
+    """One routing rule (``backend.annotation.routing``): when ``when`` holds, ``tier``."""
+
+    name: str = ""
+    when: str = ""
+    tier: int = option(2, low=1, high=3)
+    overlap: int = option(1, low=1, high=9)
+
+
+#: Shipped routing: vulnerable road users the model is unsure of, and frames the vehicle found
+#: surprising or without a confident detection, get three independent annotators; confident,
+#: unsurprising frames are auto-accepted (spot-checked); the rest get an annotator + a reviewer.
+DEFAULT_ROUTING_RULES = (
+    RoutingRuleConfig(
+        "unsure_vru", "count.vru > 0 and min_confidence.vru < 0.6", tier=3, overlap=3
+    ),
+    RoutingRuleConfig(
+        "surprising", "frame.surprise > 3 or rule.novel_object > 0", tier=3, overlap=3
+    ),
+    RoutingRuleConfig("confident", "prelabel.count > 0 and prelabel.min_confidence >= 0.9", tier=1),
+)
+
+
+@dataclass(frozen=True)
+class AnnotationConfig:
+    """Tasks, routing, leases, gold and consensus (``backend.annotation``)."""
+
+    enabled: bool = True
+    #: a frame becomes a task when this holds (``core.expr`` over priority, frame.<score>,
+    #: rule.<name>, points, detections); empty: every stored frame
+    task_rule: str = ""
+    #: wait this long after a frame arrives for the context frames of its trigger
+    settle_s: float = option(5.0, low=0.0, high=3600.0)
+    #: context frames within this many seconds of a key frame join its task
+    context_window_s: float = option(2.0, low=0.0, high=60.0)
+    #: how often the server turns stored frames into tasks and expires leases
+    sync_interval_s: float = option(2.0, low=0.05, high=3600.0)
+    lease_s: float = option(900.0, low=1.0, high=86400.0)
+    default_tier: int = option(2, low=1, high=3)
+    overlap: int = option(3, low=2, high=9)
+    spot_check_share: float = option(0.1, low=0.0, high=1.0)
+    #: share of the tasks handed to an annotator that are gold (hidden known answers)
+    gold_share: float = option(0.1, low=0.0, high=1.0)
+    #: gold frames every new labeller labels before real work
+    calibration_tasks: int = option(3, low=0, high=100)
+    #: a labeller whose mean gold accuracy is below this is flagged (calibration and ongoing)
+    min_gold_accuracy: float = option(0.5, low=0.0, high=1.0)
+    #: gold tasks needed before the ongoing accuracy check can flag someone
+    min_gold_tasks: int = option(3, low=1, high=1000)
+    #: consensus escalates to the senior panel when agreement falls below this (0..1)
+    min_agreement: float = option(0.6, low=0.0, high=1.0)
+    #: 3D IoU a box must reach to match, for vehicle-like classes and for everything else
+    vehicle_iou: float = option(0.7, low=0.05, high=1.0)
+    other_iou: float = option(0.5, low=0.05, high=1.0)
+    rules: tuple[RoutingRuleConfig, ...] = DEFAULT_ROUTING_RULES
+    #: seed of spot checks and gold interleaving; 0 draws from the OS
+    seed: int = option(0, low=0)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """People's sessions."""
+
+    #: lifetime of a token issued by a login (seconds)
+    session_s: float = option(12 * 3600.0, low=60.0, high=30 * 86400.0)
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Delivery of webhook events (HMAC-signed POSTs, retried with exponential backoff)."""
+
+    timeout_s: float = option(5.0, low=0.1, high=120.0)
+    max_attempts: int = option(8, low=1, high=100)
+    backoff_base_s: float = option(1.0, low=0.01, high=3600.0)
+    backoff_cap_s: float = option(600.0, low=0.01, high=86400.0)
+    dispatch_interval_s: float = option(1.0, low=0.05, high=3600.0)
+
+
+@dataclass(frozen=True)
 class BackendConfig:
     """The whole backend configuration."""
 
@@ -100,6 +181,9 @@ class BackendConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
+    annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 def _is_loopback(host: str) -> bool:
@@ -159,8 +243,8 @@ def config_problems(config: BackendConfig) -> Iterator[str]:
         )
     if api.enabled and not _is_loopback(api.host) and not api.allow_remote:
         yield (
-            f"api.host = {api.host!r}: the HTTP API has no authentication yet; "
-            "keep it on loopback or set api.allow_remote = true behind an authenticating proxy"
+            f"api.host = {api.host!r}: the HTTP API carries tokens and passwords in clear text; "
+            "keep it on loopback or set api.allow_remote = true behind a TLS proxy"
         )
     if sto.kind not in {"local", "s3"}:
         yield f"storage.kind must be 'local' or 's3', got {sto.kind!r}"
@@ -172,6 +256,29 @@ def config_problems(config: BackendConfig) -> Iterator[str]:
         yield "storage.staging_path must name a local directory"
     if not config.metadata.url:
         yield "metadata.url must be a SQLAlchemy URL, got an empty one"
+    if config.webhooks.backoff_cap_s < config.webhooks.backoff_base_s:
+        yield (
+            f"webhooks.backoff_cap_s ({config.webhooks.backoff_cap_s}) must be >= "
+            f"webhooks.backoff_base_s ({config.webhooks.backoff_base_s})"
+        )
+    yield from annotation_problems(config.annotation)
+
+
+def annotation_problems(config: AnnotationConfig) -> Iterator[str]:
+    """The routing rules and task rule of ``config``, compiled: one message per bad rule."""
+    from backend.annotation.ontology import default_ontology
+    from backend.annotation.routing import compile_rules
+    from backend.annotation.tasks_rule import compile_task_rule
+
+    specs = [(r.name, r.when, r.tier, r.overlap) for r in config.rules]
+    try:
+        compile_rules(specs, default_ontology())
+    except ConfigError as exc:
+        yield from exc.problems
+    try:
+        compile_task_rule(config.task_rule)
+    except ConfigError as exc:
+        yield f"annotation.task_rule: {exc}"
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> BackendConfig:

@@ -3,10 +3,19 @@
 ::
 
     BackendError
-    ├── StorageError       a blob or metadata store failed; ``retryable`` says whether to try again
-    ├── TrainingError      a dataset or training run that cannot produce a model
-    └── EvaluationError    predictions or ground truth that cannot be scored
+    ├── StorageError          a blob or metadata store failed; ``retryable`` says whether to try again
+    ├── TrainingError         a dataset or training run that cannot produce a model
+    ├── EvaluationError       predictions or ground truth that cannot be scored
+    ├── InvalidInputError     a request or label that breaks a rule (names the field and value)   422
+    ├── AuthenticationError   no, an unknown, expired or revoked credential                        401
+    ├── PermissionDeniedError a known person whose role does not allow the action                  403
+    ├── NotFoundError         the named task, user, dataset... does not exist                      404
+    ├── ConflictError         the request collides with the stored state                           409
+    │   ├── StaleVersionError a save based on an older version (carries the current one)
+    │   └── LeaseError        no lease, an expired lease, or a lease held by someone else
+    └── UnavailableError      nothing to hand out right now (an empty queue, calibration pending)
 
+The HTTP API maps each class to the status on the right in one place (``backend.api.errors``).
 A bad or unsafe option is ``core.errors.ConfigError`` (one loader for every process).
 """
 
@@ -31,3 +40,39 @@ class TrainingError(BackendError):
 
 class EvaluationError(BackendError):
     """Predictions or ground truth that cannot be evaluated."""
+
+
+class InvalidInputError(BackendError):
+    """A request or label that breaks a rule; the message names the field and the value."""
+
+
+class AuthenticationError(BackendError):
+    """A missing, unknown, expired or revoked credential."""
+
+
+class PermissionDeniedError(BackendError):
+    """An authenticated person whose role does not allow the action."""
+
+
+class NotFoundError(BackendError):
+    """The named object does not exist."""
+
+
+class ConflictError(BackendError):
+    """The request collides with what is stored."""
+
+
+class StaleVersionError(ConflictError):
+    """A save that started from an older version than the stored one."""
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class LeaseError(ConflictError):
+    """The caller holds no valid lease on what it tries to change."""
+
+
+class UnavailableError(BackendError):
+    """Nothing can be handed out right now; the message says why."""

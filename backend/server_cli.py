@@ -21,7 +21,14 @@ from types import FrameType
 from typing import Any
 
 from backend.config import BackendConfig, load_config
-from backend.wiring import Backend, build_api, build_backend, open_database, start_ingest
+from backend.wiring import (
+    Backend,
+    background_jobs,
+    build_api,
+    build_backend,
+    open_database,
+    start_ingest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,77 @@ def register(subparsers: Any) -> None:
     listing = vsub.add_parser("list", help="list vehicles")
     _config_option(listing)
     listing.set_defaults(handler=_vehicles_list)
+    _register_people(sub)
+
+
+def _register_people(sub: Any) -> None:
+    people = sub.add_parser("people", help="accounts of annotators, reviewers, admins...")
+    people.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="backend TOML file")
+    psub = people.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = psub.add_parser("add", help="create an account and print its first token (shown once)")
+    _config_option(add)
+    add.add_argument("name")
+    add.add_argument(
+        "--role",
+        required=True,
+        help="annotator, reviewer, senior, admin or safety_engineer",
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a login password (>= 10 characters) from standard input",
+    )
+    add.set_defaults(handler=_people_add)
+    listing = psub.add_parser("list", help="list accounts")
+    _config_option(listing)
+    listing.set_defaults(handler=_people_list)
+    tasks = sub.add_parser("tasks", help="annotation tasks")
+    tasks.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="backend TOML file")
+    tsub = tasks.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sync = tsub.add_parser("sync", help="turn every stored frame without a task into one now")
+    _config_option(sync)
+    sync.set_defaults(handler=_tasks_sync)
+
+
+def _people_add(args: argparse.Namespace) -> int:
+    import sys
+
+    from backend.auth.people import People
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    db = open_database(_config(args).metadata)
+    try:
+        token = People(db).create(args.name, args.role, password)
+    finally:
+        db.close()
+    print(token)
+    return 0
+
+
+def _people_list(args: argparse.Namespace) -> int:
+    db = open_database(_config(args).metadata)
+    try:
+        with db.transaction("list people") as uow:
+            people = uow.people.list()
+    finally:
+        db.close()
+    for u in people:
+        state = "disabled" if u.disabled_at else u.calibration
+        print(f"{u.name}\t{u.role}\t{state}")
+    return 0
+
+
+def _tasks_sync(args: argparse.Namespace) -> int:
+    backend = build_backend(_config(args))
+    try:
+        report = backend.annotation.builder.sync(settle=False)
+    finally:
+        backend.close()
+    print(
+        f"created {len(report.created)} tasks ({len(report.auto_accepted)} auto-accepted), "
+        f"skipped {report.skipped} frames"
+    )
+    return 0
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -151,9 +229,12 @@ def serve(config: BackendConfig) -> int:
     api: uvicorn.Server | None = None
     api_thread: threading.Thread | None = None
     ingest = None
+    jobs = background_jobs(backend)
     try:
         _startup_sweep(backend)
         ingest = start_ingest(backend)
+        for job in jobs:
+            job.start()
         if config.api.enabled:
             api = uvicorn.Server(
                 uvicorn.Config(
@@ -187,6 +268,8 @@ def serve(config: BackendConfig) -> int:
         if api is not None and api_thread is not None:
             api.should_exit = True
             api_thread.join(timeout=10)
+        for job in jobs:
+            job.stop()
         if ingest is not None:
             ingest.stop(grace_s=5.0)
         backend.close()

@@ -12,11 +12,30 @@ Tests and the agent's end-to-end tests use :func:`local_config` + :func:`start_i
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from backend.config import BackendConfig, IngestConfig, MetadataConfig, StorageConfig, validate
+from backend.annotation.builder import TaskBuilder
+from backend.annotation.consensus import ConsensusMaker
+from backend.annotation.editing import LabelEditor
+from backend.annotation.gold import GoldKeeper
+from backend.annotation.queue import WorkQueue
+from backend.annotation.services import AnnotationServices
+from backend.annotation.store import ensure_default_ontology
+from backend.annotation.workflow import Workflow
+from backend.auth.people import People, utcnow
+from backend.config import (
+    AnnotationConfig,
+    BackendConfig,
+    IngestConfig,
+    MetadataConfig,
+    StorageConfig,
+    validate,
+)
 from backend.ingest.auth import TokenAuthenticator, register_vehicle
 from backend.ingest.server import IngestServerHandle, TlsFiles, start_ingest_server
 from backend.ingest.service import IngestService
@@ -25,6 +44,7 @@ from backend.ingest.validation import IngestLimits, PayloadChecker
 from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
 from backend.metadata.unit_of_work import Database
+from backend.periodic import Periodic
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
@@ -88,6 +108,8 @@ class Backend:
     blobs: BlobStore
     staging: StagingArea
     service: IngestService
+    people: People
+    annotation: AnnotationServices
 
     def add_vehicle(self, name: str) -> str:
         """Register a vehicle and return its token (shown once)."""
@@ -103,12 +125,19 @@ class Backend:
         self.db.close()
 
 
-def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> Backend:
+def build_backend(
+    config: BackendConfig,
+    *,
+    blobs: BlobStore | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Backend:
     """Assemble a backend from ``config``: migrate the schema, open the stores, build the service.
 
-    ``blobs`` replaces the configured blob store (tests pass a fault-injecting one).
+    ``blobs`` replaces the configured blob store (tests pass a fault-injecting one); ``clock``
+    is the annotation stage's time (tests move it to expire leases without sleeping).
     """
     db = open_database(config.metadata)
+    ensure_default_ontology(db, utcnow())
     store = blobs if blobs is not None else build_blob_store(config.storage)
     staging = StagingArea(Path(config.storage.staging_path))
     limits = ingest_limits(config.ingest)
@@ -127,7 +156,36 @@ def build_backend(config: BackendConfig, *, blobs: BlobStore | None = None) -> B
         store.describe(),
         staging.root,
     )
-    return Backend(config=config, db=db, blobs=store, staging=staging, service=service)
+    return Backend(
+        config=config,
+        db=db,
+        blobs=store,
+        staging=staging,
+        service=service,
+        people=People(db, token_ttl=timedelta(seconds=config.auth.session_s), clock=clock),
+        annotation=build_annotation(db, store, config.annotation, clock=clock),
+    )
+
+
+def build_annotation(
+    db: Database,
+    blobs: BlobStore,
+    config: AnnotationConfig,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> AnnotationServices:
+    """The annotation stage's services over one database and blob store."""
+    rng = random.Random(config.seed or None)
+    queue = WorkQueue(db, config, clock, rng)
+    editor = LabelEditor(db, queue, clock)
+    gold = GoldKeeper(db, config, clock, rng)
+    return AnnotationServices(
+        builder=TaskBuilder(db, blobs, config, clock, rng),
+        queue=queue,
+        editor=editor,
+        workflow=Workflow(db, queue, editor, gold, ConsensusMaker(config, clock), clock),
+        gold=gold,
+    )
 
 
 def start_ingest(backend: Backend, *, port: int | None = None) -> IngestServerHandle:
@@ -157,4 +215,38 @@ def build_api(backend: Backend) -> FastAPI:
     from backend.api.app import create_app
     from backend.api.deps import ApiServices
 
-    return create_app(ApiServices(db=backend.db))
+    services = ApiServices(
+        db=backend.db,
+        people=backend.people,
+        blobs=backend.blobs,
+        annotation=backend.annotation,
+        config=backend.config,
+    )
+    return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
+
+
+def background_jobs(backend: Backend) -> list[Periodic]:
+    """The jobs a serving process runs beside its servers (not started): turning stored frames
+    into tasks and expiring leases, and delivering webhook events."""
+    import httpx
+
+    from backend.webhooks.dispatcher import Dispatcher
+
+    annotation = backend.annotation
+    jobs = [
+        Periodic(
+            "webhooks",
+            backend.config.webhooks.dispatch_interval_s,
+            Dispatcher(
+                backend.db, backend.config.webhooks, httpx.Client(), utcnow, random.Random()
+            ).run_once,
+        )
+    ]
+    if backend.config.annotation.enabled:
+
+        def sync() -> None:
+            annotation.builder.sync()
+            annotation.queue.expire()
+
+        jobs.append(Periodic("annotation", backend.config.annotation.sync_interval_s, sync))
+    return jobs

@@ -4,30 +4,58 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from backend.api import errors
 from backend.api.deps import ApiServices
-from backend.api.routes import frames, health, vehicles
-from backend.errors import StorageError
+from backend.api.limits import BodyLimit
+from backend.api.routes import (
+    assignments,
+    audit,
+    auth,
+    frames,
+    health,
+    ontology,
+    people,
+    quality,
+    tasks,
+    vehicles,
+    webhooks,
+)
 
 log = logging.getLogger(__name__)
 
+#: routers in the order OpenAPI lists them
+ROUTERS = (
+    health,
+    auth,
+    people,
+    assignments,
+    tasks,
+    quality,
+    ontology,
+    audit,
+    webhooks,
+    frames,
+    vehicles,
+)
 
-def create_app(services: ApiServices) -> FastAPI:
+DESCRIPTION = """\
+The Longtail cloud: frames the fleet uploaded, and the annotation loop that turns them into
+accepted labels (tasks, leases, versioned saves, review, consensus, gold checks, audit).
+
+Authenticate with `Authorization: Bearer <token>` (an admin creates people with
+`longtail backend people add`, or log in at `POST /auth/login`). Boxes are
+`[x, y, z, l, w, h, yaw]` in the frame's sensor frame (metres, box centre, yaw about +z from +x).
+"""
+
+
+def create_app(services: ApiServices, *, max_body_bytes: int = 64 * 2**20) -> FastAPI:
     """The HTTP API over ``services``; OpenAPI docs at ``/docs``."""
-    app = FastAPI(
-        title="Longtail backend",
-        version="1",
-        description="Frames uploaded by the fleet, their metadata and the registered vehicles.",
-    )
+    app = FastAPI(title="Longtail backend", version="1", description=DESCRIPTION)
     app.state.services = services
-
-    @app.exception_handler(StorageError)
-    async def storage_unavailable(_request: Request, exc: StorageError) -> JSONResponse:
-        log.warning("API request failed on storage: %s", exc)
-        return JSONResponse(status_code=503, content={"detail": str(exc)})
-
-    for module in (health, frames, vehicles):
+    errors.install(app)
+    for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

@@ -1,17 +1,25 @@
 """What the routes depend on, injected per request from the app's state (set by ``create_app``).
 
-Routes declare ``db: DbDep`` and get the one :class:`~backend.metadata.unit_of_work.Database`
-of the process; nothing here is built at import time.
+Routes declare ``db: DbDep``, ``who: CurrentUser`` or ``who: Annotated[Principal,
+Depends(require(Permission.X))]``; nothing here is built at import time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from backend.annotation.services import AnnotationServices
+from backend.auth.people import People, Principal
+from backend.auth.roles import Permission
+from backend.config import BackendConfig
+from backend.errors import AuthenticationError
 from backend.metadata.unit_of_work import Database
+from backend.storage.base import BlobStore
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,10 @@ class ApiServices:
     """Everything the HTTP API needs, assembled by ``backend.wiring``."""
 
     db: Database
+    people: People
+    blobs: BlobStore
+    annotation: AnnotationServices
+    config: BackendConfig
 
 
 def get_services(request: Request) -> ApiServices:
@@ -31,4 +43,36 @@ def get_db(request: Request) -> Database:
     return get_services(request).db
 
 
+def get_annotation(request: Request) -> AnnotationServices:
+    return get_services(request).annotation
+
+
 DbDep = Annotated[Database, Depends(get_db)]
+ServicesDep = Annotated[ApiServices, Depends(get_services)]
+AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
+
+_bearer = HTTPBearer(auto_error=False, description="a person's API token")
+
+
+def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The person behind the request's bearer token; 401 without a valid one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("missing 'Authorization: Bearer <token>' header")
+    return get_services(request).people.authenticate(credentials.credentials)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency: the current person, if their role holds ``permission`` (403 otherwise)."""
+
+    def check(who: CurrentUser) -> Principal:
+        who.require(permission)
+        return who
+
+    check.__name__ = f"require_{permission.value}"
+    return check

@@ -1,22 +1,16 @@
-"""Per-vehicle bearer tokens: random 32-byte secrets, stored only as their SHA-256.
-
-A token is looked up by its hash (an index hit), then the stored hash is compared with
-:func:`hmac.compare_digest` so the comparison takes the same time whatever the input. Hashing
-a 256-bit random secret needs no salt or slow KDF: there is nothing to brute-force.
-"""
+"""Per-vehicle bearer tokens (``backend.auth.tokens``: random secrets stored as SHA-256) and the
+gRPC authenticator that turns call metadata into a registered, unrevoked vehicle."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
-import secrets
 from collections.abc import Iterable
 
 import grpc
 from sqlalchemy.exc import IntegrityError
 
+from backend.auth.tokens import hash_token, new_token, same_hash
 from backend.errors import BackendError
 from backend.ingest.errors import IngestRejected
 from backend.metadata.records import VehicleRecord
@@ -25,7 +19,6 @@ from backend.metadata.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 
-TOKEN_BYTES = 32
 _VEHICLE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -40,16 +33,6 @@ def check_vehicle_name(name: str) -> str:
             f"vehicle name {name!r} is invalid: use 1-64 characters of [A-Za-z0-9._-], starting alphanumeric"
         )
     return name
-
-
-def new_token() -> str:
-    """A fresh random bearer token (URL-safe text, 256 bits of entropy)."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def hash_token(token: str) -> str:
-    """The hex SHA-256 of a token: what the database stores."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def register_vehicle(db: Database, name: str) -> str:
@@ -91,7 +74,7 @@ class TokenAuthenticator:
         presented = hash_token(token.strip())
         with self._db.transaction("look up a token") as uow:
             found = uow.vehicles.by_token_hash(presented)
-        if found is None or not hmac.compare_digest(found[1], presented):
+        if found is None or not same_hash(found[1], presented):
             raise IngestRejected(grpc.StatusCode.UNAUTHENTICATED, "unknown vehicle token")
         vehicle = found[0]
         if vehicle.revoked:

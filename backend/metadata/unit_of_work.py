@@ -24,8 +24,16 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.errors import StorageError
+from backend.metadata.repositories.assignments import AssignmentRepository
+from backend.metadata.repositories.audit import AuditRepository
 from backend.metadata.repositories.frames import FrameRepository
+from backend.metadata.repositories.label_sets import LabelSetRepository
+from backend.metadata.repositories.ontologies import OntologyRepository
+from backend.metadata.repositories.people import PeopleRepository
+from backend.metadata.repositories.reviews import ReviewRepository, VoteRepository
+from backend.metadata.repositories.tasks import TaskRepository
 from backend.metadata.repositories.vehicles import VehicleRepository
+from backend.metadata.repositories.webhooks import WebhookRepository
 
 
 class UnitOfWork:
@@ -35,6 +43,15 @@ class UnitOfWork:
         self.session = session
         self.vehicles = VehicleRepository(session)
         self.frames = FrameRepository(session)
+        self.people = PeopleRepository(session)
+        self.ontologies = OntologyRepository(session)
+        self.tasks = TaskRepository(session)
+        self.assignments = AssignmentRepository(session)
+        self.label_sets = LabelSetRepository(session)
+        self.reviews = ReviewRepository(session)
+        self.votes = VoteRepository(session)
+        self.audit = AuditRepository(session)
+        self.webhooks = WebhookRepository(session)
 
 
 class Database:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backend.cli import main
-from backend.ingest.auth import hash_token
+from backend.auth.tokens import hash_token
 from backend.metadata.db import make_engine
 from backend.metadata.unit_of_work import Database
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from backend.api.deps import DbDep
-from backend.api.schemas import FrameDetail, FramePage, FrameSummary
+from backend.api.deps import DbDep, require
+from backend.api.schemas.frames import FrameDetail, FramePage, FrameSummary
+from backend.auth.roles import Permission
 from backend.metadata.records import FrameFilter
 from backend.metadata.repositories.frames import MAX_PAGE
 
-router = APIRouter(prefix="/frames", tags=["frames"])
+router = APIRouter(
+    prefix="/frames", tags=["frames"], dependencies=[Depends(require(Permission.READ_FRAMES))]
+)
 
 #: timestamps are signed 64-bit nanoseconds in the database; larger values are refused as 422
 NS_MAX = 2**63 - 1

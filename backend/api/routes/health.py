@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import DbDep
-from backend.api.schemas import Health
+from backend.api.schemas.frames import Health
 from backend.errors import StorageError
 
 router = APIRouter(tags=["ops"])

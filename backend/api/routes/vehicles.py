@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from backend.api.deps import DbDep
-from backend.api.schemas import VehicleOut
+from backend.api.deps import DbDep, require
+from backend.api.schemas.frames import VehicleOut
+from backend.auth.roles import Permission
 
-router = APIRouter(prefix="/vehicles", tags=["vehicles"])
+router = APIRouter(
+    prefix="/vehicles", tags=["vehicles"], dependencies=[Depends(require(Permission.READ_FRAMES))]
+)
 
 
 @router.get("", response_model=list[VehicleOut])

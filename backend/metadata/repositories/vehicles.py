@@ -7,16 +7,16 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.errors import BackendError
+from backend.errors import ConflictError, NotFoundError
 from backend.metadata.models import Vehicle
 from backend.metadata.records import VehicleRecord, utc
 
 
-class VehicleExistsError(BackendError):
+class VehicleExistsError(ConflictError):
     """A vehicle with that name is already registered."""
 
 
-class UnknownVehicleError(BackendError):
+class UnknownVehicleError(NotFoundError):
     """No vehicle with that name is registered."""
 
 

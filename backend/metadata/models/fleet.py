@@ -1,9 +1,6 @@
-"""The metadata schema (SQLAlchemy 2, typed ``Mapped[]``); migrations in ``migrations/versions``.
-
-Later issues add tables here (each with its own migration): annotation ``tasks`` (leases, routing
-tier), ``labels`` (per task and annotator, QA state), ``datasets`` (versioned frame lists) and
-``models`` (registry entries). Frames are the hub they all reference by ``frames.id``.
-"""
+"""The fleet's tables: vehicles allowed to upload, the frames they sent, and the detections the
+vehicle's model reported for each frame. Frames are the hub every later stage references by
+``frames.id``."""
 
 from __future__ import annotations
 
@@ -20,11 +17,9 @@ from sqlalchemy import (
     Integer,
     String,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-class Base(DeclarativeBase):
-    """Declarative base of every metadata table."""
+from backend.metadata.models.base import Base
 
 
 class Vehicle(Base):

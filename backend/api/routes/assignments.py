@@ -1,0 +1,154 @@
+"""Work: ``POST /work/next`` leases a task; ``/work/{assignment}`` reads it, saves labels
+(versioned: 409 on a stale base), submits, renews or releases the lease, reviews and
+adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from backend.annotation.workflow import BoxVerdict
+from backend.api.deps import AnnotationDep, CurrentUser, ServicesDep, require
+from backend.api.schemas.annotation import (
+    AdjudicationIn,
+    LeaseOut,
+    OutcomeOut,
+    ReviewIn,
+    SavedOut,
+    SaveIn,
+    SubmitIn,
+)
+from backend.auth.people import Principal
+from backend.auth.roles import Permission
+from backend.errors import NotFoundError
+from core.formats.codec import decode_frame
+
+router = APIRouter(prefix="/work", tags=["annotation"])
+
+Labeller = Annotated[Principal, Depends(require(Permission.LABEL))]
+AssignmentId = Annotated[int, Query(ge=1, lt=2**63)]
+
+
+@router.post("/next", response_model=LeaseOut, responses={204: {"description": "nothing waiting"}})
+def next_task(
+    who: CurrentUser,
+    annotation: AnnotationDep,
+    stage: Literal["annotate", "review", "adjudicate"] = "annotate",
+) -> LeaseOut:
+    """Lease the caller's next task at ``stage`` (their current lease if they hold one);
+    204 with ``X-Longtail-Reason`` when nothing is waiting for them."""
+    lease = annotation.queue.next(who, stage)
+    return LeaseOut.of(annotation.editor.view(who, lease.assignment.id))
+
+
+@router.get("/{assignment_id}", response_model=LeaseOut)
+def read(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
+    """The leased task with the label sets the caller may see."""
+    return LeaseOut.of(annotation.editor.view(who, assignment_id))
+
+
+@router.put("/{assignment_id}/labels", response_model=SavedOut)
+def save(assignment_id: int, body: SaveIn, who: Labeller, annotation: AnnotationDep) -> SavedOut:
+    """Save a new revision of the caller's labels; 409 with ``current_version`` when the label
+    set moved on since ``base_version``; 422 naming the box or frame for invalid labels."""
+    version = annotation.editor.save(
+        who, assignment_id, body.base_version, body.labels.body(), draft=body.draft
+    )
+    view = annotation.editor.view(who, assignment_id)
+    assert view.working is not None
+    return SavedOut(label_set_id=view.working.id, version=version)
+
+
+@router.post("/{assignment_id}/submit", response_model=OutcomeOut)
+def submit(
+    assignment_id: int, body: SubmitIn, who: Labeller, annotation: AnnotationDep
+) -> OutcomeOut:
+    """Finish the annotation (with final labels, or the saved ``base_version``)."""
+    outcome = annotation.workflow.submit(
+        who, assignment_id, body.base_version, None if body.labels is None else body.labels.body()
+    )
+    return OutcomeOut(**outcome.__dict__)
+
+
+@router.post("/{assignment_id}/renew", response_model=LeaseOut)
+def renew(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
+    """Extend the lease (the tool calls this while the person works)."""
+    annotation.queue.renew(who, assignment_id)
+    return LeaseOut.of(annotation.editor.view(who, assignment_id))
+
+
+@router.post("/{assignment_id}/release", status_code=204)
+def release(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> None:
+    """Give the task back to the queue (saved work stays)."""
+    annotation.queue.release(who, assignment_id)
+
+
+@router.post("/{assignment_id}/review", response_model=OutcomeOut)
+def review(
+    assignment_id: int,
+    body: ReviewIn,
+    who: Annotated[Principal, Depends(require(Permission.REVIEW))],
+    annotation: AnnotationDep,
+) -> OutcomeOut:
+    """Approve, reject (reason codes per frame and box, comments) or fix-and-accept."""
+    outcome = annotation.workflow.review(
+        who,
+        assignment_id,
+        body.decision,
+        reasons=body.reasons,
+        box_verdicts=[BoxVerdict(v.box_id, tuple(v.reasons), v.comment) for v in body.box_verdicts],
+        comment=body.comment,
+        fixed=None if body.fixed is None else body.fixed.body(),
+    )
+    return OutcomeOut(**outcome.__dict__)
+
+
+@router.post("/{assignment_id}/adjudicate", response_model=OutcomeOut)
+def adjudicate(
+    assignment_id: int,
+    body: AdjudicationIn,
+    who: Annotated[Principal, Depends(require(Permission.ADJUDICATE))],
+    annotation: AnnotationDep,
+) -> OutcomeOut:
+    """The senior panel closes an escalated task."""
+    outcome = annotation.workflow.adjudicate(
+        who,
+        assignment_id,
+        accept_label_set=body.accept_label_set,
+        fixed=None if body.fixed is None else body.fixed.body(),
+        comment=body.comment,
+    )
+    return OutcomeOut(**outcome.__dict__)
+
+
+@router.get(
+    "/{assignment_id}/frames/{frame_id}/points",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def points(
+    assignment_id: int,
+    frame_id: str,
+    who: CurrentUser,
+    services: ServicesDep,
+    encoding: Literal["f32", "codec"] = "f32",
+) -> Response:
+    """A frame of the leased task: ``f32`` raw little-endian float32 (N, 4) x, y, z, intensity
+    in the sensor frame (metres, intensity 0..1), or ``codec`` the stored Longtail payload."""
+    frames = services.annotation.editor.leased_frames(who, assignment_id)
+    frame = next((f for f in frames if f.id == frame_id), None)
+    if frame is None:
+        raise NotFoundError(f"frame {frame_id!r} is not a frame of assignment {assignment_id}")
+    payload = services.blobs.get(frame.blob_key)
+    headers = {"X-Longtail-Points": str(frame.num_points), "Cache-Control": "private, max-age=3600"}
+    if encoding == "codec":
+        return Response(payload, media_type="application/octet-stream", headers=headers)
+    cloud = decode_frame(payload, source=f"frame {frame_id}")
+    return Response(
+        np.ascontiguousarray(cloud, dtype="<f4").tobytes(),
+        media_type="application/octet-stream",
+        headers=headers,
+    )

@@ -1,0 +1,75 @@
+"""Roles and the permissions they hold: the one table every route is checked against.
+
+=================  ===========================================================================
+role               may
+=================  ===========================================================================
+annotator          label tasks handed to them; read the ontology and their own figures
+reviewer           what an annotator may, and review other people's labels; read team figures
+senior             what a reviewer may, and adjudicate (overlap disagreements, escalations);
+                   read the audit log and dataset versions
+admin              everything: people, tokens, ontology, tasks, gold, datasets, exports, webhooks
+safety_engineer    read figures, the audit log, frames, dataset versions and exports; no labelling
+=================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class Role(enum.StrEnum):
+    """A person's role."""
+
+    ANNOTATOR = "annotator"
+    REVIEWER = "reviewer"
+    SENIOR = "senior"
+    ADMIN = "admin"
+    SAFETY_ENGINEER = "safety_engineer"
+
+
+class Permission(enum.StrEnum):
+    """What a route requires."""
+
+    LABEL = "label"
+    REVIEW = "review"
+    ADJUDICATE = "adjudicate"
+    READ_OWN_FIGURES = "read_own_figures"
+    READ_TEAM_FIGURES = "read_team_figures"
+    READ_AUDIT = "read_audit"
+    READ_FRAMES = "read_frames"
+    READ_DATASETS = "read_datasets"
+    MANAGE_PEOPLE = "manage_people"
+    MANAGE_ONTOLOGY = "manage_ontology"
+    MANAGE_TASKS = "manage_tasks"
+    MANAGE_DATASETS = "manage_datasets"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+
+
+_LABELLER = frozenset({Permission.LABEL, Permission.READ_OWN_FIGURES})
+_REVIEWER = _LABELLER | {Permission.REVIEW, Permission.READ_TEAM_FIGURES}
+_SENIOR = _REVIEWER | {Permission.ADJUDICATE, Permission.READ_AUDIT, Permission.READ_DATASETS}
+
+PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
+    Role.ANNOTATOR: _LABELLER,
+    Role.REVIEWER: _REVIEWER,
+    Role.SENIOR: _SENIOR | {Permission.READ_FRAMES},
+    Role.ADMIN: frozenset(Permission),
+    Role.SAFETY_ENGINEER: frozenset(
+        {
+            Permission.READ_OWN_FIGURES,
+            Permission.READ_TEAM_FIGURES,
+            Permission.READ_AUDIT,
+            Permission.READ_FRAMES,
+            Permission.READ_DATASETS,
+        }
+    ),
+}
+
+#: roles whose people label and so go through calibration first
+LABELLING_ROLES: Final = frozenset({Role.ANNOTATOR, Role.REVIEWER, Role.SENIOR})
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    """Whether ``role`` holds ``permission``."""
+    return permission in PERMISSIONS[role]

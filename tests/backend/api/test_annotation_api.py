@@ -1,0 +1,177 @@
+"""The annotation API over real HTTP on SQLite and PostgreSQL: precise 4xx for bad input (and
+nothing stored), 409 with the current version for a stale save, 409 for an expired lease, 413
+for an oversize body, 204 for an empty queue, and the frame's points as binary."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import zstandard
+
+from backend.wiring import build_api
+from tests.backend.annotation.world import CAR, World, make_world
+from tests.fixtures.http import serve
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Iterator[tuple[World, httpx.Client]]:
+    w = make_world(tmp_path, db_url)
+    w.person("ann", "annotator")
+    w.person("rev", "reviewer")
+    w.person("boss", "admin")
+    w.store_frame(seed=1, detections=[("car", 0.7, CAR)])
+    w.backend.annotation.builder.sync()
+    with serve(build_api(w.backend)) as client:
+        yield w, client
+    w.backend.close()
+
+
+def auth(w: World, name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.tokens[name]}"}
+
+
+def lease(w: World, client: httpx.Client) -> dict[str, Any]:
+    response = client.post("/work/next", headers=auth(w, "ann"))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def box(frame_id: str, **changes: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": "b1",
+        "frame_id": frame_id,
+        "track_id": 1,
+        "class_name": "car",
+        "box": list(CAR),
+    }
+    entry.update(changes)
+    return entry
+
+
+def test_save_then_stale_save_is_409_with_the_current_version(
+    api: tuple[World, httpx.Client],
+) -> None:
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]["id"]
+    url = f"/work/{work['assignment_id']}/labels"
+    body = {"base_version": 0, "labels": {"boxes": [box(frame)]}}
+    first = client.put(url, json=body, headers=auth(w, "ann"))
+    assert first.status_code == 200 and first.json()["version"] == 1
+    stale = client.put(url, json=body, headers=auth(w, "ann"))
+    assert stale.status_code == 409
+    assert stale.json()["current_version"] == 1 and "version 1" in stale.json()["detail"]
+    reread = client.get(f"/work/{work['assignment_id']}", headers=auth(w, "ann")).json()
+    assert reread["working"]["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "fragment"),
+    [
+        ({"box": [10, 2, -0.9, -1, 1.8, 1.6, 0.3]}, 422, "l must be in"),
+        ({"box": [10, 2, -0.9, 4, 1.8, 1.6]}, 422, "box"),
+        ({"class_name": "unicorn"}, 422, "'unicorn' is not an object class"),
+        ({"attributes": {"occluded": "very"}}, 422, "occluded='very'"),
+        ({"box": [5000, 2, -0.9, 4, 1.8, 1.6, 0.3]}, 422, "outside the frame"),
+        ({"track_id": -3}, 422, "track_id"),
+    ],
+)
+def test_bad_labels_are_precise_4xx_and_store_nothing(
+    api: tuple[World, httpx.Client], change: dict[str, Any], status: int, fragment: str
+) -> None:
+    w, client = api
+    work = lease(w, client)
+    body = {"base_version": 0, "labels": {"boxes": [box(work["frames"][0]["id"], **change)]}}
+    response = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    assert response.status_code == status, response.text
+    assert fragment in response.text
+    assert client.get(f"/work/{work['assignment_id']}", headers=auth(w, "ann")).json()["working"][
+        "version"
+    ] == 0
+
+
+def test_nan_in_a_box_is_refused(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    work = lease(w, client)
+    raw = (
+        '{"base_version": 0, "labels": {"boxes": [{"id": "b1", "frame_id": "%s", "track_id": 1, '
+        '"class_name": "car", "box": [NaN, 2, -0.9, 4, 1.8, 1.6, 0.3]}]}}' % work["frames"][0]["id"]
+    )
+    response = client.put(
+        f"/work/{work['assignment_id']}/labels",
+        content=raw,
+        headers={**auth(w, "ann"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422 and "finite" in response.text
+
+
+def test_point_labels_of_the_wrong_length_are_refused(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]
+    words = np.ones(frame["num_points"] - 1, dtype="<u4").tobytes()
+    data = base64.b64encode(zstandard.ZstdCompressor().compress(words)).decode()
+    body = {"base_version": 0, "labels": {"points": {frame["id"]: {"data": data}}}}
+    response = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    assert response.status_code == 422
+    assert f"{frame['num_points'] - 1} labels for a frame of {frame['num_points']} points" in response.text
+
+
+def test_an_expired_lease_is_409_and_the_queue_hands_the_task_on(
+    api: tuple[World, httpx.Client],
+) -> None:
+    w, client = api
+    work = lease(w, client)
+    w.clock.advance(w.backend.config.annotation.lease_s + 1)
+    body = {"base_version": 0, "labels": {"boxes": []}}
+    late = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    assert late.status_code == 409 and "expired" in late.json()["detail"]
+    w.person("other", "annotator")
+    handed = client.post("/work/next", headers=auth(w, "other"))
+    assert handed.status_code == 200 and handed.json()["task_id"] == work["task_id"]
+
+
+def test_empty_queue_is_204_with_the_reason(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    response = client.post("/work/next", params={"stage": "review"}, headers=auth(w, "rev"))
+    assert response.status_code == 204
+    assert "no review task is waiting for rev" in response.headers["X-Longtail-Reason"]
+
+
+def test_an_oversize_body_is_413_before_it_is_read(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    work = lease(w, client)
+    limit = w.backend.config.api.max_body_bytes
+    response = client.put(
+        f"/work/{work['assignment_id']}/labels",
+        content=b"x" * (limit + 1),
+        headers={**auth(w, "ann"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and str(limit) in response.json()["detail"]
+
+
+def test_points_arrive_as_binary_float32(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]
+    response = client.get(
+        f"/work/{work['assignment_id']}/frames/{frame['id']}/points", headers=auth(w, "ann")
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    points = np.frombuffer(response.content, dtype="<f4").reshape(-1, 4)
+    assert points.shape[0] == frame["num_points"] == int(response.headers["X-Longtail-Points"])
+    other = client.get(
+        f"/work/{work['assignment_id']}/frames/{'0' * 64}/points", headers=auth(w, "ann")
+    )
+    assert other.status_code == 404
+    stranger = client.get(
+        f"/work/{work['assignment_id']}/frames/{frame['id']}/points", headers=auth(w, "rev")
+    )
+    assert stranger.status_code == 409  # not their lease
