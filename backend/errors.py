@@ -5,7 +5,8 @@
     BackendError
     ├── StorageError       a blob or metadata store failed; ``retryable`` says whether to try again
     ├── TrainingError      a dataset or training run that cannot produce a model
-    └── EvaluationError    predictions or ground truth that cannot be scored
+    ├── EvaluationError    predictions or ground truth that cannot be scored
+    └── QualityError       labels that annotation QA cannot compare (shapes, lengths, settings)
 
 A bad or unsafe option is ``core.errors.ConfigError`` (one loader for every process).
 """
@@ -31,3 +32,8 @@ class TrainingError(BackendError):
 
 class EvaluationError(BackendError):
     """Predictions or ground truth that cannot be evaluated."""
+
+
+class QualityError(BackendError):
+    """Labels or settings that annotation QA cannot compare: mismatched shapes or lengths, unknown
+    classes or categories, thresholds out of range. The message names the input and the value."""
