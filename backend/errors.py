@@ -6,6 +6,7 @@
     ├── StorageError          a blob or metadata store failed; ``retryable`` says whether to try again
     ├── TrainingError         a dataset or training run that cannot produce a model
     ├── EvaluationError       predictions or ground truth that cannot be scored
+    ├── QualityError          labels that annotation QA cannot compare (shapes, lengths, settings)
     ├── InvalidInputError     a request or label that breaks a rule (names the field and value)   422
     ├── AuthenticationError   no, an unknown, expired or revoked credential                        401
     ├── PermissionDeniedError a known person whose role does not allow the action                  403
@@ -40,6 +41,11 @@ class TrainingError(BackendError):
 
 class EvaluationError(BackendError):
     """Predictions or ground truth that cannot be evaluated."""
+
+
+class QualityError(BackendError):
+    """Labels or settings the annotation QA core cannot compare (mismatched shapes, lengths,
+    thresholds out of range); a programming or data error, not a person's mistake."""
 
 
 class InvalidInputError(BackendError):

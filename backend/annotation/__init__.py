@@ -1,0 +1,1 @@
+"""Annotation: pre-labelled tasks, routing, review and the quality control of labels (``qa``)."""
