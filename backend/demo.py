@@ -65,8 +65,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_json(url: str, timeout_s: float = 5.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:
+def http_json(url: str, timeout_s: float = 5.0, token: str | None = None) -> Any:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return json.loads(response.read())
 
 
@@ -97,11 +100,11 @@ def frames_processed(metrics_url: str) -> int | None:
     return None
 
 
-def stored_frames(api: str) -> list[dict[str, Any]]:
+def stored_frames(api: str, token: str) -> list[dict[str, Any]]:
     """Every frame the backend stored, through its paged HTTP API."""
     frames: list[dict[str, Any]] = []
     while True:
-        page = http_json(f"{api}/frames?limit=200&offset={len(frames)}")
+        page = http_json(f"{api}/frames?limit=200&offset={len(frames)}", token=token)
         frames.extend(page["items"])
         if not page["items"] or len(frames) >= page["total"]:
             return frames
@@ -203,6 +206,26 @@ def run(args: argparse.Namespace) -> int:
         .split()[-1]
     )
     (out / "token").write_text(token + "\n")
+    admin = (
+        subprocess.run(
+            [
+                *cli,
+                "backend",
+                "people",
+                "add",
+                "demo-admin",
+                "--role",
+                "admin",
+                "--config",
+                str(backend_toml),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .split()[-1]
+    )
     with (out / "backend.log").open("wb") as backend_log:
         server = subprocess.Popen(
             [*cli, "backend", "serve", "--config", str(backend_toml)],
@@ -234,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         elapsed = time.monotonic() - started
         print("[4/4] asking the backend what it stored")
-        stored = stored_frames(api)
+        stored = stored_frames(api, admin)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from backend.annotation import store
-from backend.annotation.aggregation import aggregate_classes
+from backend.annotation.aggregation import dawid_skene
 from backend.annotation.labels import BoxLabel, LabelContent
 from backend.annotation.qa_adapter import (
     fuse_group,
@@ -73,11 +73,16 @@ class ConsensusMaker:
                     VoteRecord(item, task.id, w, b.class_name, None) for w, b in members.items()
                 )
         uow.votes.add(votes, now)
-        aggregated = aggregate_classes(uow.votes.recent())
+        history = uow.votes.recent()
+        aggregated = dawid_skene(
+            [(v.item, v.worker, v.label) for v in history],
+            gold={v.item: v.truth for v in history if v.truth is not None},
+        )
         majority_changed = 0
         for item, members in groups_meta:
             box = fuse_group(list(members.values()))
             ds_class = aggregated.labels.get(item)
+            ds_class = None if ds_class is None else str(ds_class)
             majority = statistics.mode(sorted(b.class_name for b in members.values()))
             chosen = ds_class or majority
             majority_changed += int(chosen != majority)
@@ -122,7 +127,7 @@ class ConsensusMaker:
                 "minority_objects_dropped": dropped,
                 "classes": {
                     item: {
-                        "dawid_skene": aggregated.labels.get(item),
+                        "dawid_skene": str(aggregated.labels.get(item)),
                         "majority": statistics.mode(sorted(b.class_name for b in m.values())),
                     }
                     for item, m in groups_meta

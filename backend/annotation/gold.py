@@ -5,9 +5,10 @@ each person.
   or a task accepted earlier); it looks like any other task to the people who label it, and every
   labeller does it once. ``calibration`` gold tasks are the first thing a new labeller gets.
 * Each submission on a gold task is scored against the answer with the matcher (``qa``):
-  ``accuracy = F1 x class agreement`` of the boxes (points' mIoU is reported beside it).
-* Calibration: when a new labeller has done every calibration task, they pass if their mean
-  accuracy reaches ``min_gold_accuracy`` and is not an outlier far below the group; else they are
+  ``accuracy`` is the class-aware F1 of the boxes (points' mIoU is reported beside it).
+* Calibration: when a new labeller has done every calibration task, they pass unless the
+  calibration rule (``qa.gold.flag_outliers``) flags them: mean accuracy below
+  ``min_gold_accuracy``, or more than ``MAX_BELOW_MEDIAN`` below the group's median; else they are
   flagged and get no real work until an admin clears them. The same floor is checked on the
   running mean of the latest gold scores of everyone, so a labeller who turns careless (or a
   spammer) is flagged after ``min_gold_tasks`` gold tasks; each flag is a ``qa.alert`` event.
@@ -25,8 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from backend.annotation import store
-from backend.annotation.labels import LabelContent, content_from_json, validate
-from backend.annotation.ontology import Ontology
+from backend.annotation.labels import content_from_json, content_to_json, validate
+from backend.annotation.qa.gold import GoldAccuracy, flag_outliers
 from backend.annotation.qa_adapter import ScoreSummary, score_labels
 from backend.config import AnnotationConfig
 from backend.errors import InvalidInputError, NotFoundError
@@ -38,19 +39,8 @@ log = logging.getLogger(__name__)
 
 #: share of gold submissions that also become a hidden review task
 GOLD_REVIEW_SHARE = 0.5
-#: a labeller more than this many median absolute deviations below the group median is an outlier
-OUTLIER_MADS = 3.0
-
-
-def outliers(accuracy: dict[str, float], floor: float) -> set[str]:
-    """People below ``floor``, or far below the group (median - OUTLIER_MADS x MAD)."""
-    if not accuracy:
-        return set()
-    values = list(accuracy.values())
-    median = statistics.median(values)
-    mad = statistics.median(abs(v - median) for v in values)
-    cut = max(floor, median - OUTLIER_MADS * mad) if mad > 0 else floor
-    return {name for name, value in accuracy.items() if value < cut}
+#: a labeller this far (accuracy) below the group median is an outlier even above the floor
+MAX_BELOW_MEDIAN = 0.25
 
 
 class GoldKeeper:
@@ -121,8 +111,6 @@ class GoldKeeper:
             if task.accepted_label_set_id is None:
                 raise InvalidInputError(f"task {task_id} has no accepted labels to promote")
             labels = store.content(uow, task.accepted_label_set_id)
-        from backend.annotation.labels import content_to_json
-
         return self.create(
             task.frame_ids, content_to_json(labels), calibration=calibration, author=author
         )
@@ -265,21 +253,28 @@ class GoldKeeper:
         floor = self._config.min_gold_accuracy
         if person.calibration == "pending":
             done = {s.task_id for s in mine if s.calibration}
-            with_calibration = uow.tasks.page(gold=True, limit=1000)[0]
-            needed = {t.id for t in with_calibration if t.is_calibration}
-            if needed and not needed <= done and len(done) < self._config.calibration_tasks:
+            available = sum(t.is_calibration for t in uow.tasks.page(gold=True, limit=1000)[0])
+            if len(done) < min(self._config.calibration_tasks, available):
                 return
             means = _means([s for s in scores if s.calibration])
-            state = "flagged" if who in outliers(means, floor) else "passed"
+            verdict = flag_outliers(
+                means, min_tasks=1, min_accuracy=floor, max_below_median=MAX_BELOW_MEDIAN
+            )[who]
+            state = "flagged" if verdict.status == "flagged" else "passed"
             uow.people.set_calibration(who, state)
             uow.audit.record(
                 now,
                 "gold",
                 "calibration.done",
-                details={"user": who, "state": state, "accuracy": means.get(who)},
+                details={
+                    "user": who,
+                    "state": state,
+                    "accuracy": verdict.accuracy,
+                    "reasons": list(verdict.reasons),
+                },
             )
             if state == "flagged":
-                self._alert(uow, who, "calibration", means.get(who, 0.0), now)
+                self._alert(uow, who, "calibration", verdict.accuracy, now)
             return
         if person.calibration != "passed":
             return
@@ -304,11 +299,21 @@ class GoldKeeper:
         )
 
 
-def _means(scores: Sequence[GoldScoreRecord]) -> dict[str, float]:
-    by_user: dict[str, list[float]] = {}
+def _means(scores: Sequence[GoldScoreRecord]) -> dict[str, GoldAccuracy]:
+    """Each person's stored gold scores pooled as the calibration rule takes them."""
+    by_user: dict[str, list[GoldScoreRecord]] = {}
     for s in scores:
-        by_user.setdefault(s.user, []).append(s.accuracy)
-    return {user: statistics.fmean(values) for user, values in by_user.items()}
-
-
-__all__ = ["GoldKeeper", "LabelContent", "Ontology", "outliers"]
+        by_user.setdefault(s.user, []).append(s)
+    nan = float("nan")
+    return {
+        user: GoldAccuracy(
+            n_tasks=len(rows),
+            accuracy=statistics.fmean(r.accuracy for r in rows),
+            geometric_f1=nan,
+            class_agreement=statistics.fmean(r.class_agreement for r in rows),
+            mean_iou_3d=statistics.fmean(r.mean_iou for r in rows),
+            n_boxes=0,
+            n_gold_boxes=0,
+        )
+        for user, rows in by_user.items()
+    }

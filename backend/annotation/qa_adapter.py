@@ -2,8 +2,8 @@
 pure quality-control core (``backend.annotation.qa``).
 
 * :func:`score_labels` scores labels against a known answer (gold): the matcher per frame, then
-  ``accuracy = F1 x class agreement`` (both class-aware; see ``qa.matching.MatchSummary``) and
-  the points' mIoU.
+  ``accuracy`` = the class-aware F1 (a box of the wrong class is a miss and a false box; see
+  ``qa.gold``), the class agreement of the boxes found, and the points' mIoU.
 * :func:`group_boxes` / :func:`fuse_group` / :func:`pairwise_agreement` /
   :func:`point_consensus` serve the consensus of overlap tasks.
 """
@@ -25,7 +25,7 @@ from backend.annotation.ontology import Ontology
 from backend.annotation.qa import grouping
 from backend.annotation.qa.fusion import fuse_boxes
 from backend.annotation.qa.matching import MatchSettings, match_frame, summarize
-from backend.annotation.qa.segmentation import class_iou, weighted_vote
+from backend.annotation.qa.segmentation import consensus_labels, segmentation_iou
 from backend.config import AnnotationConfig
 from core.formats.semantic_kitti import PointLabels
 
@@ -100,16 +100,14 @@ def score_labels(
     summary = summarize(matches)
     agreement = _finite(summary.class_agreement, 1.0 if summary.n_reference == 0 else 0.0)
     ious = []
-    names = sorted({c.point_id for c in ontology.classes})
     for frame_id, truth in answer.points.items():
         labels = given.points.get(frame_id)
         if labels is not None and labels.semantic.shape == truth.semantic.shape:
-            per_class = class_iou(labels.semantic, truth.semantic, names)
-            present = [v for v in per_class.values() if math.isfinite(v)]
-            if present:
-                ious.append(statistics.fmean(present))
+            miou = segmentation_iou(labels.semantic, truth.semantic).miou
+            if math.isfinite(miou):
+                ious.append(miou)
     return ScoreSummary(
-        accuracy=summary.f1 * agreement,
+        accuracy=summary.f1,
         f1=summary.f1,
         mean_iou=_finite(summary.mean_iou_3d, 0.0),
         class_agreement=agreement,
@@ -166,13 +164,17 @@ def pairwise_agreement(
 def point_consensus(
     labels: Mapping[str, PointLabels], accuracy: Mapping[str, float]
 ) -> PointLabels:
-    """Per point, the class with the largest summed accuracy of the people who chose it; the
-    instance of the most accurate person who chose that class."""
-    workers = sorted(labels)
+    """Per point, the class with the largest summed accuracy of the people who chose it
+    (``qa.segmentation.consensus_labels``); the instance of the most accurate person who chose
+    that class (0 where nobody labelled the point)."""
+    workers = sorted(labels, key=lambda w: -accuracy.get(w, 0.0))  # most accurate first
     semantic = np.stack([labels[w].semantic for w in workers])
     instance = np.stack([labels[w].instance for w in workers])
-    weights = np.array([accuracy.get(w, 0.5) for w in workers], dtype=np.float64)
-    winner, chooser = weighted_vote(semantic, weights)
+    weights = np.array([accuracy.get(w, 0.0) for w in workers], dtype=np.float64)
+    winner = consensus_labels(semantic, weights)
+    agrees = semantic == winner[None, :]
+    chooser = np.argmax(agrees, axis=0)  # the first (most accurate) person who chose it
+    picked = instance[chooser, np.arange(instance.shape[1])]
     return PointLabels(
-        winner.astype(np.uint16), instance[chooser, np.arange(instance.shape[1])].astype(np.uint16)
+        winner.astype(np.uint16), np.where(agrees.any(axis=0), picked, 0).astype(np.uint16)
     )

@@ -152,7 +152,11 @@ class WorkQueue:
                 )
                 self._audit(uow, leased, "lease.resumed", now)
                 return self.lease_of(uow, leased)
-        touched = uow.assignments.tasks_touched_by(who.name)
+        # independence: an annotator labels a task once; nobody reviews or adjudicates their
+        # own labels (a reviewer may see the same task again after the annotator's fix)
+        touched = uow.assignments.tasks_touched_by(
+            who.name, None if stage == "annotate" else "annotate"
+        )
         if stage == "annotate":
             gold_first = self._calibrating(who) or self._rng.random() < self._config.gold_share
             pools = (

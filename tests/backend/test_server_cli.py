@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.cli import main
 from backend.auth.tokens import hash_token
+from backend.cli import main
 from backend.metadata.db import make_engine
 from backend.metadata.unit_of_work import Database
 

@@ -120,9 +120,12 @@ class AssignmentRepository:
         )
         return [_record(r) for r in self._session.scalars(stmt)]
 
-    def tasks_touched_by(self, user: str) -> set[int]:
-        """Tasks this person ever held an assignment of (any stage, any state)."""
-        return set(self._session.scalars(select(Assignment.task_id).where(Assignment.user == user)))
+    def tasks_touched_by(self, user: str, stage: str | None = None) -> set[int]:
+        """Tasks this person ever held an assignment of (of ``stage``, or any; any state)."""
+        stmt = select(Assignment.task_id).where(Assignment.user == user)
+        if stage is not None:
+            stmt = stmt.where(Assignment.stage == stage)
+        return set(self._session.scalars(stmt))
 
     def expire(self, now: datetime) -> list[AssignmentRecord]:
         """Mark active leases past their expiry as expired (freeing their slots); returns them."""

@@ -85,6 +85,7 @@ class PeopleRepository:
             created_at=now,
         )
         self._session.add(row)
+        self._session.flush()  # before any token row refers to it
         return _user(row)
 
     def get(self, name: str) -> UserRecord | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from backend.auth.people import Principal
 from backend.config import AnnotationConfig, BackendConfig
 from backend.ingest.service import blob_key_for
 from backend.metadata.records import DetectionRecord, FrameRecord
@@ -139,7 +140,7 @@ class World:
         self.tokens[name] = token
         return token
 
-    def who(self, name: str):  # type: ignore[no-untyped-def]
+    def who(self, name: str) -> Principal:
         """The authenticated principal of ``name``."""
         return self.backend.people.authenticate(self.tokens[name])
 
@@ -147,7 +148,12 @@ class World:
 def make_world(tmp_path: Path, db_url: str | None = None, **annotation: object) -> World:
     """A world on ``db_url`` (SQLite under ``tmp_path`` if None) with annotation settings
     overridden by keyword (defaults here: no gold interleave, no spot checks, seed 1)."""
-    settings = {"gold_share": 0.0, "spot_check_share": 0.0, "seed": 1, "settle_s": 0.0}
+    settings: dict[str, object] = {
+        "gold_share": 0.0,
+        "spot_check_share": 0.0,
+        "seed": 1,
+        "settle_s": 0.0,
+    }
     settings.update(annotation)
     base = local_config(tmp_path, metadata_url=db_url)
     config: BackendConfig = replace(

@@ -5,6 +5,7 @@ for an oversize body, 204 for an empty queue, and the frame's points as binary."
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,21 +89,24 @@ def test_bad_labels_are_precise_4xx_and_store_nothing(
     w, client = api
     work = lease(w, client)
     body = {"base_version": 0, "labels": {"boxes": [box(work["frames"][0]["id"], **change)]}}
-    response = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    response = client.put(
+        f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann")
+    )
     assert response.status_code == status, response.text
     assert fragment in response.text
-    assert client.get(f"/work/{work['assignment_id']}", headers=auth(w, "ann")).json()["working"][
-        "version"
-    ] == 0
+    assert (
+        client.get(f"/work/{work['assignment_id']}", headers=auth(w, "ann")).json()["working"][
+            "version"
+        ]
+        == 0
+    )
 
 
 def test_nan_in_a_box_is_refused(api: tuple[World, httpx.Client]) -> None:
     w, client = api
     work = lease(w, client)
-    raw = (
-        '{"base_version": 0, "labels": {"boxes": [{"id": "b1", "frame_id": "%s", "track_id": 1, '
-        '"class_name": "car", "box": [NaN, 2, -0.9, 4, 1.8, 1.6, 0.3]}]}}' % work["frames"][0]["id"]
-    )
+    entry = box(work["frames"][0]["id"], box=[float("nan"), 2, -0.9, 4, 1.8, 1.6, 0.3])
+    raw = json.dumps({"base_version": 0, "labels": {"boxes": [entry]}})  # JSON with NaN
     response = client.put(
         f"/work/{work['assignment_id']}/labels",
         content=raw,
@@ -118,9 +122,14 @@ def test_point_labels_of_the_wrong_length_are_refused(api: tuple[World, httpx.Cl
     words = np.ones(frame["num_points"] - 1, dtype="<u4").tobytes()
     data = base64.b64encode(zstandard.ZstdCompressor().compress(words)).decode()
     body = {"base_version": 0, "labels": {"points": {frame["id"]: {"data": data}}}}
-    response = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    response = client.put(
+        f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann")
+    )
     assert response.status_code == 422
-    assert f"{frame['num_points'] - 1} labels for a frame of {frame['num_points']} points" in response.text
+    assert (
+        f"{frame['num_points'] - 1} labels for a frame of {frame['num_points']} points"
+        in response.text
+    )
 
 
 def test_an_expired_lease_is_409_and_the_queue_hands_the_task_on(

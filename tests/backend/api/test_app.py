@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 
-from backend.api.app import create_app
-from backend.api.deps import ApiServices
 from backend.metadata.db import make_engine
 from backend.metadata.unit_of_work import Database
+from backend.wiring import build_api
+from tests.backend.annotation.world import make_world
 from tests.backend.metadata.records import frame
 from tests.fixtures.http import serve
 
 
 @pytest.fixture
-def client(db: Database) -> Iterator[httpx.Client]:
-    with db.transaction("t") as uow:
+def client(db_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
+    world = make_world(tmp_path, db_url)
+    token = world.person("ops", "safety_engineer")
+    with world.backend.db.transaction("t") as uow:
         uow.vehicles.add("car-1", "a" * 64)
         uow.vehicles.add("car-2", "b" * 64)
         for n in range(5):
             uow.frames.add(frame(n, "car-1" if n < 3 else "car-2", priority=n / 10))
-    with serve(create_app(ApiServices(db=db))) as http:
+    with serve(build_api(world.backend)) as http:
+        http.headers["Authorization"] = f"Bearer {token}"
         yield http
+    world.backend.close()
 
 
 def test_health(client: httpx.Client) -> None:
@@ -66,10 +72,14 @@ def test_openapi_documents_the_routes(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_an_unreachable_database_is_503_not_a_traceback() -> None:
+def test_an_unreachable_database_is_503_not_a_traceback(tmp_path: Path) -> None:
+    world = make_world(tmp_path)
+    token = world.person("ops", "safety_engineer")
     engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nope?connect_timeout=1")
+    down = replace(world.backend, db=Database(engine))
     try:
-        with serve(create_app(ApiServices(db=Database(engine)))) as test_client:
+        with serve(build_api(down)) as test_client:
+            test_client.headers["Authorization"] = f"Bearer {token}"
             health = test_client.get("/health")
             assert health.status_code == 503 and health.json()["status"] == "degraded"
             frames = test_client.get("/frames")

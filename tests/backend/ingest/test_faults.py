@@ -286,7 +286,9 @@ def test_backend_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(
     assert client.upload(frame).status == Status.STATUS_ALREADY_STORED
     channel.close()
     # the same process serves the HTTP API over the same metadata
-    frames = httpx.get(f"{backend.api}/frames", timeout=10).json()
+    reader = backend.cli("people", "add", "ops", "--role", "safety_engineer").strip()
+    headers = {"Authorization": f"Bearer {reader}"}
+    frames = httpx.get(f"{backend.api}/frames", headers=headers, timeout=10).json()
     assert frames["total"] == 1 and frames["items"][0]["id"] == frame.frame_id
     assert httpx.get(f"{backend.api}/health", timeout=10).json()["status"] == "ok"
     assert backend.terminate() == 0  # SIGTERM: a clean shutdown
