@@ -128,21 +128,7 @@ class GoldKeeper:
         given = store.content(uow, label_set_id)
         summary = score_labels(given, answer, onto, self._config)
         uow.reviews.add_gold_score(
-            GoldScoreRecord(
-                user=who,
-                kind="annotation",
-                task_id=task.id,
-                label_set_id=label_set_id,
-                calibration=task.is_calibration,
-                accuracy=summary.accuracy,
-                f1=summary.f1,
-                mean_iou=summary.mean_iou,
-                class_agreement=summary.class_agreement,
-                centre_error_m=summary.centre_error_m,
-                heading_error_rad=summary.heading_error_rad,
-                point_miou=summary.point_miou,
-            ),
-            now,
+            _record(who, "annotation", task, label_set_id, summary, summary.accuracy), now
         )
         uow.votes.add(self._gold_votes(task, who, summary), now)
         uow.audit.record(
@@ -215,20 +201,7 @@ class GoldKeeper:
         good_labels = summary.accuracy >= self._config.min_gold_accuracy
         right = (review.decision == "approve") == good_labels
         uow.reviews.add_gold_score(
-            GoldScoreRecord(
-                user=review.reviewer,
-                kind="review",
-                task_id=task.id,
-                label_set_id=review.label_set_id,
-                calibration=False,
-                accuracy=1.0 if right else 0.0,
-                f1=summary.f1,
-                mean_iou=summary.mean_iou,
-                class_agreement=summary.class_agreement,
-                centre_error_m=summary.centre_error_m,
-                heading_error_rad=summary.heading_error_rad,
-                point_miou=summary.point_miou,
-            ),
+            _record(review.reviewer, "review", task, review.label_set_id, summary, float(right)),
             now,
         )
         uow.audit.record(
@@ -297,6 +270,32 @@ class GoldKeeper:
             {"kind": "labeller_flagged", "user": who, "check": check, "accuracy": accuracy},
             now,
         )
+
+
+def _record(
+    user: str,
+    kind: str,
+    task: TaskRecord,
+    label_set_id: int,
+    summary: ScoreSummary,
+    accuracy: float,
+) -> GoldScoreRecord:
+    """A gold score: ``accuracy`` of the person's work (labels: the class-aware F1; a review
+    decision: 1 if right), with the measured quality of the labels beside it."""
+    return GoldScoreRecord(
+        user=user,
+        kind=kind,
+        task_id=task.id,
+        label_set_id=label_set_id,
+        calibration=task.is_calibration and kind == "annotation",
+        accuracy=accuracy,
+        f1=summary.f1,
+        mean_iou=summary.mean_iou,
+        class_agreement=summary.class_agreement,
+        centre_error_m=summary.centre_error_m,
+        heading_error_rad=summary.heading_error_rad,
+        point_miou=summary.point_miou,
+    )
 
 
 def _means(scores: Sequence[GoldScoreRecord]) -> dict[str, GoldAccuracy]:

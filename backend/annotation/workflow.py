@@ -285,20 +285,11 @@ class Workflow:
                 )
                 return Outcome(task.id, accepted.stage, subject)
             if decision == "fix_accept":
-                fixed_set = store.new_label_set(
-                    uow,
-                    task,
-                    self._editor.checked(uow, task, fixed),
-                    source="review",
-                    author=who.name,
-                    state="submitted",
-                    now=now,
-                    assignment_id=assignment.id,
+                fixed_id = self._own_labels(
+                    uow, task, fixed, "review", who.name, assignment.id, now
                 )
-                store.accept(
-                    uow, task, fixed_set.id, actor=who.name, reason="fixed in review", now=now
-                )
-                return Outcome(task.id, "accepted", fixed_set.id)
+                store.accept(uow, task, fixed_id, actor=who.name, reason="fixed in review", now=now)
+                return Outcome(task.id, "accepted", fixed_id)
             return self._reject(uow, task, subject, annotator, now)
 
     def _reject(
@@ -330,6 +321,28 @@ class Workflow:
         )
         return Outcome(task.id, "annotate", None)
 
+    def _own_labels(
+        self,
+        uow: UnitOfWork,
+        task: TaskRecord,
+        body: Any,
+        source: str,
+        author: str,
+        assignment_id: int,
+        now: datetime,
+    ) -> int:
+        """A reviewer's or adjudicator's own labels as a new label set of the task."""
+        return store.new_label_set(
+            uow,
+            task,
+            self._editor.checked(uow, task, body),
+            source=source,
+            author=author,
+            state="submitted",
+            now=now,
+            assignment_id=assignment_id,
+        ).id
+
     # -- the senior panel --------------------------------------------------------------------
 
     def adjudicate(
@@ -351,16 +364,9 @@ class Workflow:
                 raise PermissionDeniedError(f"assignment {assignment_id} is not an adjudication")
             task = uow.tasks.require(assignment.task_id, for_update=True)
             if fixed is not None:
-                chosen = store.new_label_set(
-                    uow,
-                    task,
-                    self._editor.checked(uow, task, fixed),
-                    source="adjudication",
-                    author=who.name,
-                    state="submitted",
-                    now=now,
-                    assignment_id=assignment.id,
-                ).id
+                chosen = self._own_labels(
+                    uow, task, fixed, "adjudication", who.name, assignment.id, now
+                )
             else:
                 assert accept_label_set is not None
                 found = uow.label_sets.get(accept_label_set)
