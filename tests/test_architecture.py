@@ -90,14 +90,25 @@ def test_the_rule_is_checked_on_real_files() -> None:
 
 def test_a_running_daemon_loads_no_cloud_package() -> None:
     """Build the daemon's whole pipeline (model, scoring, selection, spool, uploader) in a fresh
-    interpreter and list what got imported: the vehicle must not pay for the cloud's stack."""
-    code = """
-import json, sys
+    interpreter and list what got imported: the vehicle must not pay for the cloud's stack.
+
+    The cloud-only packages are made unimportable first, as on the vehicle where they are not
+    installed: numba imports scipy whenever it is installed (a version check in its
+    ``__init__``), which would list a package our code never asked for; a direct import by our
+    code now fails the daemon instead."""
+    code = f"""
+import importlib.abc, json, sys
+class Vehicle(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {sorted(CLOUD_ONLY)!r}:
+            raise ModuleNotFoundError(f"{{name}}: cloud-only, not installed on the vehicle")
+        return None
+sys.meta_path.insert(0, Vehicle())
 from agent.cli import main  # the entry point the vehicle runs
 from agent.daemon.app import Daemon, build_analyzer
 from agent.config import AgentConfig
 build_analyzer(AgentConfig())      # loads the ONNX model and the scoring kernels
-print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
+print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))
 """
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT

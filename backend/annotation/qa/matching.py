@@ -179,6 +179,33 @@ def assign(weight: F64) -> tuple[I64, I64]:
     return rows[keep].astype(np.int64), cols[keep].astype(np.int64)
 
 
+def _metrics(
+    a: F64, b: F64, ci: I64, ri: I64, same: Bool, iou: F64 | None = None, kind: IouKind = "3d"
+) -> PairMetrics:
+    """Per-pair quality of boxes ``a[ci[k]]`` and ``b[ri[k]]``; ``iou``, if given, is the
+    matrix of ``kind`` already computed (its entries are reused, not recomputed)."""
+    pa, pb = a[ci], b[ri]
+    known = iou[ci, ri] if iou is not None else None
+    d = pa[:, :3] - pb[:, :3]
+    return PairMetrics(
+        candidate=ci,
+        reference=ri,
+        iou_3d=known if known is not None and kind == "3d" else iou3d_pairs(pa, pb),
+        iou_bev=known if known is not None and kind == "bev" else bev_iou_pairs(pa, pb),
+        centre_error_m=np.sqrt((d * d).sum(axis=1)),
+        heading_error_rad=heading_error(pa[:, 6], pb[:, 6]),
+        heading_error_flip_rad=heading_error(pa[:, 6], pb[:, 6], ignore_flip=True),
+        same_class=same,
+    )
+
+
+def _split(p: PairMetrics, k: int) -> tuple[PairMetrics, PairMetrics]:
+    """The first ``k`` pairs and the rest, as two :class:`PairMetrics`."""
+    head = {name: getattr(p, name)[:k] for name in p.__dataclass_fields__}
+    tail = {name: getattr(p, name)[k:] for name in p.__dataclass_fields__}
+    return PairMetrics(**head), PairMetrics(**tail)
+
+
 def pair_metrics(
     candidate_boxes: npt.ArrayLike,
     candidate_classes: Sequence[str],
@@ -188,23 +215,18 @@ def pair_metrics(
     reference_index: npt.ArrayLike,
 ) -> PairMetrics:
     """Per-pair quality of the pairs ``(candidate_index[k], reference_index[k])``."""
-    ci = np.asarray(candidate_index, dtype=np.int64)
-    ri = np.asarray(reference_index, dtype=np.int64)
-    a = np.asarray(candidate_boxes, dtype=np.float64).reshape(-1, 7)[ci]
-    b = np.asarray(reference_boxes, dtype=np.float64).reshape(-1, 7)[ri]
-    ca = np.asarray(candidate_classes, dtype=object).reshape(-1)
-    cb = np.asarray(reference_classes, dtype=object).reshape(-1)
-    same = np.asarray(ca[ci] == cb[ri], dtype=bool)
-    return PairMetrics(
-        candidate=ci,
-        reference=ri,
-        iou_3d=iou3d_pairs(a, b),
-        iou_bev=bev_iou_pairs(a, b),
-        centre_error_m=np.linalg.norm(a[:, :3] - b[:, :3], axis=1),
-        heading_error_rad=heading_error(a[:, 6], b[:, 6]),
-        heading_error_flip_rad=heading_error(a[:, 6], b[:, 6], ignore_flip=True),
-        same_class=same,
-    )
+    ci = np.asarray(candidate_index, dtype=np.int64).reshape(-1)
+    ri = np.asarray(reference_index, dtype=np.int64).reshape(-1)
+    a = _boxes(candidate_boxes, candidate_classes, "candidate")
+    b = _boxes(reference_boxes, reference_classes, "reference")
+    same = np.array(
+        [
+            candidate_classes[i] == reference_classes[j]
+            for i, j in zip(ci.tolist(), ri.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )  # over pairs, not points
+    return _metrics(a, b, ci, ri, same)
 
 
 def match_frame(
@@ -221,29 +243,41 @@ def match_frame(
     b = _boxes(reference_boxes, reference_classes, "reference")
     n, m = a.shape[0], b.shape[0]
     iou = settings.iou_matrix(a, b)
-    ca = np.asarray(candidate_classes, dtype=object).reshape(n)
-    cb = np.asarray(reference_classes, dtype=object).reshape(m)
+    # classes as integer codes: comparing a 50 x 50 table of Python strings costs more than
+    # the IoU matrix itself
+    names = list(dict.fromkeys([*candidate_classes, *reference_classes]))
+    code = {name: i for i, name in enumerate(names)}
+    ca = np.array([code[c] for c in candidate_classes], dtype=np.int64).reshape(n)
+    cb = np.array([code[c] for c in reference_classes], dtype=np.int64).reshape(m)
+    class_threshold = np.array([settings.threshold(c) for c in names], dtype=np.float64)
     same = ca[:, None] == cb[None, :]
-    threshold = np.array([settings.threshold(c) for c in cb], dtype=np.float64)
 
     # pass 1: same class, at that class's threshold
-    rows, cols = assign(np.where(same & (iou >= threshold[None, :]), iou, 0.0))
-    free_a = np.setdiff1d(np.arange(n), rows)
-    free_b = np.setdiff1d(np.arange(m), cols)
+    rows, cols = assign(np.where(same & (iou >= class_threshold[cb][None, :]), iou, 0.0))
+    free_a = np.ones(n, dtype=bool)
+    free_a[rows] = False
+    free_b = np.ones(m, dtype=bool)
+    free_b[cols] = False
+    left_a, left_b = np.flatnonzero(free_a), np.flatnonzero(free_b)
 
     # pass 2: different classes among the leftovers, at the mismatch threshold
-    sub = iou[np.ix_(free_a, free_b)]
-    eligible = ~same[np.ix_(free_a, free_b)] & (sub >= settings.mismatch_threshold)
+    sub = iou[np.ix_(left_a, left_b)]
+    eligible = ~same[np.ix_(left_a, left_b)] & (sub >= settings.mismatch_threshold)
     r2, c2 = assign(np.where(eligible, sub, 0.0))
-    mis_a, mis_b = free_a[r2], free_b[c2]
+    mis_a, mis_b = left_a[r2], left_b[c2]
+    free_a[mis_a] = False
+    free_b[mis_b] = False
 
+    ci, ri = np.concatenate([rows, mis_a]), np.concatenate([cols, mis_b])
+    metrics = _metrics(a, b, ci, ri, ca[ci] == cb[ri], iou, settings.iou_kind)
+    matched, mismatched = _split(metrics, rows.shape[0])
     return FrameMatch(
         n_candidate=n,
         n_reference=m,
-        matched=pair_metrics(a, candidate_classes, b, reference_classes, rows, cols),
-        mismatched=pair_metrics(a, candidate_classes, b, reference_classes, mis_a, mis_b),
-        unmatched_candidate=np.setdiff1d(free_a, mis_a).astype(np.int64),
-        unmatched_reference=np.setdiff1d(free_b, mis_b).astype(np.int64),
+        matched=matched,
+        mismatched=mismatched,
+        unmatched_candidate=np.flatnonzero(free_a).astype(np.int64),
+        unmatched_reference=np.flatnonzero(free_b).astype(np.int64),
     )
 
 
