@@ -115,9 +115,7 @@ print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))
     )
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert "onnxruntime" in loaded and "numba" in loaded  # the check sees real imports
-    # numba imports scipy when it happens to be installed (a version check in numba/__init__);
-    # the vehicle install has none (test below), so only the project's own imports count here
-    forbidden = (CLOUD_ONLY - {"scipy"}) | {"backend", "simulators"}
+    forbidden = CLOUD_ONLY | {"backend", "simulators"}
     assert not loaded & forbidden, sorted(loaded & forbidden)
 
 
