@@ -6,8 +6,10 @@ Layout under ``root``::
     frames/.<name>.*.tmp         a write in progress (atomic_write_bytes); deleted on open
     quarantine/<name>            corrupt or permanently refused files, with a ``.reason`` text
 
-Crash safety: a record appears under its final name only through rename after fsync, so after
-kill -9 or power loss every ``.ltf`` file is complete or the checksum says otherwise; ``open``
+Crash safety: a record appears under its final name only through rename after fsync, and the
+directories, names and removals are fsynced too, so after kill -9 or power loss every ``.ltf``
+file is complete, a ``put`` that returned is there and an acked frame is not;
+``tests/agent/spool/test_spool_crash_points.py`` checks it at every call boundary. ``open``
 deletes temp files, verifies every record and quarantines the bad ones. A frame leaves the spool
 only through ``ack`` (the backend confirmed durable storage), ``quarantine``, or eviction by a
 higher-priority frame when the spool is full — never while it is checked out for upload.
@@ -31,7 +33,7 @@ from agent.spool.record import (
     decode_record,
     encode_record,
 )
-from core.formats.atomic import atomic_write_bytes, fsync_directory
+from core.formats.atomic import atomic_write_bytes, ensure_directory, fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +97,11 @@ class Spool:
         """Create or recover a spool at ``root`` (see the module docstring)."""
         spool = cls(root, max_bytes, durable=durable)
         try:
-            spool.frames_dir.mkdir(parents=True, exist_ok=True)
-            spool.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            for directory in (spool.frames_dir, spool.quarantine_dir):
+                if durable:
+                    ensure_directory(directory)  # else a power loss can take every frame with it
+                else:
+                    directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SpoolError(f"spool.dir {root}: cannot create: {exc.strerror}") from exc
         spool.recovery = spool._recover()
@@ -247,11 +252,15 @@ class Spool:
     def _move_to_quarantine(self, path: Path, reason: str) -> None:
         target = self.quarantine_dir / path.name
         try:
+            # the reason first, so a quarantined file always has one; the destination directory
+            # is synced before the source, so a power loss in between leaves the file in both
+            # places (re-quarantined on open), never in neither
+            reason_path = self.quarantine_dir / f"{path.name}.reason"
+            atomic_write_bytes(reason_path, (reason + "\n").encode(), durable=self.durable)
             os.replace(path, target)
-            (self.quarantine_dir / f"{path.name}.reason").write_text(reason + "\n")
             if self.durable:
-                fsync_directory(self.frames_dir)
                 fsync_directory(self.quarantine_dir)
+                fsync_directory(self.frames_dir)
         except OSError as exc:
             # cannot move it aside: delete rather than retrying a poisoned file forever
             log.error("cannot quarantine %s (%s); deleting it", path, exc)

@@ -1,4 +1,5 @@
-"""kill -9 at arbitrary moments of a writing spool: nothing committed is lost, nothing is torn."""
+"""kill -9 at arbitrary moments of a writing spool, in a real process: nothing committed is lost,
+nothing is torn. Random kill times; test_spool_crash_points.py covers every crash point."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def test_sigkill_while_writing_loses_nothing_committed(tmp_path: Path) -> None:
         spool = Spool.open(tmp_path, 10**9)
         recovered = spool.frame_ids()
         assert spool.recovery.quarantined == ()  # a rename is atomic: no torn record
-        assert not list((tmp_path / "frames").glob("*.tmp"))
+        assert spool.recovery.temp_files_removed <= 1  # one writer: one write in progress at most
         assert committed - acking <= recovered  # every committed frame not being acked survived
         assert recovered <= attempted
         assert not recovered & acked  # an acked frame never comes back
