@@ -7,9 +7,11 @@ the blob store hold only verified frames. At scale an ingest replica keeps its o
 client that resumes on another replica is told a smaller committed offset and re-sends more
 bytes, which is correct, only slower (sticky load balancing by vehicle avoids it).
 
-Layout: ``ROOT/<quoted vehicle>/<frame id>.part``. Data is fsynced when a stream ends, so the
-committed offset survives a crash of the server; if a crash still leaves wrong bytes, the
-SHA-256 check at the end of the upload catches them and the staging file is discarded.
+Layout: ``ROOT/<quoted vehicle>/<frame id>.part``. Data is fsynced when a stream ends and a new
+file's directory entry when it is created, so the committed offset acknowledged to the client
+survives a crash of the server and a power loss (tests/backend/storage/test_crash_points.py);
+bytes written after it may come back as zeros after a power loss -- the SHA-256 check at the
+end of the upload catches them, the staging file is discarded and the client sends again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from backend.errors import StorageError
+from core.formats.atomic import ensure_directory, fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +118,14 @@ class StagingArea:
                 f"offset {offset} for frame {frame_id} is past the {committed} staged bytes"
             )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("r+b" if path.exists() else "wb")
+            exists = path.exists()
+            if not exists:
+                ensure_directory(path.parent)
+            handle = path.open("r+b" if exists else "wb")
+            if not exists:
+                # the new file's name must survive power loss like its data (fsynced on close),
+                # or the committed offset acknowledged to the client could fall back to 0
+                fsync_directory(path.parent)
             handle.truncate(offset)
             handle.seek(offset)
         except OSError as exc:
