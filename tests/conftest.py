@@ -1,4 +1,5 @@
-"""Shared pytest configuration: service fixtures (PostgreSQL, moto S3) live in tests/fixtures."""
+"""Shared pytest configuration: service fixtures (PostgreSQL, moto S3) and small mounted file
+systems (full disk, read-only) live in tests/fixtures."""
 
 import os
 
@@ -7,4 +8,4 @@ import os
 # uses anyway (the agent never loads Open3D), so the tests pin it before numba is imported.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")
 
-pytest_plugins = ["tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.mounts"]

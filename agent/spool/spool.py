@@ -113,8 +113,12 @@ class Spool:
         files = []
         for path in self.frames_dir.iterdir():
             if path.name.startswith(".") and path.name.endswith(".tmp"):
-                path.unlink(missing_ok=True)  # an interrupted write: the frame was never committed
-                temps += 1
+                # an interrupted write: the frame was never committed
+                try:
+                    path.unlink(missing_ok=True)
+                    temps += 1
+                except OSError as exc:  # read-only disk: harmless, it is never read
+                    log.warning("spool cannot remove temp file %s: %s", path, exc)
             elif path.suffix == SUFFIX:
                 files.append(path)
         files.sort(key=lambda p: (p.stat().st_mtime_ns, p.name))
@@ -201,12 +205,20 @@ class Spool:
             need -= entry.size
         return victims if need <= 0 else None
 
-    def _remove(self, frame_id: str) -> None:
+    def _remove(self, frame_id: str) -> bool:
+        """Drop the frame from the index and delete its file; False (logged) if the file could
+        not be deleted (read-only or failing disk): it comes back on the next ``open``, which is
+        safe -- uploads are idempotent -- and this process does not send it again."""
         entry = self._entries.pop(frame_id)
         self._bytes -= entry.size
-        self._path(frame_id).unlink(missing_ok=True)
-        if self.durable:
-            fsync_directory(self.frames_dir)
+        try:
+            self._path(frame_id).unlink(missing_ok=True)
+            if self.durable:
+                fsync_directory(self.frames_dir)
+        except OSError as exc:
+            log.error("spool cannot delete frame_id=%s: %s", frame_id, exc)
+            return False
+        return True
 
     # --- uploader side -----------------------------------------------------------------------
 
@@ -231,12 +243,12 @@ class Spool:
         with self._lock:
             self._in_flight.discard(frame_id)
 
-    def ack(self, frame_id: str) -> None:
-        """The backend stored the frame durably: delete it from the spool."""
+    def ack(self, frame_id: str) -> bool:
+        """The backend stored the frame durably: delete it from the spool. False if its file
+        could not be deleted (see ``_remove``); the frame leaves the spool's index either way."""
         with self._lock:
             self._in_flight.discard(frame_id)
-            if frame_id in self._entries:
-                self._remove(frame_id)
+            return frame_id not in self._entries or self._remove(frame_id)
 
     def quarantine(self, frame_id: str, reason: str) -> None:
         """Move a frame aside with its reason (corrupt, or refused permanently by the backend)."""
@@ -262,9 +274,13 @@ class Spool:
                 fsync_directory(self.quarantine_dir)
                 fsync_directory(self.frames_dir)
         except OSError as exc:
-            # cannot move it aside: delete rather than retrying a poisoned file forever
+            # cannot move it aside: delete rather than retrying a poisoned file forever (it is
+            # out of the index either way; on a read-only disk it stays until the next open)
             log.error("cannot quarantine %s (%s); deleting it", path, exc)
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as again:
+                log.error("cannot delete %s either: %s", path, again)
         self.quarantined_total += 1
         log.error("spool quarantined file=%s reason=%s", path.name, reason)
 

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
-import pytest
-
-from agent.spool import spool as spool_module
 from agent.spool.record import encode_record
 from agent.spool.spool import Spool
 from tests.agent.spool.helpers import make_record
@@ -101,19 +97,6 @@ def test_full_spool_evicts_lowest_priority_never_the_one_in_flight(tmp_path: Pat
     assert spool.put(r0).reason == "full"
     assert spool.evicted_total == 2
     assert spool.bytes <= spool.max_bytes
-
-
-def test_disk_full_is_a_result_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spool = Spool.open(tmp_path, 10**6)
-
-    def no_space(path: Path, data: bytes, *, durable: bool = True) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(spool_module, "atomic_write_bytes", no_space)
-    result = spool.put(make_record())
-    assert not result.stored
-    assert result.reason == "disk: No space left on device"
-    assert spool.frames == 0
 
 
 def test_quarantine_moves_a_refused_frame_aside(tmp_path: Path) -> None:
