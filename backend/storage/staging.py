@@ -16,6 +16,7 @@ end of the upload catches them, the staging file is discarded and the client sen
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -62,7 +63,10 @@ class StagingWriter:
                 f"cannot flush staging file {self.path}: {exc}", retryable=True
             ) from exc
         finally:
-            self._handle.close()
+            # close() flushes again and raises the same error if the flush above failed (a full
+            # disk); it releases the descriptor regardless, and the StorageError says it all
+            with contextlib.suppress(OSError):
+                self._handle.close()
 
     def __enter__(self) -> StagingWriter:
         return self

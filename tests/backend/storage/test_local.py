@@ -1,13 +1,10 @@
-"""Local-directory specifics: sharded layout, no temp files left, errors are retryable."""
+"""Local-directory specifics: sharded layout, temp files of crashed writes not listed (full and
+read-only disks: test_full_disk.py)."""
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
-import pytest
-
-from backend.errors import StorageError
 from backend.storage.local import LocalBlobStore
 
 
@@ -26,21 +23,3 @@ def test_crashed_write_temp_files_are_not_listed(tmp_path: Path) -> None:
     shard = next(p for p in tmp_path.rglob("*") if p.is_file()).parent
     (shard / ".k.123.tmp").write_bytes(b"half")
     assert [i.key for i in store.list()] == ["k"]
-
-
-def test_a_failing_disk_raises_a_retryable_error_and_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = LocalBlobStore(tmp_path)
-
-    def disk_full(_fd: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    # fsync is where a full disk (or quota) is finally reported for buffered writes
-    monkeypatch.setattr("core.formats.atomic.os.fsync", disk_full)
-    with pytest.raises(StorageError, match="No space left") as info:
-        store.put("frames/x", b"data" * 1000)
-    assert info.value.retryable
-    monkeypatch.undo()
-    assert not store.exists("frames/x")
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
