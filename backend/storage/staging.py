@@ -77,7 +77,13 @@ class StagingWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        # the block failed (a write, or the client went away): what arrived is still flushed,
+        # and a failing flush must not hide the block's own error, which names the offset
+        with contextlib.suppress(StorageError):
+            self.close()
 
 
 class StagingArea:

@@ -47,14 +47,21 @@ StartIngest = Callable[..., RunningIngest]
 @pytest.fixture
 def start_ingest_server(tmp_path: Path) -> Iterator[StartIngest]:
     """Start a backend under ``tmp_path``; keyword arguments: ``metadata_url``, ``blobs`` (a store
-    to use instead of the local directory) and any IngestConfig field (limits)."""
+    to use instead of the local directory), ``staging`` (the staging directory) and any
+    IngestConfig field (limits)."""
     running: list[RunningIngest] = []
 
     def start(
-        *, metadata_url: str | None = None, blobs: BlobStore | None = None, **ingest: Any
+        *,
+        metadata_url: str | None = None,
+        blobs: BlobStore | None = None,
+        staging: Path | None = None,
+        **ingest: Any,
     ) -> RunningIngest:
         config = local_config(tmp_path / f"backend{len(running)}", metadata_url=metadata_url)
         config = replace(config, ingest=replace(config.ingest, **ingest))
+        if staging is not None:
+            config = replace(config, storage=replace(config.storage, staging_path=str(staging)))
         backend = build_backend(config, blobs=blobs)
         tokens = {name: backend.add_vehicle(name) for name in ("car-1", "car-2")}
         result = RunningIngest(backend, start_ingest(backend), tokens)

@@ -1,12 +1,13 @@
 """Faults with real processes and real outages: junk on the port, a backend killed mid-stream and
-restarted through the CLI, S3 (moto server) stopped, a full blob disk, a crash between blob and row."""
+restarted through the CLI, S3 (moto server) stopped, full blob and staging disks, a crash between blob
+and row."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,6 +39,7 @@ from tests.backend.ingest.upload_client import (
     rpc_code,
 )
 from tests.backend.metadata.queries import count_frames, get_frame
+from tests.fixtures.mounts import SmallDisk, fill
 from tests.fixtures.services import MotoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -65,45 +67,63 @@ def test_garbage_bytes_on_the_port_do_not_hurt_the_server(ingest: RunningIngest)
         half_open.close()
 
 
-# -- a full disk ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def full_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
-    """Paths listed here behave like a full filesystem: fsync of a file under them fails ENOSPC
-    (where a buffered write's lack of space is reported). Unprivileged tests cannot mount a
-    tiny tmpfs, and only the blob directory should be full, not the staging disk."""
-    full: list[Path] = []
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        target = os.readlink(f"/proc/self/fd/{fd}")
-        if any(target.startswith(str(p)) for p in full):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    yield full
+# -- a full disk (a real one: a small tmpfs, so ENOSPC comes from the kernel) ----------------
 
 
 def test_a_full_blob_disk_is_unavailable_and_nothing_is_half_written(
-    ingest: RunningIngest, full_disk: list[Path]
+    start_ingest_server: StartIngest, small_disk: SmallDisk
 ) -> None:
-    blob_root = Path(ingest.backend.config.storage.path)
-    full_disk.append(blob_root)
+    disk = small_disk(512 * 1024)
+    blobs = LocalBlobStore(disk / "blobs")
+    running = start_ingest_server(blobs=blobs)
     frame = make_frame("car-1", seed=41)
-    client = ingest.client()
+    ballast = fill(disk, leave_bytes=8192)
+    assert len(frame.payload) > 8192
+    client = running.client()
     with pytest.raises(grpc.RpcError) as info:
         client.send(chunks(frame))
+    key = blob_key_for(frame.frame_id)
     assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
-    assert isinstance(info.value, grpc.Call) and "No space left" in (info.value.details() or "")
-    assert [p for p in blob_root.rglob("*") if p.is_file()] == []  # no temp file, no object
-    assert count_frames(ingest.backend.db) == 0
+    assert isinstance(info.value, grpc.Call)
+    assert info.value.details() == (
+        f"storage unavailable, retry later: cannot write blob {key!r} ({len(frame.payload)} "
+        f"bytes) to {blobs._path(key)}: [Errno 28] No space left on device"
+    )
+    assert [p for p in (disk / "blobs").rglob("*") if p.is_file()] == []  # no temp, no object
+    assert count_frames(running.backend.db) == 0
     # the staged payload is kept: after space is freed the client finishes with one empty chunk
     assert client.query(frame.frame_id).committed_offset == len(frame.payload)
-    full_disk.clear()
+    ballast.unlink()
     assert client.upload(frame).status == Status.STATUS_STORED
-    assert ingest.backend.blobs.get(blob_key_for(frame.frame_id)) == frame.payload
+    assert blobs.get(key) == frame.payload
+
+
+def test_a_full_staging_disk_is_unavailable_and_the_upload_resumes_after_space_is_freed(
+    start_ingest_server: StartIngest, small_disk: SmallDisk
+) -> None:
+    disk = small_disk(512 * 1024)
+    running = start_ingest_server(staging=disk / "staging")
+    frame = make_frame("car-1", num_points=8000, seed=46)
+    ballast = fill(disk, leave_bytes=16 * 1024)
+    client = running.client()
+    with pytest.raises(grpc.RpcError) as info:
+        client.send(chunks(frame, chunk_bytes=4096))
+    assert rpc_code(info.value) == grpc.StatusCode.UNAVAILABLE
+    assert isinstance(info.value, grpc.Call)
+    found = re.fullmatch(
+        r"storage unavailable, retry later: cannot stage 4096 bytes at offset (\d+) in "
+        rf"{re.escape(str(running.backend.staging.path('car-1', frame.frame_id)))}: "
+        r"\[Errno 28\] No space left on device",
+        info.value.details() or "",
+    )
+    assert found, info.value.details()
+    committed = client.query(frame.frame_id).committed_offset
+    staged = running.backend.staging.read("car-1", frame.frame_id)
+    assert 0 < committed == len(staged) <= int(found[1]) < len(frame.payload)
+    assert staged == frame.payload[:committed]  # a prefix, never garbage
+    ballast.unlink()
+    assert client.upload(frame, chunk_bytes=4096).status == Status.STATUS_STORED
+    assert running.backend.blobs.get(blob_key_for(frame.frame_id)) == frame.payload
 
 
 # -- S3 outage ---------------------------------------------------------------------------------
