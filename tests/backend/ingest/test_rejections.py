@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import struct
 import zlib
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 
+from backend.config import IngestConfig
 from backend.ingest.service import blob_key_for
 from core.formats.codec import HEADER, MAGIC, VERSION
 from longtail.v1 import frame_pb2, ingest_pb2
@@ -34,9 +36,12 @@ def refused(
     call: Callable[[], object],
     code: grpc.StatusCode,
     message: str,
+    *,
+    exact: bool = False,
 ) -> None:
-    """``call`` fails with ``code`` and ``message``, one log line names the code, nothing is stored,
-    and a good upload succeeds right after."""
+    """``call`` fails with ``code`` and ``message`` (the whole message when ``exact``, else a part
+    of it), one log line names the code, nothing is stored, and a good upload succeeds right
+    after."""
     before = count_frames(running.backend.db)
     with (
         caplog.at_level(logging.WARNING, logger="backend.ingest"),
@@ -45,12 +50,17 @@ def refused(
         call()
     assert rpc_code(info.value) == code, info.value
     assert isinstance(info.value, grpc.Call)
-    assert message in (info.value.details() or "")
+    details = info.value.details() or ""
+    assert details == message if exact else message in details, details
     assert any(code.name in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
     caplog.clear()
     assert count_frames(running.backend.db) == before
     good = make_frame("car-1", num_points=100, seed=10_000 + before)
     assert running.client().upload(good).status == Status.STATUS_STORED
+
+
+#: the decompressed-size limit of the default configuration, bytes
+DECOMPRESSED_LIMIT = IngestConfig().max_decompressed_bytes
 
 
 def bomb_frame(vehicle: str, claimed_points: int) -> SampleFrame:
@@ -66,18 +76,46 @@ def test_wrong_checksum_is_data_loss_and_discards_the_staged_bytes(
 ) -> None:
     frame = make_frame("car-1", seed=20)
     corrupt = bytearray(frame.payload)
-    corrupt[100] ^= 0xFF
+    corrupt[100] ^= 0xFF  # in the compressed body: the codec header still reads fine
     client = ingest.client()
     refused(
         ingest,
         caplog,
         lambda: client.send(chunks(frame, data=bytes(corrupt))),
         Code.DATA_LOSS,
-        "SHA-256",
+        f"payload SHA-256 is {hashlib.sha256(corrupt).hexdigest()}, not the frame id "
+        f"{frame.frame_id}; staged bytes discarded",
+        exact=True,
     )
     assert client.query(frame.frame_id).committed_offset == 0
     assert not ingest.backend.blobs.exists(blob_key_for(frame.frame_id))
     assert client.upload(frame).status == Status.STATUS_STORED  # the real bytes still go through
+
+
+def test_staged_bytes_damaged_between_streams_fail_the_checksum_of_the_resumed_upload(
+    ingest: RunningIngest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a power loss can leave (unsynced bytes read back as zeros): the resumed upload is
+    refused as DATA_LOSS, the staged copy is discarded and the client's next attempt stores it."""
+    frame = make_frame("car-1", num_points=5000, seed=32)
+    client = ingest.client()
+    half = len(frame.payload) // 2
+    assert client.send(chunks(frame, stop_at=half)).committed_offset == half
+    staged = ingest.backend.staging.path("car-1", frame.frame_id)
+    damaged = frame.payload[: half - 4096] + bytes(4096)
+    staged.write_bytes(damaged)
+    refused(
+        ingest,
+        caplog,
+        lambda: client.send(chunks(frame, start=half)),
+        Code.DATA_LOSS,
+        f"payload SHA-256 is {hashlib.sha256(damaged + frame.payload[half:]).hexdigest()}, not "
+        f"the frame id {frame.frame_id}; staged bytes discarded",
+        exact=True,
+    )
+    assert not staged.exists()
+    assert client.upload(frame).status == Status.STATUS_STORED
+    assert ingest.backend.blobs.get(blob_key_for(frame.frame_id)) == frame.payload
 
 
 def test_oversize_frame_is_refused_for_good(
@@ -87,7 +125,15 @@ def test_oversize_frame_is_refused_for_good(
     frame = make_frame("car-1", num_points=5000, seed=21)
     assert len(frame.payload) > 20_000
     call = lambda: running.client().send(chunks(frame, chunk_bytes=10_000))  # noqa: E731
-    refused(running, caplog, call, Code.INVALID_ARGUMENT, "over the limit of 20000 bytes")
+    refused(
+        running,
+        caplog,
+        call,
+        Code.INVALID_ARGUMENT,
+        f"frame {frame.frame_id}: payload_size {len(frame.payload)} is over the limit of "
+        "20000 bytes",
+        exact=True,
+    )
 
 
 def test_oversize_chunk_is_refused_for_good_and_keeps_earlier_chunks(
@@ -121,21 +167,31 @@ def test_metadata_claiming_too_many_points_is_refused_before_any_byte_is_kept(
     frame = make_frame("car-1", seed=24)
     frame.metadata.num_points = 1_000_000_000
     client = ingest.client()
-    refused(ingest, caplog, lambda: client.send(chunks(frame)), Code.INVALID_ARGUMENT, "num_points")
+    refused(
+        ingest,
+        caplog,
+        lambda: client.send(chunks(frame)),
+        Code.INVALID_ARGUMENT,
+        f"frame {frame.frame_id}: metadata.num_points = 1000000000 decodes to 16000000000 "
+        f"bytes, over the limit of {DECOMPRESSED_LIMIT}",
+        exact=True,
+    )
     assert client.query(frame.frame_id).committed_offset == 0
 
 
 def test_decompression_bomb_header_is_refused(
     ingest: RunningIngest, caplog: pytest.LogCaptureFixture
 ) -> None:
-    frame = bomb_frame("car-1", claimed_points=2**32 - 1)
+    frame = bomb_frame("car-1", claimed_points=2**32 - 1)  # the metadata claims 100 points
     client = ingest.client()
     refused(
         ingest,
         caplog,
         lambda: client.send(chunks(frame)),
         Code.INVALID_ARGUMENT,
-        "payload header",
+        f"frame {frame.frame_id}: payload header num_points = 4294967295 decodes to "
+        f"68719476720 bytes, over the limit of {DECOMPRESSED_LIMIT}",
+        exact=True,
     )
     assert client.query(frame.frame_id).committed_offset == 0
 
@@ -145,7 +201,14 @@ def test_header_and_metadata_point_counts_must_agree(
 ) -> None:
     frame = bomb_frame("car-1", claimed_points=5000)
     call = lambda: ingest.client().send(chunks(frame))  # noqa: E731
-    refused(ingest, caplog, call, Code.INVALID_ARGUMENT, "metadata says 100")
+    refused(
+        ingest,
+        caplog,
+        call,
+        Code.INVALID_ARGUMENT,
+        f"frame {frame.frame_id}: payload header says 5000 points, metadata says 100",
+        exact=True,
+    )
 
 
 def test_header_and_metadata_encodings_must_agree(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -45,14 +46,23 @@ def test_a_frame_is_stored_with_blob_and_row(ingest: RunningIngest) -> None:
     assert ingest.backend.staging.committed("car-1", frame.frame_id) == 0  # staging cleaned
 
 
-def test_re_upload_is_already_stored_and_writes_nothing(start_ingest_server: StartIngest) -> None:
+def test_re_upload_is_already_stored_and_writes_nothing(
+    start_ingest_server: StartIngest, caplog: pytest.LogCaptureFixture
+) -> None:
     store = CountingStore()
     running = start_ingest_server(blobs=store)
     frame = make_frame("car-1", seed=2)
     client = running.client()
     assert client.send(chunks(frame)).status == Status.STATUS_STORED
     # a blind re-send (no QueryOffset), and one by another vehicle: both acknowledged, no write
-    assert client.send(chunks(frame)).status == Status.STATUS_ALREADY_STORED
+    with caplog.at_level(logging.INFO, logger="backend.ingest"):
+        again = client.send(chunks(frame))
+    assert again == ingest_pb2.UploadAck(
+        frame_id=frame.frame_id,
+        status=Status.STATUS_ALREADY_STORED,
+        committed_offset=len(frame.payload),
+    )
+    assert f"frame {frame.frame_id} from car-1 already stored; nothing written" in caplog.messages
     other = make_frame("car-1", seed=2)
     other.metadata.vehicle_id = "car-2"
     assert running.client("car-2").send(chunks(other)).status == Status.STATUS_ALREADY_STORED
