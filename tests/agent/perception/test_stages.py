@@ -133,6 +133,20 @@ def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
     assert sorted(nms_bev(boxes, np.array([0.5, 0.9, 0.4]), 0.1).tolist()) == [1, 2]
 
 
+@pytest.mark.parametrize("yaw", [0.5, math.pi / 4, -2.2])
+def test_nms_of_rotated_boxes_uses_their_heading(yaw: float) -> None:
+    # 4 x 2 m boxes: ``crossed`` shares the centre turned 90 degrees (IoU 1/3: both kept at 0.5);
+    # ``moved`` sits 1 m along the heading (IoU 0.6: suppressed). A heading-blind IoU would keep
+    # ``moved`` (IoU 0.36 at 45 degrees) and suppress ``crossed`` (IoU 1).
+    best = np.array([8.0, 3.0, -1.0, 4.0, 2.0, 1.5, yaw])
+    crossed = best.copy()
+    crossed[6] += math.pi / 2
+    moved = best.copy()
+    moved[:2] += (math.cos(yaw), math.sin(yaw))
+    boxes = np.stack([moved, best, crossed])
+    assert sorted(nms_bev(boxes, np.array([0.8, 0.9, 0.7]), 0.5).tolist()) == [1, 2]
+
+
 def test_pipeline_params_reject_bad_values() -> None:
     assert PipelineParams.from_json(PipelineParams().to_json(), "x") == PipelineParams()
     with pytest.raises(ModelPackageError, match="unknown pipeline settings"):

@@ -1,4 +1,4 @@
-"""Average precision and matching on hand-made cases with known answers."""
+"""Average precision and matching on hand-made cases with known answers, rotated boxes included."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from backend.evaluation.algo import (
     evaluate_class,
     json_safe,
 )
-from core.geometry import bev_iou_matrix
+from core.geometry import bev_iou_matrix, iou3d_matrix
 
 CAR = np.array([10.0, 0.0, 0.0, 4.0, 2.0, 1.5, 0.0])
 
@@ -78,6 +78,37 @@ def test_matching_threshold_duplicates_and_classes() -> None:
     assert r["ap"] == 1.0  # the TP is ranked first
     strict = evaluate_class(frames, "car", ("car",), bev_iou_matrix, 0.97, 70.0)
     assert strict["true_positives"] == 0 and strict["ap"] == 0.0
+
+
+def _along(box: np.ndarray, metres: float, turn: float = 0.0) -> np.ndarray:
+    """``box`` moved ``metres`` along its own heading and turned by ``turn`` radians."""
+    out = box.copy()
+    out[0] += metres * math.cos(box[6])
+    out[1] += metres * math.sin(box[6])
+    out[6] += turn
+    return out
+
+
+@pytest.mark.parametrize("iou_kind", ["bev", "3d"])
+def test_matching_of_rotated_boxes_uses_their_heading(iou_kind: str) -> None:
+    # A car heading 45 degrees. ``moved``: 1 m along the heading, IoU 6/10 = 0.6, a true positive at
+    # 0.5. ``crossed``: same centre turned 90 degrees, IoU 4/12, a false positive. A heading-blind
+    # IoU would swap them (0.36 and 1.0) and rank a false positive first: AP 0.5 instead of 1.
+    gt = np.array([20.0, 5.0, 0.0, 4.0, 2.0, 1.5, math.pi / 4])
+    moved, crossed = _along(gt, 1.0), _along(gt, 0.0, turn=math.pi / 2)
+    frames = [_frame([(moved, "car", 0.9), (crossed, "car", 0.8)], [(gt, "car")])]
+    fns = {"bev": bev_iou_matrix, "3d": iou3d_matrix}
+    r = evaluate(frames, {"car": (0.5, 0.7)}, {iou_kind: fns[iou_kind]})["car"][iou_kind]
+    assert r["0.5"]["true_positives"] == 1 and r["0.5"]["ap"] == 1.0
+    assert r["0.7"]["true_positives"] == 0 and r["0.7"]["ap"] == 0.0
+
+
+def test_a_detection_with_the_opposite_heading_still_matches() -> None:
+    # IoU is about the footprint: a box turned by pi covers the same ground
+    gt = np.array([15.0, -4.0, 0.0, 4.0, 2.0, 1.5, 2.5])
+    frames = [_frame([(_along(gt, 0.0, turn=math.pi), "car", 0.9)], [(gt, "car")])]
+    r = evaluate_class(frames, "car", ("car",), bev_iou_matrix, 0.7, 70.0)
+    assert r["true_positives"] == 1
 
 
 def test_rare_objects_are_ignored_not_false_positives() -> None:

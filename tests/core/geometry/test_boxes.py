@@ -1,4 +1,5 @@
-"""Box IoU against exact axis-aligned formulas and Monte-Carlo estimates on random boxes."""
+"""Box IoU against exact formulas (axis-aligned and rotated) and Monte-Carlo estimates on random
+boxes."""
 
 from __future__ import annotations
 
@@ -78,6 +79,30 @@ def test_axis_aligned_iou_is_exact() -> None:
     inter = 3.0 * 1.5
     assert bev_iou_matrix(a, b)[0, 0] == pytest.approx(inter / (16 - inter))
     assert iou3d_matrix(a, b)[0, 0] == pytest.approx(inter * 1.5 / (32 - inter * 1.5))
+
+
+def _rotated_pair(yaw: float, turn: float, along: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 4 x 2 m box heading ``yaw`` and a copy turned by ``turn`` and moved ``along`` metres
+    along the first box's heading."""
+    a = np.array([[12.0, -3.0, 0.5, 4.0, 2.0, 1.5, yaw]])
+    b = a.copy()
+    b[0, 0] += along * math.cos(yaw)
+    b[0, 1] += along * math.sin(yaw)
+    b[0, 6] += turn
+    return a, b
+
+
+@pytest.mark.parametrize("yaw", [0.3, math.pi / 4, -2.0, 3.0])
+def test_rotated_boxes_have_exact_iou_that_depends_on_their_heading(yaw: float) -> None:
+    # crossing at right angles: a 2 x 2 m square in common, IoU 4 / (8 + 8 - 4); a heading-blind
+    # IoU (both boxes axis-aligned) would call them identical
+    a, crossed = _rotated_pair(yaw, math.pi / 2, 0.0)
+    assert bev_iou_matrix(a, crossed)[0, 0] == pytest.approx(1 / 3, abs=1e-12)
+    assert iou3d_matrix(a, crossed)[0, 0] == pytest.approx(1 / 3, abs=1e-12)
+    # moved 1 m along the heading: 3 x 2 m in common, IoU 6 / 10; heading-blind it depends on yaw
+    a, moved = _rotated_pair(yaw, 0.0, 1.0)
+    assert bev_iou_matrix(a, moved)[0, 0] == pytest.approx(0.6, abs=1e-12)
+    assert iou3d_matrix(a, moved)[0, 0] == pytest.approx(0.6, abs=1e-12)
 
 
 def test_identical_half_turned_and_disjoint_boxes() -> None:
