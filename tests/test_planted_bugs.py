@@ -127,9 +127,9 @@ BUGS = (
         (
             Patch(
                 "core.geometry.boxes",
-                "box_corners_bev(aa), box_corners_bev(bb)",
-                "box_corners_bev(aa * [1, 1, 1, 1, 1, 1, 0]), box_corners_bev(bb * [1, 1, 1, 1, 1, 1, 0])",
-                count=2,
+                "    oa, ha, va = _prepare(aa)\n    ob, hb, vb = _prepare(bb)\n",
+                "    oa, ha, va = _prepare(aa * np.array([1.0] * 6 + [0.0]))\n"
+                "    ob, hb, vb = _prepare(bb * np.array([1.0] * 6 + [0.0]))\n",
             ),
         ),
         (
