@@ -44,6 +44,8 @@ baseline: $(STAMP)
 	$(BIN)/longtail sim training-drives --plan baseline --out build/baseline/drives
 	$(BIN)/longtail model build-baseline --drives build/baseline/drives --cache build/baseline/cache \
 		--out agent/models/baseline --report benchmarks/results/model_eval.json
+	$(BIN)/python -m benchmarks.provenance stamp benchmarks/results/model_eval.json \
+		--entries simulators.training_drives backend.training.baseline --param plan=baseline
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -69,6 +69,7 @@ from agent.spool.record import SpoolRecord
 from agent.spool.spool import Spool
 from backend.paths import portable_path
 from benchmarks.bench_selection import CACHE, NATURAL_SEED0, ensure_drive, machine
+from benchmarks.provenance import provenance
 from benchmarks.scoring_baselines import numpy_logit_scores, numpy_mahalanobis
 from core.formats.dataset import Dataset
 
@@ -424,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "wall_seconds": time.perf_counter() - started_wall,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    report["provenance"] = provenance(["benchmarks.bench_agent_path"], vars(args))
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(result)
     print(json.dumps(report["goals"], indent=1))

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import zstandard
 
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from core.formats.codec import decode_frame, encode_frame
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "cases": cases,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["provenance"] = provenance(["benchmarks.bench_codec"], vars(args))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, case in cases.items():
         log.info("%-20s %s", name, {k: round(v, 4) for k, v in case.items()})

@@ -48,6 +48,7 @@ from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
 from backend.wiring import open_database
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from core.formats.atomic import atomic_write_bytes
 from simulators.fleet import RECORD_SUFFIX, FrameResult, prepare_fleet, run_fleet
 
@@ -405,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_ok": all(c["ok"] for c in cases),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["provenance"] = provenance(["benchmarks.bench_ingest"], vars(args))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("disk_baseline", "all_ok")}, indent=2))
     return 0 if result["all_ok"] else 1

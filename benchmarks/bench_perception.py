@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 
 # one core: these must be set before numba / OpenMP (Open3D) are loaded
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -229,6 +230,7 @@ def main() -> int:
     except ProviderUnavailableError as exc:
         parser.error(str(exc))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["provenance"] = provenance(["benchmarks.bench_perception"], vars(args))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         json.dumps(

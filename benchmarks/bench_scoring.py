@@ -35,6 +35,7 @@ from agent.scoring._cpu import CpuBackend
 from agent.scoring._model import ScoreModel
 from agent.scoring._raw import unit_rows
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from benchmarks.roofline import against_limit, gemm_rates, knn_scan_flops, mahalanobis_flops
 from benchmarks.scoring_baselines import (
     numpy_knn,
@@ -434,6 +435,7 @@ def main() -> None:
     if not results["machine"]["cuda_gpu"]:
         results["cuda"] = "no CUDA GPU on this machine: CUDA rows not measured"
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    results["provenance"] = provenance(["benchmarks.bench_scoring"], vars(args))
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     for size, row in results["banks"].items():
         print(f"bank {size}: " + ", ".join(f"{k}={v:.2f}" for k, v in row["speedup"].items()))

@@ -92,6 +92,7 @@ from agent.scoring import SCORE_NAMES
 from backend.evaluation import selection_metrics as sm
 from backend.paths import portable_path
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from benchmarks.selection_diagnosis import (
     RareClassRecord,
     add_rare_classes,
@@ -414,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     report["cpu_seconds"]["whole_run"] = time.process_time() - started_cpu
     report["wall_seconds"] = time.perf_counter() - started_wall
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    report["provenance"] = provenance(
+        ["benchmarks.bench_selection"], vars(args), skip=("out", "plot", "cache")
+    )
     args.out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     curves = {k: v for k, v in report["summary"].items() if k != "random_expected"}
     plot(

@@ -54,6 +54,7 @@ from benchmarks.bench_selection import (
     machine,
     model_key,
 )
+from benchmarks.provenance import provenance
 from benchmarks.selection_drives import frame_labels, frame_max
 from benchmarks.selection_policies import BUDGET, evaluate_seed, summarise
 from benchmarks.selection_probe import (
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "wall_seconds": time.perf_counter() - started,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    report["provenance"] = provenance(["benchmarks.bench_selection_probe"], vars(args))
     args.out.write_text(json.dumps(json_safe(report), indent=2, allow_nan=False) + "\n")
     for fold in report["folds"]:
         print(json.dumps(json_safe(fold)))

@@ -37,6 +37,7 @@ import numpy as np
 import open3d as o3d
 
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from simulators.drive import STATIC_REBUILD_EVERY, DriveSimulator
 from simulators.meshes import rotate_about_z
 from simulators.raycast import MeshScene, rays_tensor
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "presets": presets,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["provenance"] = provenance(["benchmarks.bench_simulator"], vars(args))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, case in presets.items():
         t = case["seconds_per_frame"]
