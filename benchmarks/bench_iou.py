@@ -48,6 +48,7 @@ import shapely
 from backend.annotation.qa import MatchSettings, match_frame
 from backend.annotation.qa.matching import assign
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 from benchmarks.timing import race
 from core.geometry import bev_iou_matrix, box_corners_bev, iou3d_matrix
 
@@ -338,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["machine"]["load_average_1_5_15_min_at_end"] = [round(v, 2) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    result["provenance"] = provenance(["benchmarks.bench_iou"], vars(args))
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     log.info("wrote %s", args.out)
     return 0

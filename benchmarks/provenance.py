@@ -329,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     worst = 0
     for path in sorted(RESULTS_DIR.glob("*.json")):
-        state, changed = status(path)
-        worst = max(worst, state == "stale")
+        try:
+            state, changed = status(path)
+        except ProvenanceError as exc:
+            state, changed = f"error: {exc}", []
+        worst = max(worst, state != "current" and state != "older")
         print(f"{path.name}: {state}" + (f" ({', '.join(changed)})" if changed else ""))
     return worst
 
