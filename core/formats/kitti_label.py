@@ -17,7 +17,7 @@ Longtail boxes are ``(x, y, z, l, w, h, yaw)`` in the LiDAR frame, centre of the
 Class mapping, KITTI -> Longtail: Car -> car; Van, Truck -> truck; Pedestrian, Person_sitting ->
 pedestrian; Cyclist -> cyclist; Tram -> bus (the closest common class: a long, tall passenger
 vehicle); Misc and DontCare are skipped (no Longtail class, or no object). A type that is already
-a Longtail class name (e.g. ``traffic_cone``) maps to itself. Longtail -> KITTI: car -> Car,
+a Longtail class name (e.g. ``traffic_cone``, ``unknown_obstacle``) maps to itself. Longtail -> KITTI: car -> Car,
 truck -> Truck, bus -> Tram, pedestrian -> Pedestrian, cyclist -> Cyclist, and the rare classes
 keep their Longtail name (KITTI's evaluation ignores unknown types), so every class round-trips.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.classes import ALL_OBJECT_CLASSES
+from core.classes import ALL_OBJECT_CLASSES, UNKNOWN_OBSTACLE
 from core.errors import FormatError
 from core.formats.atomic import atomic_write_bytes
 from core.formats.dataset import ObjectLabel, wrap_yaw
@@ -147,7 +147,7 @@ def kitti_type_to_class(kitti_type: str, source: str = "label") -> str | None:
     """The Longtail class of a KITTI type, or None for types that are skipped."""
     if kitti_type in KITTI_TO_LONGTAIL:
         return KITTI_TO_LONGTAIL[kitti_type]
-    if kitti_type in ALL_OBJECT_CLASSES:
+    if kitti_type in ALL_OBJECT_CLASSES or kitti_type == UNKNOWN_OBSTACLE:
         return kitti_type
     raise FormatError(f"{source}: unknown KITTI object type {kitti_type!r}")
 

@@ -10,10 +10,19 @@ A nuScenes box is a centre (metres), a size in **w, l, h** order and a rotation 
 * ``"ego"``: the ego-vehicle frame, already x forward, y left, z up: no axis swap.
 
 The heading is the yaw of the box's rotated +x axis (as the devkit's ``quaternion_yaw``); roll
-and pitch, which nuScenes boxes do not use, are dropped. Written quaternions are yaw-only.
+and pitch, which nuScenes boxes do not use, are dropped. Written quaternions are yaw-only;
+``pose_quaternion`` gives the full rotation of an ego pose (roll, pitch, yaw).
+
+Categories: ``CATEGORY_TO_CLASS`` reads nuScenes categories as Longtail classes;
+``CLASS_TO_CATEGORY`` is the category written for each Longtail class. Classes that share a
+category or have none of their own come back as another class: overturned_car -> car
+(``vehicle.car``), person_with_object -> pedestrian (``human.pedestrian.adult``), deer and dog ->
+no class (``animal``), unknown_obstacle -> debris (``movable_object.debris``: nuScenes' object
+too large to drive over).
 
 ``read_nuscenes_points`` reads a LIDAR_TOP sweep (``samples/LIDAR_TOP/*.pcd.bin``: float32
-records of x, y, z, intensity 0..255, ring) into Longtail points with the same axis swap.
+records of x, y, z, intensity 0..255, ring) into Longtail points with the same axis swap;
+``encode_nuscenes_points`` writes one (ring 0: Longtail points carry no ring index).
 """
 
 from __future__ import annotations
@@ -59,6 +68,26 @@ CATEGORY_TO_CLASS: dict[str, str] = {
     "movable_object.debris": "debris",
 }
 
+#: Longtail class -> the nuScenes category written for it (see the module docstring)
+CLASS_TO_CATEGORY: dict[str, str] = {
+    "car": "vehicle.car",
+    "truck": "vehicle.truck",
+    "bus": "vehicle.bus.rigid",
+    "pedestrian": "human.pedestrian.adult",
+    "cyclist": "vehicle.bicycle",
+    "stroller": "human.pedestrian.stroller",
+    "wheelchair_user": "human.pedestrian.wheelchair",
+    "scooter_rider": "human.pedestrian.personal_mobility",
+    "deer": "animal",
+    "dog": "animal",
+    "traffic_cone": "movable_object.trafficcone",
+    "construction_barrier": "movable_object.barrier",
+    "debris": "movable_object.debris",
+    "overturned_car": "vehicle.car",
+    "person_with_object": "human.pedestrian.adult",
+    "unknown_obstacle": "movable_object.debris",
+}
+
 
 @dataclass(frozen=True)
 class NuScenesBox:
@@ -87,6 +116,20 @@ def quaternion_yaw(q: Sequence[float], source: str = "box") -> float:
 def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     """The quaternion ``(w, x, y, z)`` of a rotation by ``yaw`` radians about +z."""
     return (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+
+
+def pose_quaternion(roll: float, pitch: float, yaw: float) -> tuple[float, float, float, float]:
+    """The quaternion ``(w, x, y, z)`` of an ego pose's rotation: yaw about +z, then pitch about
+    the new +y, then roll about the new +x (radians; ``R = Rz(yaw) Ry(pitch) Rx(roll)``)."""
+    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+    return (
+        cy * cp * cr + sy * sp * sr,
+        cy * cp * sr - sy * sp * cr,
+        cy * sp * cr + sy * cp * sr,
+        sy * cp * cr - cy * sp * sr,
+    )
 
 
 def nuscenes_to_box(box: NuScenesBox, *, frame: Frame = "lidar_top", source: str = "box") -> Box:
@@ -118,6 +161,11 @@ def category_to_class(category: str) -> str | None:
     """The Longtail class of a nuScenes category (None: no Longtail class, e.g. animals of
     unknown species or static objects)."""
     return CATEGORY_TO_CLASS.get(category)
+
+
+def class_to_category(class_name: str) -> str | None:
+    """The nuScenes category written for a Longtail class (None: not a Longtail object class)."""
+    return CLASS_TO_CATEGORY.get(class_name)
 
 
 def read_nuscenes_points(
@@ -154,3 +202,16 @@ def read_nuscenes_points(
             f"outside nuScenes' 0..255"
         )
     return points
+
+
+def encode_nuscenes_points(points: npt.NDArray[np.float32], source: str = "points") -> bytes:
+    """The ``.pcd.bin`` bytes of Longtail points in LIDAR_TOP axes: five little-endian float32
+    values a point (x right, y forward, z up in metres, intensity 0..255, ring 0); the inverse
+    of :func:`read_nuscenes_points` (intensity goes through a float32 multiply by 255)."""
+    points = validate_points(np.asarray(points), source)
+    out = np.zeros((points.shape[0], 5), dtype="<f4")
+    out[:, 0] = -points[:, 1]
+    out[:, 1] = points[:, 0]
+    out[:, 2] = points[:, 2]
+    out[:, 3] = points[:, 3] * np.float32(255.0)
+    return bytes(out.tobytes())

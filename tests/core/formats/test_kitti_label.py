@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.classes import ALL_OBJECT_CLASSES
+from core.classes import ALL_OBJECT_CLASSES, UNKNOWN_OBSTACLE
 from core.errors import FormatError
 from core.formats.dataset import ObjectLabel
 from core.formats.kitti_calib import (
@@ -79,7 +79,7 @@ def test_class_mapping() -> None:
         "car", "truck", "truck", "pedestrian", "pedestrian", "cyclist", "bus",
     ]  # fmt: skip
     assert kitti_type_to_class("DontCare") is None and kitti_type_to_class("Misc") is None
-    for name in ALL_OBJECT_CLASSES:
+    for name in (*ALL_OBJECT_CLASSES, UNKNOWN_OBSTACLE):
         assert kitti_type_to_class(class_to_kitti_type(name)) == name
     with pytest.raises(FormatError, match="unknown KITTI object type 'Zeppelin'"):
         kitti_type_to_class("Zeppelin", "000003.txt")

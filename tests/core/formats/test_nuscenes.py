@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,12 +19,15 @@ from core.formats.nuscenes import (
     NuScenesBox,
     box_to_nuscenes,
     category_to_class,
+    class_to_category,
+    encode_nuscenes_points,
     nuscenes_to_box,
+    pose_quaternion,
     quaternion_yaw,
     read_nuscenes_points,
     yaw_quaternion,
 )
-from tests.core.formats.strategies import angle_diff, boxes
+from tests.core.formats.strategies import angle_diff, boxes, point_clouds
 
 FRAMES: tuple[Frame, ...] = ("lidar_top", "ego")
 
@@ -110,3 +114,51 @@ def test_lidar_top_sweep_is_read_with_the_axis_swap(tmp_path: Path) -> None:
     path.write_bytes(sweep.tobytes())
     with pytest.raises(FormatError, match=r"intensity range \[0, 300\]"):
         read_nuscenes_points(path)
+
+
+def test_every_object_class_has_a_category_and_the_shared_ones_are_stated() -> None:
+    from core.classes import UNKNOWN_OBSTACLE
+
+    for name in (*ALL_OBJECT_CLASSES, UNKNOWN_OBSTACLE):
+        category = class_to_category(name)
+        assert category is not None, name
+        back = category_to_class(category)
+        # the module docstring names the classes that come back as another class
+        lossy = {
+            "overturned_car": "car",
+            "person_with_object": "pedestrian",
+            "deer": None,
+            "dog": None,
+            UNKNOWN_OBSTACLE: "debris",
+        }
+        assert back == lossy.get(name, name), name
+    assert class_to_category("road") is None
+
+
+def test_pose_quaternion_matches_the_rotation_matrix() -> None:
+    from tests.core.formats.kitti_fixtures import rotation
+
+    for roll, pitch, yaw in [(0.0, 0.0, 1.2), (0.1, -0.2, 2.9), (-0.3, 0.05, -3.0)]:
+        w, x, y, z = pose_quaternion(roll, pitch, yaw)
+        # the rotation matrix of a unit quaternion
+        matrix = np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+            ]
+        )
+        assert np.allclose(matrix, rotation(roll, pitch, yaw), atol=1e-12)
+    assert pose_quaternion(0.0, 0.0, 0.7) == pytest.approx(yaw_quaternion(0.7))
+
+
+@given(points=point_clouds())
+@settings(max_examples=50, deadline=None)
+def test_written_sweeps_read_back(
+    tmp_path_factory: pytest.TempPathFactory, points: npt.NDArray[np.float32]
+) -> None:
+    path = tmp_path_factory.mktemp("sweep") / "a.pcd.bin"
+    path.write_bytes(encode_nuscenes_points(points))
+    back = read_nuscenes_points(path)
+    assert np.array_equal(back[:, :3], points[:, :3])
+    assert np.allclose(back[:, 3], points[:, 3], atol=1e-6)
