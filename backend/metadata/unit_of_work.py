@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.errors import StorageError
 from backend.metadata.repositories.assignments import AssignmentRepository
 from backend.metadata.repositories.audit import AuditRepository
+from backend.metadata.repositories.datasets import DatasetRepository
 from backend.metadata.repositories.frames import FrameRepository
 from backend.metadata.repositories.label_sets import LabelSetRepository
 from backend.metadata.repositories.ontologies import OntologyRepository
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.votes = VoteRepository(session)
         self.audit = AuditRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.datasets = DatasetRepository(session)
 
 
 class Database:
