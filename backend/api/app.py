@@ -13,6 +13,7 @@ from backend.api.routes import (
     assignments,
     audit,
     auth,
+    datasets,
     frames,
     health,
     ontology,
@@ -36,6 +37,7 @@ ROUTERS = (
     ontology,
     audit,
     webhooks,
+    datasets,
     frames,
     vehicles,
 )

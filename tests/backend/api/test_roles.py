@@ -56,6 +56,12 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/webhooks"): Permission.MANAGE_WEBHOOKS,
     ("DELETE", "/webhooks/{webhook_id}"): Permission.MANAGE_WEBHOOKS,
     ("GET", "/webhooks/{webhook_id}/deliveries"): Permission.MANAGE_WEBHOOKS,
+    ("POST", "/datasets"): Permission.MANAGE_DATASETS,
+    ("GET", "/datasets"): Permission.READ_DATASETS,
+    ("GET", "/datasets/{digest}"): Permission.READ_DATASETS,
+    ("GET", "/datasets/{digest}/manifest"): Permission.READ_DATASETS,
+    ("GET", "/datasets/{digest}/export"): Permission.READ_DATASETS,
+    ("POST", "/imports"): Permission.MANAGE_TASKS,
     ("GET", "/frames"): Permission.READ_FRAMES,
     ("GET", "/frames/{frame_id}"): Permission.READ_FRAMES,
     ("GET", "/vehicles"): Permission.READ_FRAMES,
@@ -73,6 +79,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/gold"): {"frame_ids": ["0" * 64], "labels": {}},
     ("POST", "/ontology/classes"): {"name": "pram", "group": "rare"},
     ("POST", "/webhooks"): {"url": "http://127.0.0.1:9/hook", "events": ["qa.alert"]},
+    ("POST", "/datasets"): {"vehicles": ["nobody"]},
+    ("POST", "/imports"): {"files": {}},
 }
 
 
