@@ -64,45 +64,59 @@ class GoldKeeper:
         self, frame_ids: Sequence[str], labels: Any, *, calibration: bool, author: str
     ) -> TaskRecord:
         """A gold task over stored frames with ``labels`` (API JSON) as the known answer."""
+        with self._db.transaction("create a gold task") as uow:
+            return self.create_in(
+                uow, frame_ids, labels, calibration=calibration, author=author, now=self._clock()
+            )
+
+    def create_in(
+        self,
+        uow: UnitOfWork,
+        frame_ids: Sequence[str],
+        labels: Any,
+        *,
+        calibration: bool,
+        author: str,
+        now: datetime,
+    ) -> TaskRecord:
+        """:meth:`create` inside the caller's unit of work (several gold tasks in one commit)."""
         if not frame_ids:
             raise InvalidInputError("a gold task needs at least one frame")
-        now = self._clock()
-        with self._db.transaction("create a gold task") as uow:
-            frames = uow.frames.get_many(list(frame_ids))
-            missing = [f for f in frame_ids if f not in frames]
-            if missing:
-                raise NotFoundError(f"frames {missing} are not stored")
-            onto = store.ontology(uow)
-            ordered = sorted((frames[f] for f in frame_ids), key=lambda f: f.captured_at_ns)
-            task = uow.tasks.add(
-                NewTask(
-                    vehicle=ordered[0].vehicle,
-                    key_frame_id=ordered[0].id,
-                    frame_ids=tuple(f.id for f in ordered),
-                    ontology_version=onto.version,
-                    stage="annotate",
-                    tier=2,
-                    overlap=1,
-                    priority=max(f.priority for f in ordered),
-                    is_gold=True,
-                    is_calibration=calibration,
-                ),
-                now,
-            )
-            answer = validate(content_from_json(labels), onto, store.frame_facts(uow, task))
-            gold = store.new_label_set(
-                uow, task, answer, source="gold", author=author, state="accepted", now=now
-            )
-            task = uow.tasks.update(task.id, now, gold_label_set_id=gold.id)
-            uow.audit.record(
-                now,
-                author,
-                "gold.created",
-                task_id=task.id,
-                label_set_id=gold.id,
-                details={"calibration": calibration, "frames": list(task.frame_ids)},
-            )
-            return task
+        frames = uow.frames.get_many(list(frame_ids))
+        missing = [f for f in frame_ids if f not in frames]
+        if missing:
+            raise NotFoundError(f"frames {missing} are not stored")
+        onto = store.ontology(uow)
+        ordered = sorted((frames[f] for f in frame_ids), key=lambda f: f.captured_at_ns)
+        task = uow.tasks.add(
+            NewTask(
+                vehicle=ordered[0].vehicle,
+                key_frame_id=ordered[0].id,
+                frame_ids=tuple(f.id for f in ordered),
+                ontology_version=onto.version,
+                stage="annotate",
+                tier=2,
+                overlap=1,
+                priority=max(f.priority for f in ordered),
+                is_gold=True,
+                is_calibration=calibration,
+            ),
+            now,
+        )
+        answer = validate(content_from_json(labels), onto, store.frame_facts(uow, task))
+        gold = store.new_label_set(
+            uow, task, answer, source="gold", author=author, state="accepted", now=now
+        )
+        task = uow.tasks.update(task.id, now, gold_label_set_id=gold.id)
+        uow.audit.record(
+            now,
+            author,
+            "gold.created",
+            task_id=task.id,
+            label_set_id=gold.id,
+            details={"calibration": calibration, "frames": list(task.frame_ids)},
+        )
+        return task
 
     def promote(self, task_id: int, *, calibration: bool, author: str) -> TaskRecord:
         """A gold task whose answer is an accepted task's labels."""

@@ -20,7 +20,7 @@ become ``LabelContent`` boxes under the ontology:
 :class:`LabelImporter` applies them, nothing half-written on bad input (everything is parsed
 and checked before anything is stored):
 
-* ``gold``: ``GoldKeeper.create`` makes a gold task per frame (``group="frame"``) or one for
+* ``gold``: ``GoldKeeper.create_in`` makes, in one transaction, a gold task per frame (``group="frame"``) or one for
   the whole upload (``group="upload"``: a sequence, tracks across its frames);
 * ``prelabels``: each frame's task gets one new revision of its pre-label set (in one
   transaction for the whole upload): the imported frames' boxes replace that set's boxes of
@@ -244,12 +244,19 @@ class LabelImporter:
         groups = (
             [[f.frame_id] for f in parsed] if group == "frame" else [[f.frame_id for f in parsed]]
         )
-        for frame_ids in groups:
-            labels = LabelContent(tuple(b for fid in frame_ids for b in boxes[fid]))
-            task = self._gold.create(
-                frame_ids, content_to_json(labels), calibration=calibration, author=author
-            )
-            report.tasks.append(task.id)
+        # one transaction: an upload becomes all its gold tasks or none
+        with self._db.transaction("create the gold tasks of an import") as uow:
+            for frame_ids in groups:
+                labels = LabelContent(tuple(b for fid in frame_ids for b in boxes[fid]))
+                task = self._gold.create_in(
+                    uow,
+                    frame_ids,
+                    content_to_json(labels),
+                    calibration=calibration,
+                    author=author,
+                    now=self._clock(),
+                )
+                report.tasks.append(task.id)
 
     def _task_of(self, frame_id: str, source: str, tasks: Sequence[TaskRecord]) -> TaskRecord:
         own = [t for t in tasks if not t.is_gold]
