@@ -20,8 +20,9 @@ become ``LabelContent`` boxes under the ontology:
 :class:`LabelImporter` applies them, nothing half-written on bad input (everything is parsed
 and checked before anything is stored):
 
-* ``gold``: ``GoldKeeper.create_in`` makes, in one transaction, a gold task per frame (``group="frame"``) or one for
-  the whole upload (``group="upload"``: a sequence, tracks across its frames);
+* ``gold``: ``GoldKeeper.create_in`` makes, in one transaction, a gold task per frame
+  (``group="frame"``) or one for the whole upload (``group="upload"``: a sequence, tracks
+  across its frames);
 * ``prelabels``: each frame's task gets one new revision of its pre-label set (in one
   transaction for the whole upload): the imported frames' boxes replace that set's boxes of
   those frames, and their point pre-labels are recomputed from the imported boxes
