@@ -5,7 +5,12 @@
     longtail-agent run --config agent.toml            # the daemon (SIGTERM: clean stop,
                                                       #  SIGUSR1: manual trigger)
     longtail-agent score DIR --out FILE.jsonl [--config agent.toml]
-    longtail-agent check-config --config agent.toml   # validate config and rules, then exit
+    longtail-agent check-config --config agent.toml   # every problem of options, model,
+                                                      #  source and rules, then exit
+    longtail-agent example-config dev|vehicle         # print a shipped example config
+
+``run`` on a recorded drive exits once the drive is processed and its selected frames are
+uploaded; on a live (factory) source it runs until stopped (``[daemon] exit_when_done``).
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration (the message names the
 option; no traceback for user errors).
@@ -15,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -28,6 +31,9 @@ from agent.errors import AgentError
 from core.errors import ConfigError, CoreError
 
 log = logging.getLogger(__name__)
+
+#: ``longtail-agent example-config KIND`` -> the file beside ``agent.daemon``
+EXAMPLES = {"dev": "agent.dev.toml", "vehicle": "agent.example.toml"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,8 +46,20 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--out", type=Path, required=True, help="output .jsonl file")
     score.add_argument("--config", type=Path, default=None, help="agent TOML file (rules, model)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
-    check = sub.add_parser("check-config", help="validate a config (options and rules) and exit")
-    check.add_argument("--config", type=Path, required=True)
+    check = sub.add_parser(
+        "check-config",
+        help="report every problem of a config (options, model, source, rules) and exit",
+    )
+    check.add_argument("--config", type=Path, required=True, help="agent TOML file")
+    example = sub.add_parser(
+        "example-config", help="print a shipped example config (each passes check-config)"
+    )
+    example.add_argument(
+        "kind",
+        choices=sorted(EXAMPLES),
+        help="dev: a development checkout (replays the drive next to it, uploads to a local "
+        "backend); vehicle: an annotated vehicle install",
+    )
     return parser
 
 
@@ -67,23 +85,31 @@ def _run(config: AgentConfig) -> int:
     return daemon.run()
 
 
-def _check(config: AgentConfig) -> int:
-    from agent.daemon.app import build_analyzer, build_selector, build_source
-    from agent.daemon.pipeline import schema_for
-    from agent.selection.manual import ManualTrigger
+def _check(path: Path) -> int:
+    from agent.daemon.check import check_config
 
-    analyzer = build_analyzer(config)
-    source = build_source(config, lambda _s: False)
-    build_selector(
-        config.selection,
-        schema_for(analyzer, source.vehicle_signal_names),
-        time.monotonic,
-        random.Random(0),
-        ManualTrigger(None),
-    )
-    source.close()
-    print(f"config OK: {len(config.selection.rules)} rule(s)")
+    logging.basicConfig(level=logging.WARNING)
+    report = check_config(path)
+    for note in report.notes:
+        print(f"longtail-agent: note: {note}", file=sys.stderr)
+    if not report.ok:
+        count = len(report.problems)
+        print(
+            f"longtail-agent: configuration error: {count} problem{'s' * (count > 1)}:",
+            *report.problems,
+            sep="\n  ",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"config OK: {path}: {report.rules} rule(s)")
     return 0
+
+
+def example_path(kind: str) -> Path:
+    """The shipped example config of ``kind`` (see ``EXAMPLES``)."""
+    import agent.daemon
+
+    return Path(agent.daemon.__file__).parent / EXAMPLES[kind]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(load_config(args.config))
         if args.command == "check-config":
-            return _check(load_config(args.config))
+            return _check(args.config)
+        if args.command == "example-config":
+            sys.stdout.write(example_path(args.kind).read_text())
+            return 0
         from agent.daemon.offline import score_drive
 
         logging.basicConfig(level=logging.WARNING)

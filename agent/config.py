@@ -5,10 +5,10 @@ Example ``agent.toml`` (all optional; relative paths are relative to the file)::
 
     [vehicle]
     id = "veh-0001"
-    token_file = "/etc/longtail/token"     # or token = "..." (prefer the file or the env)
+    token_file = "token"                   # or LONGTAIL_VEHICLE__TOKEN (prefer either to token)
     [source]
     kind = "replay"                        # or "factory": factory = "simulators.stream:make_source"
-    path = "drives/2024-05-01"
+    path = "drives/2024-05-01"             # a recorded drive: the daemon exits when it ends
     rate = "recorded"                      # "recorded" (timestamps), "fixed" (rate_hz) or "max"
     [selection]
     frames_per_hour = 120
@@ -18,12 +18,16 @@ Example ``agent.toml`` (all optional; relative paths are relative to the file)::
     mode = "edge"
     min_interval_s = 5
     [spool]
-    dir = "/var/lib/longtail/spool"
+    dir = "spool"
     max_bytes = 4294967296
     [upload]
     endpoint = "ingest.example.com:443"
-    ca_file = "/etc/longtail/ca.pem"
+    ca_file = "ca.pem"
     bandwidth_bytes_per_s = 2000000
+
+The shipped, checked examples are ``agent/daemon/agent.example.toml`` (a vehicle install,
+annotated) and ``agent/daemon/agent.dev.toml`` (a development checkout); ``longtail-agent
+example-config`` prints them.
 
 Environment: ``LONGTAIL_UPLOAD__ENDPOINT=10.0.0.5:50051``, ``LONGTAIL_VEHICLE__TOKEN=...``. The
 rules (value types, relative paths, every problem reported at once) are ``core.config``'s, the same
@@ -145,9 +149,15 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    """Process behaviour. ``exit_when_done``: stop once the source ends and the spool is empty."""
+    """Process behaviour.
 
-    exit_when_done: bool = False
+    ``exit_when_done``: what the daemon does when its source has no more frames. ``true``: finish
+    uploading the spool, then exit 0. ``false``: keep running (uploading, serving metrics) until
+    SIGTERM. Not set (the default): ``true`` for a recorded drive (``source.kind = "replay"``, a
+    dataset or a directory of point files), ``false`` for a live ``factory`` source.
+    """
+
+    exit_when_done: bool | None = None
     log_format: str = option("json", choices=("json", "kv"))
     log_level: str = option("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
@@ -162,6 +172,12 @@ class AgentConfig:
     upload: UploadConfig = field(default_factory=UploadConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+
+    def exits_when_source_ends(self) -> bool:
+        """``daemon.exit_when_done``, or by default whether the source is a recorded drive."""
+        if self.daemon.exit_when_done is not None:
+            return self.daemon.exit_when_done
+        return self.source.kind == "replay"
 
     def token(self) -> str:
         """The bearer token: ``vehicle.token`` or the stripped contents of ``vehicle.token_file``."""
@@ -195,6 +211,24 @@ def load_config(
         environ,
         checks=lambda config: _cross_field_problems(config, require_token, require_source),
     )
+
+
+def collect_config(
+    path: Path, environ: Mapping[str, str] | None = None
+) -> tuple[AgentConfig, tuple[str, ...]]:
+    """The configuration as built and every problem of its options (``core.config.collect_config``),
+    for ``check-config``, which goes on to check the model, the source and the rules.
+
+    Unlike ``load_config`` the cross-field rules run even when some options were refused (those
+    fell back to their defaults), except the rules about an option already reported."""
+    config, problems = core_config.collect_config(AgentConfig, path, environ)
+    reported = " ".join(problems)
+    cross = [
+        problem
+        for problem in _cross_field_problems(config, True, True)
+        if f"{problem.split(':', 1)[0].split(' ', 1)[0]}:" not in reported
+    ]
+    return config, (*problems, *cross)
 
 
 def _cross_field_problems(

@@ -19,6 +19,9 @@ Example ``backend.toml`` (all optional; relative paths are relative to the file)
     [metadata]
     url = "sqlite:///data/longtail.db"   # or postgresql+psycopg://…; passwords only via env
 
+The shipped, checked example is ``backend/backend.example.toml`` (``longtail backend
+example-config`` prints it, ``longtail backend check-config`` checks a file).
+
 Environment: ``LONGTAIL_INGEST__PORT=50052``, ``LONGTAIL_METADATA__URL=postgresql+psycopg://…``.
 """
 
@@ -31,8 +34,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.config import collect_config, option, read_toml
 from core.config import load_config as load_config_file
-from core.config import option, read_toml
 from core.errors import ConfigError
 
 MiB = 1024 * 1024
@@ -285,9 +288,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     """Read ``path`` (TOML; None means defaults only), apply environment overrides, validate;
     every problem is reported in one ConfigError."""
     raw = read_toml(path)
-    metadata = raw.data.get("metadata", {})
-    file_url = str(metadata.get("url", "")) if isinstance(metadata, dict) else ""
-    if _has_password(file_url):
+    if _has_password(_file_url(raw.data)):
         raise ConfigError(
             f"metadata.url in {path} contains a password; pass it in LONGTAIL_METADATA__URL instead"
         )
@@ -297,6 +298,31 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         config,
         metadata=replace(config.metadata, url=_resolve_sqlite(config.metadata.url, raw.base)),
     )
+
+
+def check_config(path: Path, env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Every problem of the config file ``path`` in one pass, each located (``longtail backend
+    check-config``): the options, then the cross-field and safety rules, which run on the
+    configuration as built even when some options were refused (those fall back to defaults).
+    An unreadable or invalid TOML file raises ConfigError."""
+    raw = read_toml(path)
+    config, problems = collect_config(BackendConfig, path, env, raw=raw)
+    located = [*problems]
+    if _has_password(_file_url(raw.data)):
+        located.append(
+            f"{path}: metadata.url contains a password; pass it in LONGTAIL_METADATA__URL instead"
+        )
+    reported = " ".join(problems)
+    for problem in config_problems(config):
+        option = problem.split(" ", 1)[0]
+        if f"{option}:" not in reported and f"{option} (environment" not in reported:
+            located.append(f"{path}: {problem}")
+    return tuple(located)
+
+
+def _file_url(data: Mapping[str, Any]) -> str:
+    metadata = data.get("metadata", {})
+    return str(metadata.get("url", "")) if isinstance(metadata, dict) else ""
 
 
 def _has_password(url: str) -> bool:

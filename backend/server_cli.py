@@ -8,6 +8,10 @@
     longtail backend vehicles list
     longtail backend sweep [--grace-s 900]             # remove orphan blobs
     longtail backend migrate                           # bring the schema to the newest revision
+    longtail backend check-config --config backend.toml   # every problem of the file, then exit
+    longtail backend example-config > backend.toml     # the shipped, annotated example
+
+Quiet by default: ``longtail -v backend …`` adds debug logging, Alembic's steps included.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -51,6 +56,17 @@ def register(subparsers: Any) -> None:
     migrate = sub.add_parser("migrate", help="upgrade the metadata schema to the newest revision")
     _config_option(migrate)
     migrate.set_defaults(handler=_migrate)
+
+    check = sub.add_parser(
+        "check-config", help="report every problem of a config file (with its location) and exit"
+    )
+    _config_option(check)
+    check.set_defaults(handler=_check_config)
+
+    example = sub.add_parser(
+        "example-config", help="print the shipped example config (it passes check-config)"
+    )
+    example.set_defaults(handler=_example_config)
 
     vehicles = sub.add_parser("vehicles", help="register, revoke and list vehicles")
     vehicles.add_argument(
@@ -187,7 +203,43 @@ def _vehicles_list(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    open_database(_config(args).metadata).close()
+    from backend.metadata.migrate import current_revision
+
+    db = open_database(_config(args).metadata)
+    try:
+        print(f"metadata schema at revision {current_revision(db.engine)}: {db.url}")
+    finally:
+        db.close()
+    return 0
+
+
+#: the annotated example beside this module (``longtail backend example-config``)
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "backend.example.toml"
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from backend.config import check_config
+
+    path = getattr(args, "config", None)
+    if path is None:
+        print("longtail: error: check-config needs --config FILE", file=sys.stderr)
+        return 2
+    problems = check_config(path)
+    if problems:
+        count = len(problems)
+        print(
+            f"longtail: configuration error: {count} problem{'s' * (count > 1)}:",
+            *problems,
+            sep="\n  ",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"config OK: {path}")
+    return 0
+
+
+def _example_config(_args: argparse.Namespace) -> int:
+    sys.stdout.write(EXAMPLE_CONFIG.read_text())
     return 0
 
 

@@ -22,6 +22,8 @@ Rules, the same for the vehicle and the cloud:
   booleans accept ``true/false/1/0/yes/no/on/off``, tables and arrays parse as TOML.
 * **Paths** (``option(..., path=True)``), including defaults, are relative to the config file's
   folder (the working directory when there is no file), never to wherever the process started.
+* **Optional options** typed ``X | None`` default to None, meaning "not set: the process
+  decides" (TOML has no null, so a value in the file or environment is always an ``X``).
 * **Every problem** is collected, each with its location (``agent.toml: upload.chunk_bytes``,
   ``environment LONGTAIL_UPLOAD__CHUNK_BYTES``), and raised together as one
   :class:`~core.errors.ConfigError` whose ``problems`` lists them.
@@ -32,8 +34,9 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,21 +108,42 @@ def load_config(
     problems, from the file, the environment and the checks, are raised in one ConfigError.
     ``raw`` passes an already-read file (a caller that inspects it first).
     """
+    config, problems = collect_config(schema, path, environ, checks=checks, raw=raw)
+    if problems:
+        raise config_error(problems)
+    return config
+
+
+def collect_config(
+    schema: type[T],
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    checks: Callable[[T], Iterable[str]] | None = None,
+    raw: RawConfig | None = None,
+) -> tuple[T, tuple[str, ...]]:
+    """:func:`load_config` without raising for problems of the options: the configuration as
+    built (each refused value replaced by its default) and every problem found, for a checker
+    that goes on to validate more (``longtail-agent check-config``). ``checks`` run only when the
+    options themselves are valid, as in ``load_config``. An unreadable file still raises."""
     raw = raw if raw is not None else read_toml(path)
     builder = _Builder(raw.base, raw.source)
     merged = builder.merge_environment(schema, raw.data, os.environ if environ is None else environ)
     config: T = builder.build(schema, merged, "")
     if not builder.problems and checks is not None:
         builder.problems.extend(checks(config))
-    if builder.problems:
-        problems = tuple(builder.problems)
-        head = (
-            problems[0]
-            if len(problems) == 1
-            else f"{len(problems)} problems in the configuration:\n  " + "\n  ".join(problems)
-        )
-        raise ConfigError(head, problems)
-    return config
+    return config, tuple(builder.problems)
+
+
+def config_error(problems: Sequence[str]) -> ConfigError:
+    """One ConfigError listing ``problems`` (its message is the problem itself when alone)."""
+    problems = tuple(problems)
+    head = (
+        problems[0]
+        if len(problems) == 1
+        else f"{len(problems)} problems in the configuration:\n  " + "\n  ".join(problems)
+    )
+    return ConfigError(head, problems)
 
 
 class _Builder:
@@ -214,8 +238,19 @@ class _Builder:
             return cls()
 
 
+def _optional_of(hint: Any) -> Any:
+    """``X`` for an optional option typed ``X | None`` (None: not set, the process decides);
+    ``hint`` itself otherwise."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
 def _env_value(value: str, hint: Any) -> Any:
     """An environment string read by the option's type (strings stay strings)."""
+    hint = _optional_of(hint)
     if hint is str:
         return value
     if hint is bool:
@@ -242,6 +277,7 @@ def _env_value(value: str, hint: Any) -> Any:
 
 
 def _scalar(option: str, hint: Any, value: Any, meta: Mapping[str, Any], base: Path) -> Any:
+    hint = _optional_of(hint)  # TOML has no null: a value given is one of the type's
     origin = typing.get_origin(hint) or hint
     if origin is dict:
         if not isinstance(value, dict):

@@ -1,26 +1,41 @@
-"""``longtail sim``: simulate drives into datasets and draw their frames.
-
-longtail sim drive --scenario urban --frames 200 --seed 0 --out data/urban
-longtail sim render data/urban --index 12 --out frame12.png
-longtail sim training-drives --plan baseline --out build/baseline/drives
-"""
+"""``longtail sim``: simulate drives into datasets and draw their frames (see ``HELP``)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+#: What ``longtail sim --help`` shows above the sub-commands (plain text, kept as written).
+HELP = """\
+Simulate LiDAR drives into datasets and draw their frames.
+
+examples:
+  longtail sim drive --scenario urban --frames 200 --seed 0 --out data/urban
+  longtail sim render data/urban --index 12 --out frame12.png
+  longtail sim training-drives --plan baseline --out build/baseline/drives
+
+built-in scenarios: {scenarios}
+"""
+
 
 def register(subparsers: Any) -> None:
     """Add the ``sim`` command group to the ``longtail`` parser."""
-    sim = subparsers.add_parser("sim", help="LiDAR scene simulator", description=__doc__)
+    from simulators.scenario import builtin_names
+
+    scenarios = ", ".join(builtin_names())
+    sim = subparsers.add_parser(
+        "sim",
+        help="LiDAR scene simulator",
+        description=HELP.format(scenarios=scenarios),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SUBCOMMAND")
 
     drive = sub.add_parser("drive", help="simulate a drive into a dataset directory")
     drive.add_argument(
         "--scenario",
         required=True,
-        help="a scenario .toml file or a built-in name (urban, urban_rare, rare_heavy, rain, fog)",
+        help=f"a scenario .toml file or a built-in name ({scenarios})",
     )
     drive.add_argument("--frames", type=int, required=True, help="number of frames (10 Hz)")
     drive.add_argument("--seed", type=int, default=0, help="random seed (same seed, same points)")
@@ -50,9 +65,17 @@ def register(subparsers: Any) -> None:
 
 
 def _drive(args: argparse.Namespace) -> int:
-    from simulators.drive import write_drive
+    from pathlib import Path
+
+    from simulators.drive import holds_dataset, write_drive
+    from simulators.errors import SimulatorError
     from simulators.scenario import resolve_scenario
 
+    if not args.overwrite and holds_dataset(Path(args.out)):
+        raise SimulatorError(
+            f"{args.out}: already holds a dataset; choose an empty directory, or pass --overwrite "
+            "to replace its frames"
+        )
     scenario = resolve_scenario(args.scenario)
     meta = write_drive(
         scenario,

@@ -4,6 +4,10 @@ Threads: ``pipeline`` (source → analysis → selection → hand-off), ``spool-
 spool) and ``uploader`` (spool → backend). A stop request (SIGTERM/SIGINT) lets the pipeline
 finish its current frame; the writer then drains the hand-off into the spool, the uploader ends
 its current stream (the server keeps the committed prefix), and the process exits 0.
+
+When the source has no more frames, a recorded drive (``source.kind = "replay"``) ends the
+daemon once the spool is uploaded; a live ``factory`` source keeps it running until stopped.
+``daemon.exit_when_done`` overrides either (``AgentConfig.exits_when_source_ends``).
 """
 
 from __future__ import annotations
@@ -146,9 +150,11 @@ class Daemon:
         return self.stop_event.wait(seconds)
 
     def run(self) -> int:
-        """Run until stopped (or, with ``daemon.exit_when_done``, until the source ends and the
-        spool is empty). Returns the process exit code. Raises AgentError for start-up errors."""
+        """Run until stopped or, when ``AgentConfig.exits_when_source_ends``, until the source
+        ends and the spool is empty. Returns the process exit code. Raises AgentError for
+        start-up errors."""
         cfg = self.config
+        exit_when_done = cfg.exits_when_source_ends()
         analyzer = build_analyzer(cfg)
         source = build_source(cfg, self._sleep)
         schema = schema_for(analyzer, source.vehicle_signal_names)
@@ -186,7 +192,9 @@ class Daemon:
             spool.frames,
         )
         writer = self._thread("spool-writer", run_spool_writer, handoff, spool, self.metrics)
-        producer = self._thread("pipeline", self._produce, pipeline, source, handoff)
+        producer = self._thread(
+            "pipeline", self._produce, pipeline, source, handoff, spool, exit_when_done
+        )
         channel: grpc.Channel | None = None
         uploader: threading.Thread | None = None
         if cfg.upload.enabled:
@@ -196,10 +204,10 @@ class Daemon:
                 worker.run,
                 self.stop_event.is_set,
                 # without exit_when_done the uploader keeps polling until told to stop
-                lambda: cfg.daemon.exit_when_done and not writer.is_alive(),
+                lambda: exit_when_done and not writer.is_alive(),
             )
         try:
-            self._wait(producer, writer, uploader)
+            self._wait(exit_when_done, producer, writer, uploader)
         finally:
             self.stop_event.set()
             source.close()  # a live source blocked waiting for its next frame must return
@@ -236,7 +244,14 @@ class Daemon:
         backoff = Backoff(up.backoff_base_s, up.backoff_cap_s, random.Random(seed))
         return channel, UploadWorker(spool, client, backoff, self._sleep, self.metrics)
 
-    def _produce(self, pipeline: Pipeline, source: Source, handoff: HandOff[SpoolRecord]) -> None:
+    def _produce(
+        self,
+        pipeline: Pipeline,
+        source: Source,
+        handoff: HandOff[SpoolRecord],
+        spool: Spool,
+        exit_when_done: bool,
+    ) -> None:
         try:
             for frame in source.frames():
                 try:
@@ -246,10 +261,20 @@ class Daemon:
                     log.error("frame=%d skipped: %s", frame.index, exc)
                 if self.stop_event.is_set():
                     break
+            if self.stop_event.is_set():
+                then = "stopping"
+            elif not exit_when_done:
+                then = "still running until SIGTERM (daemon.exit_when_done = false)"
+            elif self.config.upload.enabled:
+                then = "exiting once the spool is uploaded"
+            else:
+                then = "exiting"
             log.info(
-                "source finished frames=%d selected=%d",
+                "source finished frames=%d selected=%d spool_frames=%d; %s",
                 pipeline.frames_processed,
                 pipeline.selected_count,
+                spool.frames + len(handoff),
+                then,
             )
         finally:
             handoff.close()
@@ -267,10 +292,10 @@ class Daemon:
         thread.start()
         return thread
 
-    def _wait(self, *threads: threading.Thread | None) -> None:
+    def _wait(self, exit_when_done: bool, *threads: threading.Thread | None) -> None:
         # The main thread only waits, in short slices so that signal handlers run promptly.
         while not self.stop_event.is_set():
             finished = all(t is None or not t.is_alive() for t in threads)
-            if finished and self.config.daemon.exit_when_done:
+            if finished and exit_when_done:
                 return
             self.stop_event.wait(0.2)

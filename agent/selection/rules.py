@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from core.config import config_error
 from core.errors import ConfigError
 from core.expr import Expression, ExpressionError
 
@@ -72,16 +73,33 @@ class Rule:
 
 
 def compile_rules(specs: Sequence[RuleSpec], known_signals: frozenset[str]) -> list[Rule]:
-    """Compile every rule; refuse duplicates and reserved names with the rule's name."""
+    """Compile every rule; refuse duplicates and reserved names with the rule's name.
+
+    Every rule is compiled before anything is refused, so one error lists the problems of all
+    rules (``ConfigError.problems``, each located as ``selection.rules[i]``); a single problem is
+    raised as itself (an ExpressionError keeps its column)."""
     seen: set[str] = set()
     rules = []
-    for spec in specs:
+    problems: list[ConfigError] = []
+    for i, spec in enumerate(specs):
+        where = f"selection.rules[{i}]"
         if not spec.name or spec.name in seen:
-            raise ConfigError(f"selection.rules: rule name {spec.name!r} is empty or duplicated")
+            problems.append(ConfigError(f"{where}: rule name {spec.name!r} is empty or duplicated"))
+            continue
         if spec.name in RESERVED_RULE_NAMES:
-            raise ConfigError(f"selection.rules: rule name {spec.name!r} is reserved")
+            problems.append(ConfigError(f"{where}: rule name {spec.name!r} is reserved"))
+            continue
         seen.add(spec.name)
-        rules.append(Rule(spec, known_signals))
+        try:
+            rules.append(Rule(spec, known_signals))
+        except ExpressionError as exc:
+            problems.append(ExpressionError(f"{where}: {exc.reason}", exc.column))
+        except ConfigError as exc:
+            problems.append(ConfigError(f"{where}: {exc}"))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise config_error([str(p) for p in problems])
     return rules
 
 

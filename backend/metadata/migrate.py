@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -24,19 +26,41 @@ def alembic_config() -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database behind ``engine`` to ``revision`` (idempotent)."""
+    """Bring the database behind ``engine`` to ``revision`` (idempotent).
+
+    Quiet unless something happens: Alembic's progress lines are shown only when the process
+    logs at DEBUG (``longtail -v``); an actual upgrade is logged once at INFO."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with _alembic_quiet_unless_debug(), engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
-    log.info(
-        "metadata schema of %s is at %s", engine.url.render_as_string(hide_password=True), revision
-    )
+        after = MigrationContext.configure(connection).get_current_revision()
+    url = engine.url.render_as_string(hide_password=True)
+    if before != after:
+        log.info("metadata schema of %s upgraded from %s to %s", url, before or "empty", after)
+    else:
+        log.debug("metadata schema of %s is at %s", url, after)
+
+
+@contextmanager
+def _alembic_quiet_unless_debug() -> Iterator[None]:
+    # Alembic reports every context and step at INFO; that is debugging detail for an operator.
+    logger = logging.getLogger("alembic")
+    if logger.getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty database)."""
-    with engine.connect() as connection:
+    with _alembic_quiet_unless_debug(), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

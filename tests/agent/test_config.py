@@ -164,3 +164,29 @@ def test_environment_values_are_read_by_the_option_type(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL), environ=env)
     assert config.vehicle.id == "0042"  # a string option keeps the text, leading zeros too
     assert config.spool.durable is False
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "exits"),
+    [
+        (MINIMAL, {}, True),  # a recorded drive ends the daemon
+        (MINIMAL, {"LONGTAIL_DAEMON__EXIT_WHEN_DONE": "false"}, False),
+        ('[vehicle]\ntoken = "t"\n[source]\nkind = "factory"\nfactory = "m:f"\n', {}, False),
+        (
+            '[vehicle]\ntoken = "t"\n[source]\nkind = "factory"\nfactory = "m:f"\n'
+            "[daemon]\nexit_when_done = true\n",
+            {},
+            True,
+        ),
+    ],
+    ids=["replay", "replay-env-false", "factory", "factory-file-true"],
+)
+def test_exit_when_done_defaults_by_source_kind(
+    tmp_path: Path, text: str, env: dict[str, str], exits: bool
+) -> None:
+    assert load_config(write(tmp_path, text), environ=env).exits_when_source_ends() is exits
+
+
+def test_exit_when_done_refuses_a_non_boolean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"daemon\.exit_when_done: expected true or false"):
+        load_config(write(tmp_path, MINIMAL + '[daemon]\nexit_when_done = "y"\n'), environ={})

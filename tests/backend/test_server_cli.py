@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,9 @@ from backend.auth.tokens import hash_token
 from backend.cli import main
 from backend.metadata.db import make_engine
 from backend.metadata.unit_of_work import Database
+from backend.server_cli import EXAMPLE_CONFIG
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -74,3 +80,64 @@ def test_duplicate_vehicle_is_a_user_error(
 def test_sweep_reports_what_it_did(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["backend", "--config", str(config), "sweep", "--grace-s", "0"]) == 0
     assert "checked 0 blobs, removed 0 orphans" in capsys.readouterr().out
+
+
+def run_longtail(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTAIL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(REPO_ROOT)},
+    )
+
+
+def test_backend_commands_are_quiet_unless_verbose(tmp_path: Path) -> None:
+    (tmp_path / "backend.toml").write_text(EXAMPLE_CONFIG.read_text())
+    first = run_longtail("backend", "migrate", "--config", "backend.toml", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("metadata schema at revision 0001: sqlite:///")
+    # one line says that the schema was created; none of Alembic's own
+    assert "alembic" not in first.stderr
+    assert "upgraded from empty to 0001" in first.stderr
+    again = run_longtail("backend", "vehicles", "list", "--config", "backend.toml", cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == ""
+    verbose = run_longtail("-v", "backend", "migrate", "--config", "backend.toml", cwd=tmp_path)
+    assert "INFO alembic.runtime.migration: Context impl SQLiteImpl." in verbose.stderr
+
+
+def test_the_shipped_example_passes_check_config_as_shipped_and_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backend", "check-config", "--config", str(EXAMPLE_CONFIG)]) == 0
+    assert capsys.readouterr().out == f"config OK: {EXAMPLE_CONFIG}\n"
+    assert main(["backend", "example-config"]) == 0
+    assert capsys.readouterr().out == EXAMPLE_CONFIG.read_text()
+
+
+def test_check_config_reports_every_problem_with_its_location(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "backend.toml"
+    path.write_text(
+        '[ingest]\nhost = "0.0.0.0"\nport = "x"\n[api]\nprot = 1\n[storage]\nkind = "s4"\n'
+        '[metadata]\nurl = "postgresql+psycopg://u:secret@db/l"\n'
+    )
+    assert main(["backend", "check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "longtail: configuration error: 5 problems:"
+    assert sorted(err[1:]) == sorted(
+        [
+            f"  {path}: ingest.port: expected an integer, got 'x'",
+            f"  {path}: api.prot: unknown option 'api.prot' (known: allow_remote, enabled, host, "
+            "port)",
+            f"  {path}: metadata.url contains a password; pass it in LONGTAIL_METADATA__URL "
+            "instead",
+            f"  {path}: ingest.host = '0.0.0.0' exposes vehicle tokens in clear text: set "
+            "ingest.tls_cert and ingest.tls_key, or ingest.allow_insecure_remote = true behind a "
+            "TLS proxy",
+            f"  {path}: storage.kind must be 'local' or 's3', got 's4'",
+        ]
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from backend.cli import main
 from core.formats.dataset import Dataset
+from simulators.scenario import builtin_names
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -76,10 +77,26 @@ def test_an_existing_dataset_is_not_overwritten_by_accident(
     assert main(args) == 0
     before = Dataset(out).points(1).tobytes()
     assert main([*args[:5], "1", *args[6:]]) == 2
-    assert "already holds a dataset" in capsys.readouterr().err
+    assert "already holds a dataset; choose an empty directory, or pass --overwrite" in (
+        capsys.readouterr().err
+    )
     assert Dataset(out).points(1).tobytes() == before  # untouched
     # with --overwrite the old frames go: the one-frame drive leaves exactly one frame
     assert main([*args[:5], "1", *args[6:], "--overwrite"]) == 0
     assert len(Dataset(out)) == 1 and Dataset(out).meta()["frames"] == 1
     assert main([*args[:5], "0", *args[6:], "--overwrite"]) == 2
     assert "frames must be at least 1" in capsys.readouterr().err
+
+
+def test_help_is_plain_text_and_lists_every_built_in_scenario(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["sim", "--help"], ["sim", "drive", "--help"]):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        assert "`" not in text  # no RST markup in a terminal
+        listed = " ".join(text.split())  # argparse wraps long lines
+        assert ", ".join(builtin_names()) in listed
+    assert "demo" in builtin_names()

@@ -108,7 +108,6 @@ timeout_s = 20
 port = 0
 
 [daemon]
-exit_when_done = true
 log_format = "json"
 {extra}
 """

@@ -147,6 +147,7 @@ def test_source_factory_plugs_a_live_source_with_vehicle_signals(
         extra=extra,
         LONGTAIL_SOURCE__KIND="factory",
         LONGTAIL_SOURCE__FACTORY="tests.agent.daemon.fakes:make_list_source",
+        LONGTAIL_DAEMON__EXIT_WHEN_DONE="true",  # a live source would keep the daemon running
     )
     config = replace(config, source=replace(config.source, options={"count": 7, "every": 3}))
     assert Daemon(config).run() == 0
@@ -176,3 +177,56 @@ def test_unknown_factory_and_busy_metrics_port_are_config_errors(
             Daemon(busy).run()
     finally:
         stop()
+
+
+def run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(daemon.run()), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_a_recorded_drive_ends_the_daemon_once_its_frames_are_uploaded(
+    tmp_path: Path, ingest: tuple[FakeIngest, str]
+) -> None:
+    servicer, endpoint = ingest
+    write_drive(tmp_path / "drive", HOT)
+    config = config_for(tmp_path, endpoint)
+    assert config.daemon.exit_when_done is None  # the default decides by the source
+    daemon = Daemon(config)
+    thread, result = run_in_thread(daemon)
+    thread.join(timeout=30)
+    assert not thread.is_alive() and result == [0]
+    assert len(servicer.stored) == sum(HOT)
+    assert value(daemon.metrics, "longtail_agent_spool_frames") == 0
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        # a live source that ran dry (a sensor gone quiet) does not end the daemon ...
+        {
+            "LONGTAIL_SOURCE__KIND": "factory",
+            "LONGTAIL_SOURCE__FACTORY": "tests.agent.daemon.fakes:make_list_source",
+        },
+        # ... nor does a recorded drive when exit_when_done = false
+        {"LONGTAIL_DAEMON__EXIT_WHEN_DONE": "false"},
+    ],
+    ids=["live-source", "replay-exit-when-done-false"],
+)
+def test_the_daemon_keeps_running_after_its_source_until_stopped(
+    tmp_path: Path, ingest: tuple[FakeIngest, str], env: dict[str, str]
+) -> None:
+    servicer, endpoint = ingest
+    write_drive(tmp_path / "drive", HOT)
+    daemon = Daemon(config_for(tmp_path, endpoint, **env))
+    thread, result = run_in_thread(daemon)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not servicer.stored:
+        time.sleep(0.05)
+    time.sleep(1.0)  # source finished and uploads done: it must still be running
+    assert thread.is_alive()
+    daemon.request_stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive() and result == [0]
+    assert servicer.stored

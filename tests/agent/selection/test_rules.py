@@ -42,6 +42,25 @@ def test_errors_name_the_rule() -> None:
         compile_rules([RuleSpec("manual", "x > 1")], KNOWN)
 
 
+def test_every_rule_is_compiled_and_all_problems_are_listed_with_their_rule() -> None:
+    specs = [
+        RuleSpec("ok", "x > 1"),
+        RuleSpec("typo", "x > 1 or y < 2"),
+        RuleSpec("ok", "x > 3"),
+        RuleSpec("broken", "x >"),
+    ]
+    with pytest.raises(ConfigError) as info:
+        compile_rules(specs, KNOWN)
+    assert info.value.problems == (
+        "selection.rules[1]: rule 'typo': unknown signal 'y' at column 10",
+        "selection.rules[2]: rule name 'ok' is empty or duplicated",
+        "selection.rules[3]: rule 'broken': expected a value, found end of expression at column 4",
+    )
+    with pytest.raises(ExpressionError) as single:  # alone, a rule's error keeps its column
+        compile_rules(specs[:2], KNOWN)
+    assert single.value.column == 10
+
+
 def test_signals_cover_classes_the_vru_group_scores_and_vehicle() -> None:
     schema = SignalSchema(
         class_names=("car", "pedestrian", "cyclist"),
