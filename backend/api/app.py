@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from backend.api import errors
 from backend.api.deps import ApiServices
+from backend.api.docs import serve_docs_offline
 from backend.api.limits import BodyLimit
 from backend.api.routes import (
     assignments,
@@ -53,11 +54,12 @@ Authenticate with `Authorization: Bearer <token>` (an admin creates people with
 
 
 def create_app(services: ApiServices, *, max_body_bytes: int = 64 * 2**20) -> FastAPI:
-    """The HTTP API over ``services``; OpenAPI docs at ``/docs``."""
+    """The HTTP API over ``services``; OpenAPI docs at ``/docs`` and ``/redoc``, served offline."""
     app = FastAPI(title="Longtail backend", version="1", description=DESCRIPTION)
     app.state.services = services
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    serve_docs_offline(app)
     return app
