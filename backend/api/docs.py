@@ -43,7 +43,7 @@ def serve_docs_offline(app: FastAPI) -> None:
     oauth2_url = app.swagger_ui_oauth2_redirect_url
     if openapi_url is None:
         return  # no schema, no docs
-    replaced = {docs_url, redoc_url, oauth2_url} - {None}
+    replaced = {url for url in (docs_url, redoc_url, oauth2_url) if url is not None}
     app.router.routes[:] = [r for r in app.router.routes if not _serves(r, replaced)]
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     parameters = {**(app.swagger_ui_parameters or {}), **SWAGGER_UI_PARAMETERS}
