@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -174,8 +175,9 @@ def rare_frames(dataset: Dataset) -> dict[int, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from simulators.drive import write_drive
-    from simulators.render import render_dataset_frame
+    from simulators.render import load_frame
     from simulators.scenario import resolve_scenario
+    from simulators.urgent_frame import explain_frame, render_urgent_frame
 
     out: Path = args.out.resolve()
     if out.exists():
@@ -258,20 +260,26 @@ def run(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         print("[4/4] asking the backend what it stored")
         stored = stored_frames(api, admin)
+        top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"])) if stored else None
+        top_detail = http_json(f"{api}/frames/{top['id']}", token=admin) if top else None
     finally:
         server.terminate()
         server.wait(timeout=30)
     summary = summarize(stored, rare, timestamps, len(dataset), elapsed)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
-    if stored:
-        top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"]))
-        index = timestamps.get(top["captured_at_ns"])
+    if top_detail is not None:
+        index = timestamps.get(top_detail["captured_at_ns"])
         if index is not None:
             picture = out / "most_urgent_frame.png"
-            render_dataset_frame(drive, index, picture, extent=50.0)
+            rules = {r["name"]: r["when"] for r in tomllib.loads(DEMO_RULES)["selection"]["rules"]}
+            points, labels = load_frame(drive, index)
+            explanation = explain_frame(top_detail, rules)
+            render_urgent_frame(
+                points, labels, top_detail, explanation, picture, frame_name=f"frame #{index}"
+            )
             print(
-                f"top view of the most urgent frame sent (#{index}, rules {top['rules_fired']}): {picture}"
+                f"top view of the most urgent frame sent (#{index}, rules {top_detail['rules_fired']}): {picture}"
             )
     print(f"everything is under {out}/ (drive, configs, logs, database, blobs, summary.json)")
     return 0
