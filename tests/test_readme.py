@@ -21,6 +21,7 @@ skipped except the commands in ``NOT_RUN``: each takes minutes or is this suite 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -77,7 +78,9 @@ def render(template: str, data: Any, where: str) -> str:
     try:
         return template.format_map(data)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise AssertionError(f"{where}: template {template!r} does not fit the JSON: {exc!r}")
+        raise AssertionError(
+            f"{where}: template {template!r} does not fit the JSON: {exc!r}"
+        ) from exc
 
 
 def test_inline_figures_match_their_json() -> None:
@@ -175,10 +178,8 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     try:
         output, _ = proc.communicate(timeout=600)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert proc.returncode == 0, f"a README command failed:\n{output[-6000:]}"
     # what the walkthrough promises it produced
     assert (work / "frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
