@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import describe_machine
+from benchmarks.provenance import provenance
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "baseline_offline_score": baseline,
         "agent_vs_offline_analysis": summary["agent_frames_per_s"] / baseline["frames_per_s"],
+        # the demo and the offline scorer run as subprocesses: their code is what was measured
+        "provenance": provenance(
+            ["benchmarks.bench_demo", "backend.demo", "agent.cli"],
+            vars(args),
+            skip=("out", "picture"),
+        ),
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     log.info(
