@@ -65,26 +65,23 @@ def register(subparsers: Any) -> None:
 
 
 def _drive(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from simulators.drive import holds_dataset, write_drive
+    from simulators.drive import write_drive
     from simulators.errors import SimulatorError
     from simulators.scenario import resolve_scenario
 
-    if not args.overwrite and holds_dataset(Path(args.out)):
-        raise SimulatorError(
-            f"{args.out}: already holds a dataset; choose an empty directory, or pass --overwrite "
-            "to replace its frames"
-        )
     scenario = resolve_scenario(args.scenario)
-    meta = write_drive(
-        scenario,
-        args.frames,
-        args.seed,
-        args.out,
-        progress=not args.no_progress and args.frames > 1,
-        overwrite=args.overwrite,
-    )
+    try:
+        meta = write_drive(
+            scenario,
+            args.frames,
+            args.seed,
+            args.out,
+            progress=not args.no_progress and args.frames > 1,
+            overwrite=args.overwrite,
+        )
+    except SimulatorError as exc:
+        # the library's refusal says "pass overwrite": on the command line that is --overwrite
+        raise SimulatorError(str(exc).replace("pass overwrite", "pass --overwrite")) from exc
     print(f"wrote {meta['frames']} frames to {args.out}: {meta['class_counts']}")
     return 0
 

@@ -245,21 +245,12 @@ def simulate_drive(
         yield sim.frame()
 
 
-def holds_dataset(root: Path) -> bool:
-    """Whether ``root`` holds dataset files that ``write_drive`` would replace."""
-    return bool(_dataset_files(root))
-
-
-def _dataset_files(root: Path) -> list[Path]:
-    old = [root / META_FILE] if (root / META_FILE).exists() else []
-    old += sorted((root / VELODYNE_DIR).glob("*.bin")) + sorted((root / LABELS_DIR).glob("*.json"))
-    return old + sorted((root / POINT_LABELS_DIR).glob("*.label"))
-
-
 def _prepare_output(root: Path, overwrite: bool) -> None:
     if root.exists() and not root.is_dir():
         raise SimulatorError(f"{root}: exists and is not a directory")
-    old = _dataset_files(root)
+    old = [root / META_FILE] if (root / META_FILE).exists() else []
+    old += sorted((root / VELODYNE_DIR).glob("*.bin")) + sorted((root / LABELS_DIR).glob("*.json"))
+    old += sorted((root / POINT_LABELS_DIR).glob("*.label"))
     if old and not overwrite:
         raise SimulatorError(
             f"{root}: already holds a dataset ({len(old)} files); choose an empty directory "
