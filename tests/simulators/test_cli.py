@@ -77,9 +77,7 @@ def test_an_existing_dataset_is_not_overwritten_by_accident(
     assert main(args) == 0
     before = Dataset(out).points(1).tobytes()
     assert main([*args[:5], "1", *args[6:]]) == 2
-    assert "choose an empty directory or pass --overwrite" in (
-        capsys.readouterr().err
-    )
+    assert "choose an empty directory or pass --overwrite" in (capsys.readouterr().err)
     assert Dataset(out).points(1).tobytes() == before  # untouched
     # with --overwrite the old frames go: the one-frame drive leaves exactly one frame
     assert main([*args[:5], "1", *args[6:], "--overwrite"]) == 0
