@@ -4,8 +4,9 @@
 (one task at a time), a task a reviewer returned to them, a calibration gold task while they are
 new, a gold task with probability ``gold_share``, else the most urgent task with a free slot that
 they have not touched before (independence of overlap annotators; nobody reviews their own
-work). A stage has ``overlap`` slots for ``annotate`` (unbounded for gold tasks, which every
-labeller does once), one for ``review`` and ``adjudicate``.
+work). Reviews include the hidden gold reviews, which look like any other. A stage has
+``overlap`` slots for ``annotate`` (unbounded for gold tasks, which every labeller does once),
+one for ``review`` and ``adjudicate``.
 
 Exactly-one holder per slot is guaranteed by the database, not by this code: a partial unique
 index on (task, stage, round, slot) over live assignments refuses a second holder on SQLite and
@@ -165,12 +166,16 @@ class WorkQueue:
                 else ([dict(gold=True, calibration=False)] if gold_first else [])
                 + [dict(gold=False)]
             )
+        elif stage == "review":
+            # hidden gold reviews (``gold.GoldKeeper``) wait beside ordinary reviews and look
+            # like them; nobody reviews a copy of their own gold submission
+            pools = [dict(gold=None)]
         else:
             pools = [dict(gold=False)]
         skip_locked = self._db.dialect == "postgresql"
         for pool in pools:
             for task in uow.tasks.candidates(stage, limit=200, **pool):
-                if task.id in touched:
+                if task.id in touched or (stage == "review" and self._own(uow, task, who)):
                     continue
                 if skip_locked:
                     locked = uow.tasks.candidates_by_id(task.id, stage)
@@ -186,6 +191,14 @@ class WorkQueue:
                 self._audit(uow, assignment, "lease.granted", now)
                 return self.lease_of(uow, assignment)
         return None
+
+    def _own(self, uow: UnitOfWork, task: TaskRecord, who: Principal) -> bool:
+        """Whether the labels under review in ``task`` are ``who``'s own (a hidden gold review
+        copies the labeller's set into a task they never leased)."""
+        if not task.is_gold:
+            return False
+        subject = self._subject(uow, task, "review")
+        return subject is not None and uow.label_sets.require(subject).author == who.name
 
     def _free_slot(self, uow: UnitOfWork, task: TaskRecord, stage: str) -> int | None:
         taken = {a.slot for a in uow.assignments.holding(task.id, stage, task.round)}

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from backend.annotation import store
+from backend.annotation import gold, store
 from backend.annotation.reports import report
 from backend.config import RoutingRuleConfig
-from backend.errors import PermissionDeniedError
+from backend.errors import PermissionDeniedError, UnavailableError
 from backend.metadata.records import FrameRecord
 from tests.backend.annotation.world import CAR, PEDESTRIAN, World, make_world
 
@@ -161,5 +161,41 @@ def test_gold_calibration_passes_the_careful_and_flags_the_spammer(tmp_path: Pat
         figures = {p.name: p for p in qa.people}
         assert figures["careful"].gold_tasks == 2 and figures["careful"].gold_accuracy == 1.0
         assert figures["spammer"].calibration == "flagged"
+    finally:
+        w.backend.close()
+
+
+def test_hidden_gold_reviews_reach_reviewers_but_never_the_labeller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gold submission copied into a hidden review task is handed to a reviewer like any
+    review, scored on their decision, and never handed back to the person who labelled it."""
+    w = make_world(tmp_path, calibration_tasks=0, gold_share=1.0)
+    try:
+        w.person("boss", "admin")
+        w.person("ann", "annotator")
+        w.person("rev", "reviewer")
+        frame = w.store_frame(seed=3, detections=[("car", 0.9, CAR)])
+        monkeypatch.setattr(gold, "GOLD_REVIEW_SHARE", 1.0)  # every gold submission is copied
+        w.backend.annotation.gold.create(
+            [frame.id], labels(frame, ("car", CAR)), calibration=False, author="boss"
+        )
+        lease = w.backend.annotation.queue.next(w.who("rev"), "annotate")
+        assert lease.task.is_gold
+        w.backend.annotation.workflow.submit(
+            w.who("rev"), lease.assignment.id, 0, labels(frame, ("car", shifted(CAR, 0.05)))
+        )
+        with pytest.raises(UnavailableError):  # the reviewer's own gold labels
+            w.backend.annotation.queue.next(w.who("rev"), "review")
+        w.person("rev2", "reviewer")
+        hidden = w.backend.annotation.queue.next(w.who("rev2"), "review")
+        assert hidden.task.is_gold and hidden.task.stage == "review"
+        outcome = w.backend.annotation.workflow.review(
+            w.who("rev2"), hidden.assignment.id, "approve"
+        )
+        assert outcome.stage == "closed"
+        with w.backend.db.transaction("t") as uow:
+            checks = [s for s in uow.reviews.gold_scores(kind=None) if s.kind == "review"]
+        assert [(c.user, c.accuracy) for c in checks] == [("rev2", 1.0)]
     finally:
         w.backend.close()
