@@ -12,6 +12,7 @@ Simulate LiDAR drives into datasets and draw their frames.
 examples:
   longtail sim drive --scenario urban --frames 200 --seed 0 --out data/urban
   longtail sim render data/urban --index 12 --out frame12.png
+  longtail sim crowd --api http://127.0.0.1:8080 --admin-token-file token --drive data/urban
   longtail sim training-drives --plan baseline --out build/baseline/drives
 
 built-in scenarios: {scenarios}
@@ -55,6 +56,28 @@ def register(subparsers: Any) -> None:
     plans.add_argument("--out", required=True, help="directory for the drives and splits.json")
     plans.set_defaults(handler=_training_drives)
 
+    crowd = sub.add_parser(
+        "crowd",
+        help="a simulated annotator crowd labels a running server's tasks through its API",
+    )
+    crowd.add_argument(
+        "--api", required=True, help="the backend's HTTP API, e.g. http://127.0.0.1:8080"
+    )
+    crowd.add_argument("--admin-token-file", required=True, help="file holding an admin's token")
+    crowd.add_argument("--drive", required=True, help="the simulated drive the frames came from")
+    crowd.add_argument("--seed", type=int, default=0, help="random seed of the crowd")
+    crowd.add_argument(
+        "--max-tasks", type=int, default=None, help="stop after this many annotations"
+    )
+    crowd.add_argument("--gold-share", type=float, default=0.2, help="share of frames made gold")
+    crowd.add_argument(
+        "--calibration",
+        type=int,
+        default=3,
+        help="calibration gold tasks (server's calibration_tasks)",
+    )
+    crowd.set_defaults(handler=_crowd)
+
     render = sub.add_parser("render", help="draw one frame of a dataset from above as a PNG")
     render.add_argument("dataset", help="dataset directory")
     render.add_argument("--index", type=int, default=0, help="frame index")
@@ -93,6 +116,31 @@ def _training_drives(args: argparse.Namespace) -> int:
 
     path = simulate_plan(plan_by_name(args.plan), Path(args.out), progress=True)
     print(f"wrote {path}")
+    return 0
+
+
+def _crowd(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulators.crowd import run_crowd, truth_from_drive
+
+    token = Path(args.admin_token_file).read_text().strip()
+    run = run_crowd(
+        args.api,
+        token,
+        truth_from_drive(args.drive),
+        seed=args.seed,
+        max_tasks=args.max_tasks,
+        progress=True,
+        gold_share=args.gold_share,
+        calibration_frames=args.calibration,
+    )
+    print("\n".join(run.table()))
+    batch = run.qa["batch"]
+    print(
+        f"wall {run.wall_s:.1f} s; tasks still waiting {run.pending_tasks}; "
+        f"Fleiss kappa {batch['fleiss_kappa']}, Krippendorff alpha {batch['krippendorff_alpha_class']}"
+    )
     return 0
 
 

@@ -158,6 +158,7 @@ class WorkQueue:
         touched = uow.assignments.tasks_touched_by(
             who.name, None if stage == "annotate" else "annotate"
         )
+        pools: list[dict[str, bool]]
         if stage == "annotate":
             gold_first = self._calibrating(who) or self._rng.random() < self._config.gold_share
             pools = (
@@ -169,7 +170,7 @@ class WorkQueue:
         elif stage == "review":
             # hidden gold reviews (``gold.GoldKeeper``) wait beside ordinary reviews and look
             # like them; nobody reviews a copy of their own gold submission
-            pools = [dict(gold=None)]
+            pools = [{}]  # gold or not
         else:
             pools = [dict(gold=False)]
         skip_locked = self._db.dialect == "postgresql"

@@ -131,6 +131,9 @@ class ApiClient:
             if not page["items"] or len(out) >= page["total"]:
                 return out
 
+    def frame(self, frame_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/frames/{frame_id}"))
+
     def tasks(self, **filters: Any) -> list[dict[str, Any]]:
         """Every task matching ``filters`` (stage, tier, gold), paged through."""
         out: list[dict[str, Any]] = []

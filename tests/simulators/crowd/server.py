@@ -32,13 +32,17 @@ def make_drive(out: Path, frames: int, seed: int) -> Path:
     return out
 
 
-def store_drive(backend: Backend, drive: Path, vehicle: str = "sim-car") -> int:
-    """Store every frame of ``drive`` as ingest would (one key frame each); returns the count."""
+def store_drive(
+    backend: Backend, drive: Path, frames: int | None = None, vehicle: str = "sim-car"
+) -> int:
+    """Store the first ``frames`` frames of ``drive`` (all if None) as ingest would, one key
+    frame each; returns how many."""
     backend.add_vehicle(vehicle)
     dataset = Dataset(drive)
+    indices = dataset.indices[:frames]
     now = utcnow()
     with backend.db.transaction("store drive frames") as uow:
-        for index in dataset.indices:
+        for index in indices:
             points, labels = dataset.points(index), dataset.labels(index)
             payload = encode_frame(points)
             frame_id = hashlib.sha256(payload).hexdigest()
@@ -67,7 +71,7 @@ def store_drive(backend: Backend, drive: Path, vehicle: str = "sim-car") -> int:
                     detections=[],
                 )
             )
-    return len(dataset.indices)
+    return len(indices)
 
 
 @dataclass(frozen=True)
@@ -79,17 +83,22 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    tmp_path: Path, drive: Path, db_url: str | None = None, **annotation: object
+    tmp_path: Path,
+    drive: Path,
+    db_url: str | None = None,
+    frames: int | None = None,
+    **annotation: object,
 ) -> Iterator[LiveServer]:
-    """A served backend over ``drive``'s frames with annotation settings by keyword (default
-    here: every frame tier 2 by the default rule, seed 1, no settle time)."""
+    """A served backend over the first ``frames`` of ``drive`` with annotation settings by
+    keyword (defaults here: no routing rules, so every task takes ``default_tier``; seed 1; no
+    settle time; no spot checks)."""
     settings: dict[str, object] = {"rules": (), "seed": 1, "settle_s": 0.0, "spot_check_share": 0.0}
     settings.update(annotation)
     base = local_config(tmp_path, metadata_url=db_url)
     config = replace(base, annotation=replace(AnnotationConfig(), **settings))  # type: ignore[arg-type]
     backend = build_backend(config)
     try:
-        store_drive(backend, drive)
+        store_drive(backend, drive, frames)
         admin = backend.people.create("crowd-admin", "admin")
         with serve(build_api(backend)) as client:
             yield LiveServer(str(client.base_url), admin, backend)
