@@ -30,7 +30,7 @@ def test_gold_flags_the_spammer_within_its_calibration_and_passes_the_careful(
         url,
         frames=6,
         default_tier=2,
-        gold_share=0.1,
+        gold_share=0.5,
         calibration_tasks=CALIBRATION,
     ) as server:
         run = run_crowd(
@@ -38,7 +38,7 @@ def test_gold_flags_the_spammer_within_its_calibration_and_passes_the_careful(
             server.admin_token,
             truth_from_drive(drive),
             seed=7,
-            gold_share=0.5,
+            gold_share=0.84,  # 5 of the 6 frames: 3 calibration tasks and 2 ordinary gold
             calibration_frames=CALIBRATION,
         )
     people = {p["name"]: p for p in run.qa["people"]}
@@ -52,7 +52,7 @@ def test_gold_flags_the_spammer_within_its_calibration_and_passes_the_careful(
     assert run.pending_tasks == 0
     assert run.qa["stages"].get("accepted") == 6  # every real task, none from the spammer
     assert sum(p.decisions.get("approve", 0) for p in run.people) > 0
-    assert any(p["reviewer_gold_checks"] > 0 for p in run.qa["people"])  # hidden gold reviews
+    assert any(p["reviewer_gold_checks"] > 0 for p in run.qa["people"]), run.qa["people"]
 
 
 def junior(name: str) -> Profile:
