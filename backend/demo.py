@@ -6,7 +6,10 @@
    (ONNX Runtime) -> uncertainty/OOD scoring (numba) -> trigger rules and budget -> durable
    spool -> resumable gRPC upload;
 4. ask the backend's HTTP API what it stored and compare with the simulator's ground truth:
-   how many of the frames that show a rare object did the vehicle send, at what upload rate.
+   how many of the frames that show a rare object did the vehicle send, at what upload rate;
+5. label them (``backend.demo_labelling``): the stored frames become tasks, a simulated crowd
+   labels, reviews and adjudicates them through the HTTP API (gold from the simulator's truth),
+   QA measures the labels, and the accepted labels become a dataset version exported as KITTI.
 
 Everything lands under ``--out`` (default ``out/demo``): the drive, both configs, the logs, the
 backend's database and blobs, ``summary.json`` and a top view of the most urgent frame sent.
@@ -31,6 +34,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from backend.demo_labelling import (
+    ANNOTATION_TOML,
+    freeze_dataset,
+    label_stored_frames,
+    print_labelling_summary,
+    summarize_labelling,
+)
 from core.classes import is_rare
 from core.formats.dataset import Dataset
 
@@ -125,7 +135,7 @@ path = "data/blobs"
 staging_path = "data/staging"
 [metadata]
 url = "sqlite:///{(out / "data" / "longtail.db").resolve()}"
-"""
+{ANNOTATION_TOML}"""
     )
     agent_toml = out / "agent.toml"
     agent_toml.write_text(
@@ -142,7 +152,7 @@ rate = "max"
 frames_per_hour = 100000      # the replay runs far faster than real time
 pre_frames = 1
 post_frames = 1
-sample_rate = 0.002
+sample_rate = 0.03              # the random monitoring sample: ordinary frames for the crowd too
 seed = 1
 {DEMO_RULES}
 [spool]
@@ -186,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     drive = out / "drive"
     python = sys.executable
 
-    print(f"[1/4] simulating {args.frames} frames of '{args.scenario}' (seed {args.seed})")
+    print(f"[1/5] simulating {args.frames} frames of '{args.scenario}' (seed {args.seed})")
     write_drive(resolve_scenario(args.scenario), args.frames, args.seed, drive, progress=True)
     dataset = Dataset(drive)
     rare = rare_frames(dataset)
@@ -196,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     backend_toml, agent_toml = write_configs(out, drive, ingest_port, api_port, metrics_port)
     api = f"http://127.0.0.1:{api_port}"
     cli = [python, "-m", "backend.cli"]
-    print(f"[2/4] starting the backend: gRPC ingest on :{ingest_port}, HTTP API on {api}")
+    print(f"[2/5] starting the backend: gRPC ingest on :{ingest_port}, HTTP API on {api}")
     token = (
         subprocess.run(
             [*cli, "backend", "vehicles", "add", "demo-car", "--config", str(backend_toml)],
@@ -237,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         wait_for_health(api, server)
         print(
-            "[3/4] running the vehicle daemon on the drive (perception, scoring, selection, spool, upload)"
+            "[3/5] running the vehicle daemon on the drive (perception, scoring, selection, spool, upload)"
         )
         started = time.monotonic()
         with (out / "agent.log").open("wb") as agent_log:
@@ -258,16 +268,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"the agent exited with code {agent.returncode}; see {out / 'agent.log'}")
             return 1
         elapsed = time.monotonic() - started
-        print("[4/4] asking the backend what it stored")
+        print("[4/5] asking the backend what it stored")
         stored = stored_frames(api, admin)
         top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"])) if stored else None
         top_detail = http_json(f"{api}/frames/{top['id']}", token=admin) if top else None
+        print("[5/5] labelling: tasks, a simulated crowd through the API, QA, a dataset version")
+        crowd, consensus = label_stored_frames(api, admin, drive, args.seed)
+        labelling = summarize_labelling(crowd, consensus, freeze_dataset(api, admin, out))
     finally:
         server.terminate()
         server.wait(timeout=30)
     summary = summarize(stored, rare, timestamps, len(dataset), elapsed)
+    summary["labelling"] = labelling
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
+    print_labelling_summary(labelling, crowd.table())
     if top_detail is not None:
         index = timestamps.get(top_detail["captured_at_ns"])
         if index is not None:
@@ -281,7 +296,10 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"top view of the most urgent frame sent (#{index}, rules {top_detail['rules_fired']}): {picture}"
             )
-    print(f"everything is under {out}/ (drive, configs, logs, database, blobs, summary.json)")
+    print(
+        f"everything is under {out}/ (drive, configs, logs, database, blobs, summary.json, "
+        "the dataset's KITTI export)"
+    )
     return 0
 
 

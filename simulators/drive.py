@@ -298,6 +298,7 @@ def write_drive(
             "columns": sensor.columns,
             "rate_hz": sensor.rate_hz,
             "mount_height_m": sensor.mount_height,
+            "max_range_m": sensor.max_range,
             "elevations_deg": list(sensor.elevations_deg),
         },
         "seed": seed,

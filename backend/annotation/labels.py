@@ -39,6 +39,9 @@ from core.formats.semantic_kitti import PointLabels, decode_point_labels, encode
 MAX_BOX_SIDE_M: Final = 30.0
 #: a box centre may lie this far beyond the sensor's maximum range (m) before it is refused
 RANGE_MARGIN_M: Final = 20.0
+#: the range assumed where a frame does not say its sensor's (0 m): the longest of automotive
+#: LiDARs in use (long-range units reach ~250-300 m)
+UNKNOWN_RANGE_M: Final = 300.0
 #: centre heights outside this band (m, sensor frame) are refused
 MAX_ABS_Z_M: Final = 15.0
 #: the encoding name of point labels in JSON
@@ -149,11 +152,12 @@ def validate(
                 raise InvalidInputError(
                     f"{where}: {name} must be in (0, {MAX_BOX_SIDE_M}] m, got {side!r}"
                 )
-        reach = facts.max_range_m + RANGE_MARGIN_M
+        sensor_range = facts.max_range_m if facts.max_range_m > 0 else UNKNOWN_RANGE_M
+        reach = sensor_range + RANGE_MARGIN_M
         if math.hypot(values[0], values[1]) > reach or abs(values[2]) > MAX_ABS_Z_M:
             raise InvalidInputError(
                 f"{where}: centre ({values[0]:.1f}, {values[1]:.1f}, {values[2]:.1f}) m is outside "
-                f"the frame (sensor range {facts.max_range_m:.0f} m + {RANGE_MARGIN_M:.0f} m, "
+                f"the frame (sensor range {sensor_range:.0f} m + {RANGE_MARGIN_M:.0f} m, "
                 f"|z| <= {MAX_ABS_Z_M:.0f} m)"
             )
         if box.score is not None and not (

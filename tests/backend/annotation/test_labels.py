@@ -121,3 +121,15 @@ def test_diff_names_boxes_and_point_class_transitions() -> None:
     assert [b["id"] for b in change["removed"]] == ["b2"]
     assert change["changed"][0]["fields"] == ["box"]
     assert change["points"]["f1"] == {"changed": 2, "transitions": {"road->car": 2}}
+
+
+def test_a_frame_without_its_sensor_range_takes_the_longest_automotive_range() -> None:
+    """Frames whose source did not say the sensor's range (0 m) keep boxes out to 300 m + 20 m:
+    a box 36 m behind the car is not 'outside' a range nobody measured."""
+    unknown = {"f1": FrameFacts(5, 0.0)}
+    behind = validate(
+        LabelContent((box(box=(-36.4, 0.7, -0.9, 4, 2, 1.5, 0)),)), default_ontology(), unknown
+    )
+    assert behind.boxes[0].box[0] == pytest.approx(-36.4)
+    with pytest.raises(InvalidInputError, match=r"sensor range 300 m \+ 20 m"):
+        validate(LabelContent((box(box=(330, 0, 0, 4, 2, 1.5, 0)),)), default_ontology(), unknown)
