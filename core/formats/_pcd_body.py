@@ -99,13 +99,16 @@ def _binary(
     note = _count_note(header, n)
     if note:
         warnings.append(note)
-    raw = np.frombuffer(body, dtype=np.uint8, count=n * stride).reshape(n, stride)
-    out: Columns = {}
-    for name, field in wanted.items():
-        width = field.dtype.itemsize
-        chunk = np.ascontiguousarray(raw[:, field.offset : field.offset + width])
-        out[name] = chunk.view(field.dtype).reshape(n)
-    return out
+    layout = np.dtype(
+        {
+            "names": list(wanted),
+            "formats": [f.dtype for f in wanted.values()],
+            "offsets": [f.offset for f in wanted.values()],
+            "itemsize": stride,
+        }
+    )
+    records = np.frombuffer(body, dtype=layout, count=n)
+    return {name: records[name] for name in wanted}
 
 
 def _compressed(

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import FormatError
-from core.formats._points import PointFile, assemble_points
+from core.formats._points import PointFile, assemble_points, finish_points
 
 #: bytes of one KITTI record (four float32)
 KITTI_RECORD_BYTES = 16
@@ -47,16 +47,9 @@ def _records(path: Path, columns: int, kind: str) -> npt.NDArray[np.float32]:
 def load_kitti_bin(path: str | os.PathLike[str]) -> PointFile:
     """Read a KITTI velodyne ``.bin`` file (see the module docstring) into a ``PointFile``."""
     path = Path(path)
-    values = _records(path, 4, "KITTI velodyne")
-    return assemble_points(
-        values[:, 0],
-        values[:, 1],
-        values[:, 2],
-        values[:, 3],
-        str(path),
-        fmt="kitti_bin",
-        warnings=[],
-        declared="unit",
+    points = _records(path, 4, "KITTI velodyne").astype(np.float32)  # a writable copy
+    return finish_points(
+        points, points[:, 3], str(path), fmt="kitti_bin", warnings=[], declared="unit"
     )
 
 

@@ -68,12 +68,15 @@ def scale_intensity(
     if values.size == 0:
         return ScaledIntensity(np.zeros(0, dtype=np.float32), "none (no points)")
     integer = np.issubdtype(values.dtype, np.integer)
-    with np.errstate(invalid="ignore"):  # signalling NaNs raise FE_INVALID when widened
-        as_float = values.astype(np.float64)
-    if not np.isfinite(as_float).all():
+    # float32 stays float32 (exact min/max, and the division nuScenes' devkit does); others
+    # widen to float64. Signalling NaNs raise FE_INVALID when converted.
+    work = np.float32 if values.dtype == np.float32 else np.float64
+    with np.errstate(invalid="ignore"):
+        as_float = values.astype(work, copy=False)
+        low, high = float(as_float.min()), float(as_float.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
         bad = int((~np.isfinite(as_float)).sum())
         raise FormatError(f"{source}: intensity has {bad} non-finite value(s) (NaN or inf)")
-    low, high = float(as_float.min()), float(as_float.max())
     if low < 0.0:
         raise FormatError(
             f"{source}: intensity has negative values (minimum {low!r}); no intensity scale "
@@ -89,8 +92,7 @@ def scale_intensity(
                 f"<= 1 (maximum {high:g}): {rule}; a very dark frame, or intensity already "
                 f"normalised by the writer"
             )
-        scaled = (as_float / divisor).astype(np.float32)
-        return ScaledIntensity(scaled, rule, warning)
+        return ScaledIntensity((as_float / work(divisor)).astype(np.float32), rule, warning)
     if integer and high <= 255.0:
         rule, divisor = "divided by 255", 255.0
     elif integer and high <= 65535.0:
@@ -112,4 +114,4 @@ def scale_intensity(
             f"intensity should be {_DECLARED_TEXT[declared]} for this format but the file holds "
             f"[{low:g}, {high:g}]: {rule}"
         )
-    return ScaledIntensity((as_float / divisor).astype(np.float32), rule, warning)
+    return ScaledIntensity((as_float / work(divisor)).astype(np.float32), rule, warning)

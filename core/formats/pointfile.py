@@ -32,8 +32,6 @@ import os
 import threading
 from pathlib import Path
 
-import numpy as np
-
 from core.errors import FormatError
 from core.formats._points import PointFile
 from core.formats._sweeps import load_kitti_bin, load_nuscenes_bin
@@ -157,7 +155,9 @@ def read_point_file(path: str | os.PathLike[str], *, drop_invalid: bool = True) 
 def _check_range(read: PointFile, path: Path) -> None:
     if not len(read.points):
         return
-    reach = float(np.abs(read.points[:, :3]).max())
+    # over the whole contiguous array (intensity is within [0, 1]): a strided (N, 3) view
+    # reduces ten times slower
+    reach = max(float(read.points.max()), -float(read.points.min()))
     if reach > MAX_RANGE_M:
         raise FormatError(
             f"{path}: a coordinate reaches {reach:.6g} m from the sensor, beyond "
