@@ -27,7 +27,7 @@ writers store 8-bit ones, so the integer rule decides.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,12 @@ class ScaledIntensity:
     warning: str | None = None
 
 
+def _divide(values: npt.NDArray[np.floating[Any]], divisor: float) -> npt.NDArray[np.float32]:
+    """``values / divisor`` in the values' own precision, as float32."""
+    quotient: npt.NDArray[np.floating[Any]] = np.divide(values, values.dtype.type(divisor))
+    return quotient.astype(np.float32)
+
+
 def scale_intensity(
     values: npt.NDArray[np.generic], source: str, *, declared: DeclaredScale | None = None
 ) -> ScaledIntensity:
@@ -72,7 +78,7 @@ def scale_intensity(
     # widen to float64. Signalling NaNs raise FE_INVALID when converted.
     work = np.float32 if values.dtype == np.float32 else np.float64
     with np.errstate(invalid="ignore"):
-        as_float = values.astype(work, copy=False)
+        as_float: npt.NDArray[np.floating[Any]] = values.astype(work, copy=False)
         low, high = float(as_float.min()), float(as_float.max())
     if not (np.isfinite(low) and np.isfinite(high)):
         bad = int((~np.isfinite(as_float)).sum())
@@ -92,7 +98,7 @@ def scale_intensity(
                 f"<= 1 (maximum {high:g}): {rule}; a very dark frame, or intensity already "
                 f"normalised by the writer"
             )
-        return ScaledIntensity((as_float / work(divisor)).astype(np.float32), rule, warning)
+        return ScaledIntensity(_divide(as_float, divisor), rule, warning)
     if integer and high <= 255.0:
         rule, divisor = "divided by 255", 255.0
     elif integer and high <= 65535.0:
@@ -114,4 +120,4 @@ def scale_intensity(
             f"intensity should be {_DECLARED_TEXT[declared]} for this format but the file holds "
             f"[{low:g}, {high:g}]: {rule}"
         )
-    return ScaledIntensity((as_float / work(divisor)).astype(np.float32), rule, warning)
+    return ScaledIntensity(_divide(as_float, divisor), rule, warning)
