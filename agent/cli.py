@@ -13,7 +13,9 @@
 uploaded; on a live (factory) source it runs until stopped (``[daemon] exit_when_done``).
 
 Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration (the message names the
-option; no traceback for user errors).
+option; no traceback for user errors), 3 a recorded drive (``score``, or ``run`` on a replay
+source) had unreadable frames that were skipped (the others were processed; the count and the
+first reasons are printed), 4 a recorded drive from which no frame could be read.
 """
 
 from __future__ import annotations
@@ -41,8 +43,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the vehicle daemon")
     run.add_argument("--config", type=Path, required=True, help="agent TOML file")
-    score = sub.add_parser("score", help="score a recorded drive offline into JSON lines")
-    score.add_argument("drive", type=Path, help="dataset directory (velodyne/, labels/)")
+    score = sub.add_parser(
+        "score",
+        help="score a recorded drive offline into JSON lines",
+        description="Score a recorded drive offline into JSON lines. Exit codes: 0 every frame "
+        "scored, 1 failure, 2 bad configuration, 3 some frames unreadable and skipped (the "
+        "output holds the others), 4 no frame could be read.",
+    )
+    score.add_argument(
+        "drive",
+        type=Path,
+        help="dataset directory (velodyne/, labels/) or a folder of point files (.pcd, .ply, "
+        ".las, .laz, KITTI .bin, nuScenes .pcd.bin; the format comes from each file)",
+    )
     score.add_argument("--out", type=Path, required=True, help="output .jsonl file")
     score.add_argument("--config", type=Path, default=None, help="agent TOML file (rules, model)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -127,9 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.WARNING)
         config = load_config(args.config, require_token=False, require_source=False)
-        count = score_drive(config, args.drive, args.out, progress=not args.no_progress)
-        print(f"scored {count} frame(s) into {args.out}", file=sys.stderr)
-        return 0
+        report = score_drive(config, args.drive, args.out, progress=not args.no_progress)
+        print(f"scored {report.read} frame(s) into {args.out}", file=sys.stderr)
+        code = report.exit_code()
+        if code:
+            print(f"longtail-agent: {args.drive}: {report.summary()}", file=sys.stderr)
+        return code
     except ConfigError as exc:
         print(f"longtail-agent: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -34,7 +34,7 @@ from agent.daemon.pipeline import (
     run_spool_writer,
     schema_for,
 )
-from agent.daemon.sources import Source, load_factory, open_replay
+from agent.daemon.sources import ReplayReport, Source, load_factory, open_replay
 from agent.errors import AgentError
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
@@ -141,6 +141,7 @@ class Daemon:
         manual_file = config.selection.manual_trigger_file
         self.manual = ManualTrigger(Path(manual_file) if manual_file else None)
         self._failed = False
+        self._replay_exit = 0  # a replay that skipped frames, or read none (ReplayReport)
 
     def request_stop(self) -> None:
         """Signal-handler safe: finish the current frame, then shut down."""
@@ -223,7 +224,7 @@ class Daemon:
             if stop_metrics is not None:
                 stop_metrics()
         log.info("agent stopped spool_frames=%d spool_bytes=%d", spool.frames, spool.bytes)
-        return 1 if self._failed else 0
+        return 1 if self._failed else self._replay_exit
 
     def _build_uploader(self, spool: Spool) -> tuple[grpc.Channel, UploadWorker]:
         up = self.config.upload
@@ -276,6 +277,11 @@ class Daemon:
                 spool.frames + len(handoff),
                 then,
             )
+            report = getattr(source, "report", None)
+            if isinstance(report, ReplayReport) and not self.stop_event.is_set():
+                self._replay_exit = report.exit_code()
+                if self._replay_exit:
+                    log.error("replay %s", report.summary())
         finally:
             handoff.close()
 

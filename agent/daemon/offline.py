@@ -10,6 +10,10 @@ One JSON object per frame::
 
 ``rules`` lists the rules whose expression holds on the frame, ignoring edge mode, minimum
 intervals and budgets (those depend on the drive's history, not on the frame).
+
+Files that cannot be read are skipped and counted (``agent.daemon.sources.ReplayReport``): the
+output holds the frames that were read, and the exit code says whether some or all were
+skipped (``agent.cli``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from tqdm import tqdm
 from agent.config import AgentConfig
 from agent.daemon.app import build_analyzer, rule_specs
 from agent.daemon.pipeline import schema_for
-from agent.daemon.sources import open_replay
+from agent.daemon.sources import ReplayReport, open_replay
 from agent.selection.rules import compile_rules
 from agent.selection.signals import compute_signals
 from core.formats.atomic import atomic_write_bytes
@@ -35,9 +39,11 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def score_drive(config: AgentConfig, drive: Path, out: Path, *, progress: bool = True) -> int:
-    """Score every frame of ``drive`` (dataset layout or a directory of .pcd/.bin files) into
-    ``out`` (written atomically); returns the frame count.
+def score_drive(
+    config: AgentConfig, drive: Path, out: Path, *, progress: bool = True
+) -> ReplayReport:
+    """Score every frame of ``drive`` (dataset layout, or a directory of point files) into
+    ``out`` (written atomically); returns the replay's report (frames read and skipped).
 
     Raises ConfigError for a bad rule and FormatError for an unreadable drive.
     """
@@ -73,4 +79,4 @@ def score_drive(config: AgentConfig, drive: Path, out: Path, *, progress: bool =
         lines.append(json.dumps(entry))
     bar.close()
     atomic_write_bytes(out, ("\n".join(lines) + ("\n" if lines else "")).encode(), durable=False)
-    return len(lines)
+    return source.report

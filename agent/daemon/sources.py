@@ -1,5 +1,9 @@
 """Frame sources: a recorded drive replayed from disk (the dataset layout, or a plain directory
-of ``.pcd`` / ``.bin`` files), or any plug-in built by a dotted factory.
+of point files: ``.pcd``, ``.ply``, ``.las``/``.laz``, KITTI ``.bin``, nuScenes ``.pcd.bin``, each
+read by ``core.formats.pointfile``), or any plug-in built by a dotted factory.
+
+A replay never stops at an unreadable file: it skips it, logs why, and counts it in its
+``ReplayReport`` so the run can say how many frames it read and skipped and exit non-zero.
 
 A live simulator stream is plugged in by configuration, never imported here (the agent must not
 depend on ``simulators``)::
@@ -27,8 +31,7 @@ import numpy.typing as npt
 
 from core.errors import ConfigError, FormatError
 from core.formats.dataset import Dataset, FrameLabels
-from core.formats.kitti_bin import read_kitti_bin
-from core.formats.pcd import read_pcd
+from core.formats.pointfile import POINT_FILE_SUFFIXES, is_point_file, read_point_file
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,43 @@ class Source(Protocol):
         ...
 
 
+#: exit code of a replay run that skipped some frames (the others were processed)
+EXIT_SKIPPED_FRAMES = 3
+#: exit code of a replay run that read no frame at all
+EXIT_NO_FRAMES = 4
+
+
+@dataclass
+class ReplayReport:
+    """How a replay went: the frames it found, read and skipped (file name and reason)."""
+
+    total: int
+    read: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def skip(self, name: str, reason: str) -> None:
+        log.error("replay: skipping %s: %s", name, reason)
+        self.skipped.append((name, reason))
+
+    def exit_code(self) -> int:
+        """0 every frame read; ``EXIT_SKIPPED_FRAMES`` some skipped; ``EXIT_NO_FRAMES`` none
+        read (an empty drive, or every file unreadable)."""
+        if self.read == 0:
+            return EXIT_NO_FRAMES
+        return EXIT_SKIPPED_FRAMES if self.skipped else 0
+
+    def summary(self, first: int = 3) -> str:
+        """One line: counts and the first ``first`` reasons."""
+        text = f"read {self.read} of {self.total} frame(s), skipped {len(self.skipped)}"
+        if self.skipped:
+            reasons = "; ".join(f"{name}: {why}" for name, why in self.skipped[:first])
+            more = f" (and {len(self.skipped) - first} more)" if len(self.skipped) > first else ""
+            text += f"; first: {reasons}{more}"
+        elif self.read == 0:
+            text += "; the drive has no frame"
+        return text
+
+
 #: Vehicle signals a replayed drive derives from consecutive poses and timestamps.
 REPLAY_SIGNALS = ("speed_mps", "accel_mps2", "yaw_rate_rps")
 
@@ -105,8 +145,10 @@ class ReplaySource:
         self._clock = clock
         self._sleep = sleep
         self.sensor = _sensor_from_meta(self.dataset.meta())
+        self.report = ReplayReport(len(self.dataset))
 
     def frames(self) -> Iterator[SourceFrame]:
+        self.report = ReplayReport(len(self.dataset))
         start_wall = self._clock()
         first_ts: int | None = None
         previous: tuple[int, Pose, float] | None = None  # timestamp, pose, speed
@@ -127,8 +169,9 @@ class ReplaySource:
                 points = self.dataset.points(index)
             except FormatError as exc:
                 # one unreadable file must not end the drive: skip it, say which
-                log.error("replay: skipping frame %d: %s", index, exc)
+                self.report.skip(self.dataset.path(index).name, str(exc))
                 continue
+            self.report.read += 1
             yield SourceFrame(index, timestamp, points, pose, vehicle)
 
     def __len__(self) -> int:
@@ -154,15 +197,12 @@ class ReplaySource:
         """Nothing to release: files are read per frame."""
 
 
-#: File types a plain directory replay reads, by suffix.
-POINT_FILE_SUFFIXES = (".pcd", ".bin")
-
-
 class FileReplaySource:
-    """Replays a plain directory of ``.pcd`` (PCL) or ``.bin`` (KITTI) files in name order, at
-    ``rate_hz`` or as fast as possible. Such files carry no timestamps or poses: capture times are
-    ``position / rate_hz`` and no vehicle signals are provided. PCD no-return points (NaN) are
-    dropped."""
+    """Replays a plain directory of point files (names ending in
+    ``core.formats.pointfile.POINT_FILE_SUFFIXES``; the format comes from each file) in name
+    order, at ``rate_hz`` or as fast as possible. Such files carry no timestamps or poses:
+    capture times are ``position / rate_hz`` and no vehicle signals are provided. PCD/PLY
+    no-return points (NaN) are dropped."""
 
     vehicle_signal_names: tuple[str, ...] = ()
 
@@ -177,9 +217,13 @@ class FileReplaySource:
     ) -> None:
         if not root.is_dir():
             raise FormatError(f"{root}: not a directory")
-        self.files = sorted(p for p in root.iterdir() if p.suffix in POINT_FILE_SUFFIXES)
+        self.files = sorted(p for p in root.iterdir() if p.is_file() and is_point_file(p))
         if not self.files:
-            raise FormatError(f"{root}: no velodyne/ folder and no .pcd or .bin files")
+            raise FormatError(
+                f"{root}: no velodyne/ folder and no point files "
+                f"({', '.join(POINT_FILE_SUFFIXES)}, .pcd.bin)"
+            )
+        self.report = ReplayReport(len(self.files))
         self.rate = rate
         self.rate_hz = rate_hz
         self._clock = clock
@@ -190,6 +234,7 @@ class FileReplaySource:
         return len(self.files)
 
     def frames(self) -> Iterator[SourceFrame]:
+        self.report = ReplayReport(len(self.files))
         start_wall = self._clock()
         for position, path in enumerate(self.files):
             if self.rate != "max":
@@ -197,14 +242,11 @@ class FileReplaySource:
                 if wait > 0 and self._sleep(wait):
                     return
             try:
-                points = (
-                    read_pcd(path, drop_invalid=True)
-                    if path.suffix == ".pcd"
-                    else read_kitti_bin(path)
-                )
+                points = read_point_file(path).points
             except FormatError as exc:
-                log.error("replay: skipping %s: %s", path.name, exc)
+                self.report.skip(path.name, str(exc))
                 continue
+            self.report.read += 1
             yield SourceFrame(position, int(position * 1e9 / self.rate_hz), points)
 
     def close(self) -> None:

@@ -1,46 +1,53 @@
-"""Helpers shared by the point-cloud readers: header split, intensity scaling, (N, 4) assembly."""
+"""Helpers shared by the point-cloud readers: the ``PointFile`` result, header split, (N, 4) assembly."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from core.errors import FormatError
+from core.formats.intensity import DeclaredScale, scale_intensity
 from core.formats.kitti_bin import validate_points
 
 
-def normalise_intensity(values: npt.NDArray[np.generic], source: str) -> npt.NDArray[np.float32]:
-    """Scale raw intensity values into [0, 1] (float32).
+@dataclass(frozen=True)
+class PointFile:
+    """What a reader got from one point file.
 
-    Rules (one per file, never per point, so a frame keeps one scale):
-
-    * all values in [0, 1]: kept as they are (already normalised, or a 0/1 integer field);
-    * otherwise all in [0, 255]: divided by 255 (8-bit sensors, and 8-bit values stored wider);
-    * otherwise an integer field with values in [0, 65535]: divided by 65535 (16-bit sensors);
-    * anything else (negative, NaN, a float above 255, an integer above 65535): FormatError.
+    ``points``: float32 ``(N, 4)`` x, y, z (metres, sensor frame: x forward, y left, z up) and
+    intensity in [0, 1]; ``format``: the format read (``pcd``, ``ply``, ``las``, ``laz``,
+    ``nuscenes_bin``, ``kitti_bin``); ``intensity_rule``: how intensity was scaled
+    (``core.formats.intensity``); ``ring``: the laser (beam) index of each point where the file
+    has one; ``warnings``: what was inconsistent in the file and what was done about it.
     """
-    if values.size == 0:
-        return np.zeros(0, dtype=np.float32)
-    with np.errstate(invalid="ignore"):  # signalling NaNs raise FE_INVALID when widened
+
+    points: npt.NDArray[np.float32]
+    format: str
+    intensity_rule: str
+    ring: npt.NDArray[np.uint16] | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def ring_index(
+    values: npt.NDArray[np.generic], warnings: list[str]
+) -> npt.NDArray[np.uint16] | None:
+    """``values`` as uint16 beam indices, or None (with a warning) if they are not whole numbers
+    in 0..65535 (a ring column holding something else is dropped, never guessed at)."""
+    with np.errstate(invalid="ignore"):
         as_float = values.astype(np.float64)
-    if not np.isfinite(as_float).all():
-        raise FormatError(f"{source}: intensity contains non-finite values")
-    low, high = float(as_float.min()), float(as_float.max())
-    if low < 0.0:
-        raise FormatError(f"{source}: intensity has negative values (minimum {low!r})")
-    if high <= 1.0:
-        return as_float.astype(np.float32)
-    if high <= 255.0:
-        return (as_float / 255.0).astype(np.float32)
-    if np.issubdtype(values.dtype, np.integer) and high <= 65535.0:
-        return (as_float / 65535.0).astype(np.float32)
-    raise FormatError(
-        f"{source}: intensity range [{low:g}, {high:g}] is none of [0, 1], [0, 255] or "
-        f"16-bit integer; cannot scale it to [0, 1]"
-    )
+    if as_float.size and not (
+        np.isfinite(as_float).all()
+        and as_float.min() >= 0
+        and as_float.max() <= 65535
+        and (as_float == np.round(as_float)).all()
+    ):
+        warnings.append("ring values are not whole numbers in 0..65535: ring dropped")
+        return None
+    return as_float.astype(np.uint16)
 
 
 def assemble_points(
@@ -50,28 +57,74 @@ def assemble_points(
     intensity: npt.NDArray[np.generic] | None,
     source: str,
     *,
+    fmt: str,
+    warnings: list[str],
     drop_invalid: bool = False,
-) -> npt.NDArray[np.float32]:
-    """Stack coordinate columns (metres) and optional intensity into finite float32 (N, 4).
+    ring: npt.NDArray[np.generic] | None = None,
+    declared: DeclaredScale | None = None,
+) -> PointFile:
+    """Stack coordinate columns (metres), intensity (scaled by ``core.formats.intensity``) and
+    an optional ring column into a ``PointFile``.
 
-    Missing intensity becomes 0. With ``drop_invalid`` points whose x, y or z is not finite
-    (the no-return markers of organised clouds) are dropped before the finiteness check;
-    otherwise any non-finite value is a FormatError.
+    Missing intensity becomes 0 (with a warning). With ``drop_invalid`` points whose x, y or z
+    is not finite (the no-return markers of organised clouds) are dropped (with a warning
+    counting them); otherwise any non-finite value is a FormatError.
     """
     n = x.shape[0]
-    xyz = np.empty((n, 3), dtype=np.float64)
-    with np.errstate(invalid="ignore"):  # signalling NaNs raise FE_INVALID when widened
-        xyz[:, 0], xyz[:, 1], xyz[:, 2] = x, y, z
-    if drop_invalid:
-        keep = np.isfinite(xyz).all(axis=1)
-        xyz = xyz[keep]
-        intensity = None if intensity is None else intensity[keep]
-    points = np.zeros((xyz.shape[0], 4), dtype=np.float32)
-    with np.errstate(over="ignore"):  # float64 beyond float32 range becomes inf: refused below
-        points[:, :3] = xyz
-    if intensity is not None:
-        points[:, 3] = normalise_intensity(intensity, source)
-    return validate_points(points, source)
+    points = np.zeros((n, 4), dtype=np.float32)
+    # float64 beyond float32 range becomes inf (refused or dropped below); signalling NaNs
+    # raise FE_INVALID when converted
+    with np.errstate(over="ignore", invalid="ignore"):
+        points[:, 0], points[:, 1], points[:, 2] = x, y, z
+    return finish_points(
+        points,
+        intensity,
+        source,
+        fmt=fmt,
+        warnings=warnings,
+        drop_invalid=drop_invalid,
+        ring=ring,
+        declared=declared,
+    )
+
+
+def finish_points(
+    points: npt.NDArray[np.float32],
+    intensity: npt.NDArray[np.generic] | None,
+    source: str,
+    *,
+    fmt: str,
+    warnings: list[str],
+    drop_invalid: bool = False,
+    ring: npt.NDArray[np.generic] | None = None,
+    declared: DeclaredScale | None = None,
+) -> PointFile:
+    """``assemble_points`` for a float32 ``(N, 4)`` array whose x, y, z columns are filled
+    (column 3 is overwritten with the scaled ``intensity``, which may be a view of it)."""
+    n = points.shape[0]
+    # whole-array check first: a strided (N, 3) view is ten times slower to reduce
+    if drop_invalid and not np.isfinite(points).all():
+        keep = np.isfinite(points[:, :3]).all(axis=1)
+        if not keep.all():
+            dropped = int((~keep).sum())
+            warnings.append(f"dropped {dropped} of {n} point(s) with non-finite x/y/z (no return)")
+            points = points[keep]
+            intensity = None if intensity is None else intensity[keep]
+            ring = None if ring is None else ring[keep]
+    if intensity is None:
+        rule = "none (no intensity in the file: set to 0)"
+        points[:, 3] = 0.0
+        if n:
+            warnings.append("no intensity field: intensity set to 0")
+    else:
+        scaled = scale_intensity(intensity, source, declared=declared)
+        points[:, 3] = scaled.values
+        rule = scaled.rule
+        if scaled.warning:
+            warnings.append(scaled.warning)
+    points = validate_points(points, source)
+    rings = None if ring is None else ring_index(ring, warnings)
+    return PointFile(points, fmt, rule, rings, tuple(warnings))
 
 
 def find_header_end(raw: bytes, marker_line: bytes, source: str, limit: int = 1 << 16) -> int:

@@ -1,7 +1,9 @@
 """The on-disk Longtail dataset layout (DESIGN.md)::
 
     DIR/meta.json              sensor, seed, scenario, frame count
-    DIR/velodyne/%06d.bin      KITTI velodyne points, sensor frame
+    DIR/velodyne/%06d.bin      KITTI velodyne points, sensor frame (written); any point file
+                               ``core.formats.pointfile`` reads is read: %06d.pcd, .ply,
+                               .las, .laz, .pcd.bin (nuScenes), the format from the file
     DIR/labels/%06d.json       ground-truth boxes with class, track id and point count; ego pose
     DIR/point_labels/%06d.label  optional: class and instance id of every point (SemanticKITTI
                                layout, ``core.formats.semantic_kitti``; ids from
@@ -29,7 +31,8 @@ import numpy.typing as npt
 from core.classes import POINT_CLASS_IDS, POINT_CLASS_NAMES
 from core.errors import FormatError
 from core.formats.atomic import atomic_write_bytes
-from core.formats.kitti_bin import RECORD_BYTES, read_kitti_bin, write_kitti_bin
+from core.formats.kitti_bin import RECORD_BYTES, write_kitti_bin
+from core.formats.pointfile import PointFile, frame_stem, is_point_file, read_point_file
 from core.formats.semantic_kitti import PointLabels, read_point_labels, write_point_labels
 
 VELODYNE_DIR = "velodyne"
@@ -174,7 +177,20 @@ class Dataset:
         velodyne = self.root / VELODYNE_DIR
         if not velodyne.is_dir():
             raise FormatError(f"{self.root}: not a dataset directory (no {VELODYNE_DIR}/ folder)")
-        self.indices = sorted(int(p.stem) for p in velodyne.glob("*.bin") if p.stem.isdigit())
+        files: dict[int, Path] = {}
+        for path in sorted(velodyne.iterdir()):
+            stem = frame_stem(path)
+            if not (is_point_file(path) and stem.isdigit()):
+                continue
+            index = int(stem)
+            if index in files:
+                raise FormatError(
+                    f"{velodyne}: frame {index} has two point files, {files[index].name} and "
+                    f"{path.name}; keep one"
+                )
+            files[index] = path
+        self.files = files
+        self.indices = sorted(files)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -191,8 +207,24 @@ class Dataset:
             raise FormatError(f"{path}: expected a JSON object, got {type(data).__name__}")
         return data
 
+    def path(self, index: int) -> Path:
+        """The point file of frame ``index`` (FormatError if the drive has none)."""
+        try:
+            return self.files[index]
+        except KeyError:
+            raise FormatError(
+                f"{self.root / VELODYNE_DIR}: no point file for frame {index}"
+            ) from None
+
+    def read(self, index: int) -> PointFile:
+        """Frame ``index`` read by ``core.formats.pointfile`` (points, ring, intensity rule,
+        warnings)."""
+        return read_point_file(self.path(index))
+
     def points(self, index: int) -> npt.NDArray[np.float32]:
-        return read_kitti_bin(self.root / VELODYNE_DIR / f"{frame_name(index)}.bin")
+        """Frame ``index`` as float32 ``(N, 4)``: x, y, z metres (sensor frame), intensity in
+        [0, 1]."""
+        return self.read(index).points
 
     def carries_point_labels(self) -> bool:
         """True if ``meta.json`` says the drive carries a point-label file for every frame."""
@@ -219,7 +251,9 @@ class Dataset:
         return labels
 
     def _point_count(self, index: int) -> int:
-        path = self.root / VELODYNE_DIR / f"{frame_name(index)}.bin"
+        path = self.path(index)
+        if frame_stem(path) + ".bin" != path.name:  # not KITTI: count what the reader reads
+            return len(read_point_file(path, drop_invalid=False).points)
         try:
             size = path.stat().st_size
         except OSError as exc:

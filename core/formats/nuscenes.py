@@ -31,13 +31,13 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from core.errors import FormatError
+from core.formats._sweeps import load_nuscenes_bin
 from core.formats.dataset import wrap_yaw
 from core.formats.kitti_bin import validate_points
 
@@ -175,33 +175,11 @@ def read_nuscenes_points(
 
     Records are ``columns`` little-endian float32 values (5: x, y, z, intensity, ring).
     Axes are swapped from LIDAR_TOP (x right, y forward) to x forward, y left; intensity is
-    divided by 255. A size that is not a whole number of records, non-finite values or an
-    intensity outside [0, 255] is a FormatError naming the file.
+    scaled from nuScenes' 0..255 (``core.formats.intensity``). A size that is not a whole
+    number of records, non-finite values or an intensity beyond 0..255 is a FormatError naming
+    the file. ``core.formats.pointfile.read_point_file`` also returns the ring.
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read nuScenes point file: {exc.strerror}") from exc
-    record = 4 * columns
-    if columns < 4 or len(raw) % record:
-        raise FormatError(
-            f"{path}: size {len(raw)} bytes is not a multiple of {record} "
-            f"({columns} float32 values a point)"
-        )
-    values = np.frombuffer(raw, dtype="<f4").reshape(-1, columns)
-    points = np.empty((values.shape[0], 4), dtype=np.float32)
-    points[:, 0] = values[:, 1]
-    points[:, 1] = -values[:, 0]
-    points[:, 2] = values[:, 2]
-    points[:, 3] = values[:, 3] / np.float32(255.0)
-    points = validate_points(points, str(path))
-    if points.shape[0] and not (points[:, 3].min() >= 0.0 and points[:, 3].max() <= 1.0):
-        raise FormatError(
-            f"{path}: intensity range [{values[:, 3].min():g}, {values[:, 3].max():g}] is "
-            f"outside nuScenes' 0..255"
-        )
-    return points
+    return load_nuscenes_bin(path, columns=columns).points
 
 
 def encode_nuscenes_points(points: npt.NDArray[np.float32], source: str = "points") -> bytes:

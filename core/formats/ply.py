@@ -1,13 +1,14 @@
 """Stanford ``.ply`` point clouds: ascii, binary_little_endian and binary_big_endian.
 
-The reader takes the ``vertex`` element's ``x y z`` and optional ``intensity`` properties
-(missing -> 0, scaled into [0, 1] as ``normalise_intensity`` documents); other vertex
+The reader takes the ``vertex`` element's ``x y z`` and optional ``intensity`` and ``ring``
+properties (intensity missing -> 0, scaled into [0, 1] by ``core.formats.intensity``); other vertex
 properties and other elements (faces, ...) are skipped, walking rows with list properties in
 binary files so the file's total size is still checked. Points are taken as sensor-frame metres.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from core.errors import FormatError
-from core.formats._points import assemble_points, read_header_and_body
+from core.formats._pcd_body import NO_FINAL_NEWLINE
+from core.formats._points import PointFile, assemble_points, read_header_and_body
 from core.formats.atomic import atomic_write_bytes
 from core.formats.kitti_bin import validate_points
+
+log = logging.getLogger(__name__)
 
 PlyFormat = Literal["ascii", "binary_little_endian", "binary_big_endian"]
 _FORMATS: dict[str, PlyFormat] = {
@@ -188,7 +192,7 @@ def _vertex_columns(
     for axis in ("x", "y", "z"):
         if vertex.index(axis) is None:
             raise FormatError(f"{source}: vertex element has no {axis!r} property")
-    wanted = {k: vertex.index(k) for k in ("x", "y", "z", "intensity")}
+    wanted = {k: vertex.index(k) for k in ("x", "y", "z", "intensity", "ring")}
     if fmt == "ascii":
         lines = body.split(b"\n")
         skip = sum(e.count for e in elements[:position])
@@ -231,10 +235,8 @@ def _vertex_columns(
     return vertex, {k: records[f"p{i}"] for k, i in wanted.items() if i is not None}
 
 
-def read_ply(
-    path: str | os.PathLike[str], *, drop_invalid: bool = False
-) -> npt.NDArray[np.float32]:
-    """Read a PLY file's vertices into float32 ``(N, 4)`` points (metres, intensity in [0, 1]).
+def load_ply(path: str | os.PathLike[str], *, drop_invalid: bool = False) -> PointFile:
+    """Read a PLY file's vertices into a ``PointFile`` (points, ring, intensity rule, warnings).
 
     With ``drop_invalid`` vertices with non-finite x, y or z are dropped instead of refused.
     A truncated or wrongly-sized file, or a malformed header, is a FormatError naming the file.
@@ -242,14 +244,31 @@ def read_ply(
     lines, body, source = read_header_and_body(path, b"end_header", "PLY")
     fmt, elements = parse_header(lines, source)
     _, columns = _vertex_columns(fmt, elements, body, source)
+    warnings: list[str] = []
+    if fmt == "ascii" and body.strip() and not body.endswith((b"\n", b"\r")):
+        warnings.append(NO_FINAL_NEWLINE)
     return assemble_points(
         columns["x"],
         columns["y"],
         columns["z"],
         columns.get("intensity"),
         source,
+        fmt="ply",
+        warnings=warnings,
         drop_invalid=drop_invalid,
+        ring=columns.get("ring"),
     )
+
+
+def read_ply(
+    path: str | os.PathLike[str], *, drop_invalid: bool = False
+) -> npt.NDArray[np.float32]:
+    """Read a PLY file's vertices into float32 ``(N, 4)`` points (metres, intensity in [0, 1]);
+    ``load_ply`` also returns the ring, the intensity rule and the warnings (logged here)."""
+    read = load_ply(path, drop_invalid=drop_invalid)
+    if read.warnings:
+        log.warning("%s: %s", path, "; ".join(read.warnings))
+    return read.points
 
 
 def encode_ply(

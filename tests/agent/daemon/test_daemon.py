@@ -14,6 +14,7 @@ import pytest
 
 from agent.config import AgentConfig, load_config
 from agent.daemon.app import Daemon
+from agent.daemon.sources import EXIT_SKIPPED_FRAMES
 from agent.metrics import AgentMetrics
 from core.errors import ConfigError
 from tests.agent.daemon.drive import expected_id, write_config, write_drive
@@ -117,7 +118,8 @@ def test_an_unreadable_frame_is_skipped(tmp_path: Path, ingest: tuple[FakeIngest
     write_drive(tmp_path / "drive", HOT)
     (tmp_path / "drive" / "velodyne" / "000003.bin").write_bytes(b"\0" * 15)  # truncated
     daemon = Daemon(config_for(tmp_path, endpoint))
-    assert daemon.run() == 0
+    # the drive is processed and uploaded without it, and the exit code says a frame was skipped
+    assert daemon.run() == EXIT_SKIPPED_FRAMES
     assert len(servicer.stored) == 2
     assert value(daemon.metrics, "longtail_agent_frames_total") == len(HOT) - 1
 

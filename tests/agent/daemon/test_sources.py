@@ -6,10 +6,19 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from agent.daemon.sources import FileReplaySource, ReplaySource, load_factory, open_replay
+from agent.daemon.sources import (
+    EXIT_NO_FRAMES,
+    EXIT_SKIPPED_FRAMES,
+    FileReplaySource,
+    ReplaySource,
+    load_factory,
+    open_replay,
+)
 from core.errors import ConfigError, FormatError
 from core.formats.kitti_bin import write_kitti_bin
-from core.formats.pcd import write_pcd
+from core.formats.nuscenes import encode_nuscenes_points
+from core.formats.pcd import encode_pcd, write_pcd
+from core.formats.ply import write_ply
 from tests.agent.daemon.drive import write_drive
 
 
@@ -98,7 +107,7 @@ def test_plain_directory_of_pcd_and_bin_files(tmp_path: Path) -> None:
     assert source.vehicle_signal_names == ()
     assert t.waits == pytest.approx([0.5, 0.5])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FormatError, match=r"no velodyne/ folder and no \.pcd or \.bin files"):
+    with pytest.raises(FormatError, match=r"no velodyne/ folder and no point files \(\.bin, \.pcd"):
         open_replay(tmp_path / "empty", rate="max", rate_hz=1.0, sleep=t.sleep)
     with pytest.raises(FormatError, match="nothing: not a directory"):
         open_replay(tmp_path / "nothing", rate="max", rate_hz=1.0, sleep=t.sleep)
@@ -123,3 +132,57 @@ def test_sensor_from_the_simulator_meta(tmp_path: Path) -> None:
         16,
         0.0,
     )
+
+
+def test_a_velodyne_folder_of_any_point_format_is_replayed(tmp_path: Path) -> None:
+    # issue 12: DIR/velodyne/*.pcd was read as an empty drive (only .bin was looked for)
+    points = write_drive(tmp_path, [False] * 4, points=20)
+    velodyne = tmp_path / "velodyne"
+    for name in ("000000.bin", "000001.bin", "000002.bin"):
+        (velodyne / name).unlink()
+    write_pcd(velodyne / "000000.pcd", points[0], data="binary_compressed")
+    write_ply(velodyne / "000001.ply", points[1])
+    (velodyne / "000002.pcd.bin").write_bytes(encode_nuscenes_points(points[2]))
+    source = ReplaySource(tmp_path, rate="max", sleep=lambda _s: False)
+    frames = list(source.frames())
+    assert [f.index for f in frames] == [0, 1, 2, 3]
+    for got, want in zip(frames, points, strict=True):
+        np.testing.assert_allclose(got.points, want, atol=1e-5)
+    assert frames[3].timestamp_ns == 1_700_000_000_300_000_000  # labels still give the times
+    assert source.report.exit_code() == 0 and source.report.read == 4
+    (velodyne / "000003.pcd").write_bytes(encode_pcd(points[3]))
+    with pytest.raises(
+        FormatError, match=r"frame 3 has two point files, 000003\.bin and 000003\.pcd"
+    ):
+        ReplaySource(tmp_path, rate="max", sleep=lambda _s: False)
+
+
+def test_unreadable_frames_are_skipped_counted_and_named(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    cloud = rng.uniform(0, 1, size=(30, 4)).astype(np.float32)
+    (tmp_path / "000.pcd.bin").write_bytes(encode_nuscenes_points(cloud))
+    (tmp_path / "001.bin").write_bytes(cloud.tobytes()[:-4])  # truncated
+    write_kitti_bin(tmp_path / "002.bin", cloud)
+    (tmp_path / "003.pcd").write_bytes(b"FIELDS x y\nDATA ascii\n")
+    source = FileReplaySource(tmp_path, rate="max", sleep=lambda _s: False)
+    frames = list(source.frames())
+    assert [f.index for f in frames] == [0, 2]
+    assert len(frames[0].points) == 30  # 20-byte nuScenes records, not 16-byte KITTI ones
+    report = source.report
+    assert (report.total, report.read, report.exit_code()) == (4, 2, EXIT_SKIPPED_FRAMES)
+    assert [name for name, _ in report.skipped] == ["001.bin", "003.pcd"]
+    summary = report.summary(first=1)
+    assert summary.startswith("read 2 of 4 frame(s), skipped 2; first: 001.bin: ")
+    assert "not a multiple of the 16-byte KITTI velodyne record" in summary
+    assert summary.endswith("(and 1 more)")
+    for name in ("000.pcd.bin", "002.bin"):
+        (tmp_path / name).write_bytes(b"\0" * 7)
+    source = FileReplaySource(tmp_path, rate="max", sleep=lambda _s: False)
+    assert list(source.frames()) == []
+    assert source.report.exit_code() == EXIT_NO_FRAMES
+    empty = tmp_path / "empty_drive"
+    (empty / "velodyne").mkdir(parents=True)
+    source2 = ReplaySource(empty, rate="max", sleep=lambda _s: False)
+    assert list(source2.frames()) == []
+    assert source2.report.exit_code() == EXIT_NO_FRAMES
+    assert "the drive has no frame" in source2.report.summary()

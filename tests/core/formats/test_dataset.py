@@ -129,7 +129,9 @@ def test_bad_meta_and_points_name_the_file(tmp_path: Path) -> None:
         Dataset(tmp_path).meta()
     velodyne = tmp_path / "velodyne" / "000000.bin"
     velodyne.write_bytes(velodyne.read_bytes()[:-3])
-    with pytest.raises(FormatError, match=r"000000\.bin: size .* not a multiple of 16"):
+    with pytest.raises(
+        FormatError, match=r"000000\.bin: size .* not a multiple of the 16-byte KITTI"
+    ):
         Dataset(tmp_path).points(0)
 
 

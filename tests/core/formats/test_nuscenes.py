@@ -107,7 +107,7 @@ def test_lidar_top_sweep_is_read_with_the_axis_swap(tmp_path: Path) -> None:
     assert np.array_equal(points, expected)
     path.write_bytes(sweep.tobytes()[:-4])
     with pytest.raises(
-        FormatError, match=r"LIDAR_TOP__1\.pcd\.bin: size 36 bytes is not a multiple of 20"
+        FormatError, match=r"LIDAR_TOP__1\.pcd\.bin: size 36 bytes is not a multiple of the 20-byte"
     ):
         read_nuscenes_points(path)
     sweep[0, 3] = 300.0
