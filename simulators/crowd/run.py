@@ -106,7 +106,7 @@ class CrowdRun:
             lines.append(
                 f"{p.name:16} {p.role:9} {p.tasks:5d} {p.boxes:6d} {p.simulated_hours:6.2f} "
                 f"{p.boxes_per_hour:7.0f} {'' if acc is None else f'{acc:8.2f}':>8}  "
-                f"{'FLAGGED' if p.flagged or state == 'flagged' else state}"
+                f"{'FLAGGED' if p.flagged or state == 'flagged' else state if p.role == 'annotator' else ''}"
             )
         return lines
 

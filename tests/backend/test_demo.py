@@ -21,6 +21,14 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> 
     assert summary["frames_uploaded"] == len(summary["uploaded_frame_indices"])
     assert summary["rare_object_frames"] > 0  # rare_heavy shows rare objects in most frames
     assert sum(summary["uploads_by_rule"].values()) >= summary["frames_uploaded"]
-    blobs = [p for p in (out / "data" / "blobs").rglob("*") if p.is_file()]
+    blobs = [
+        p for p in (out / "data" / "blobs").rglob("*") if p.is_file() and "frames%2F" in p.name
+    ]
     assert len(blobs) == summary["frames_uploaded"]
     assert (out / "most_urgent_frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    labelling = summary["labelling"]
+    assert labelling["flagged"] == ["ann-spammer"]  # caught by the calibration gold
+    assert labelling["tasks_left_waiting"] == 0
+    accepted = sum(tier["accepted"] for tier in labelling["tiers"])
+    assert accepted == labelling["dataset"]["tasks"] > 0
+    assert (out / labelling["dataset"]["kitti_export"]).read_bytes()[:2] == b"PK"
