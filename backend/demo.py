@@ -36,8 +36,8 @@ from tqdm import tqdm
 
 from backend.demo_labelling import (
     ANNOTATION_TOML,
+    CALIBRATION_TASKS,
     freeze_dataset,
-    label_stored_frames,
     print_labelling_summary,
     summarize_labelling,
 )
@@ -184,6 +184,9 @@ def rare_frames(dataset: Dataset) -> dict[int, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulators.crowd import run_crowd, truth_from_drive
+    from simulators.crowd.client import ApiClient
+    from simulators.crowd.consensus_check import consensus_accuracy
     from simulators.drive import write_drive
     from simulators.render import load_frame
     from simulators.scenario import resolve_scenario
@@ -273,8 +276,18 @@ def run(args: argparse.Namespace) -> int:
         top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"])) if stored else None
         top_detail = http_json(f"{api}/frames/{top['id']}", token=admin) if top else None
         print("[5/5] labelling: tasks, a simulated crowd through the API, QA, a dataset version")
-        crowd, consensus = label_stored_frames(api, admin, drive, args.seed)
-        labelling = summarize_labelling(crowd, consensus, freeze_dataset(api, admin, out))
+        truth = truth_from_drive(drive)
+        crowd = run_crowd(
+            api, admin, truth, seed=args.seed, progress=True, calibration_frames=CALIBRATION_TASKS
+        )
+        with ApiClient(api, admin) as client:
+            check = consensus_accuracy(client, truth)
+        consensus = {
+            "objects": check.objects,
+            "dawid_skene_right": check.dawid_skene_right,
+            "majority_right": check.majority_right,
+        }
+        labelling = summarize_labelling(crowd.as_dict(), consensus, freeze_dataset(api, admin, out))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -3,21 +3,18 @@ reviews and adjudicates them through the HTTP API, QA measures the labels in 3D,
 labels freeze into a dataset version exported as KITTI.
 
 Everything goes through the running server's API, as a labelling team's clients would: the
-crowd (``simulators.crowd``) creates its people, seeds gold from the simulator's ground truth
-and works concurrently; this module then asks ``/qa/report`` and ``/datasets`` what came of it.
+crowd (``simulators.crowd``, started by ``backend.demo``, the one backend module that may drive
+simulators) creates its people, seeds gold from the simulator's ground truth and works
+concurrently; this module freezes the result through ``/datasets`` and sums up the crowd's run
+and the server's ``/qa/report``, passed in as plain data.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import urllib.request
 from pathlib import Path
 from typing import Any
-
-from simulators.crowd import CrowdRun, run_crowd, truth_from_drive
-from simulators.crowd.client import ApiClient
-from simulators.crowd.consensus_check import ConsensusAccuracy, consensus_accuracy
 
 #: the demo server's annotation settings (``[annotation]`` of backend.toml): a seeded run, gold
 #: interleaved with real work, calibration first, and tasks made as soon as frames arrive
@@ -61,63 +58,53 @@ def freeze_dataset(api: str, token: str, out: Path) -> dict[str, Any]:
     }
 
 
-def label_stored_frames(
-    api: str, admin_token: str, drive: Path, seed: int
-) -> tuple[CrowdRun, ConsensusAccuracy]:
-    """Run the default crowd against the server at ``api`` on the frames of ``drive``; score the
-    server's Dawid-Skene and majority class choices on the overlap tasks against the truth."""
-    truth = truth_from_drive(drive)
-    run = run_crowd(
-        api,
-        admin_token,
-        truth,
-        seed=seed,
-        progress=True,
-        calibration_frames=CALIBRATION_TASKS,
-    )
-    with ApiClient(api, admin_token) as admin:
-        return run, consensus_accuracy(admin, truth)
-
-
 def summarize_labelling(
-    run: CrowdRun, consensus: ConsensusAccuracy, dataset: dict[str, Any]
+    crowd: dict[str, Any], consensus: dict[str, int], dataset: dict[str, Any]
 ) -> dict[str, Any]:
-    """The labelling figures the demo prints and writes to ``summary.json``."""
-    qa = run.qa
+    """The labelling figures the demo prints and writes to ``summary.json``, from the crowd's
+    run (``CrowdRun.as_dict()``, with the server's QA report under ``qa``), the consensus check
+    (objects, dawid_skene_right, majority_right) and the dataset version."""
+    qa = crowd["qa"]
     people = {p["name"]: p for p in qa.get("people", [])}
-    boxes = sum(p.boxes for p in run.people if p.role == "annotator")
-    hours = sum(p.simulated_hours for p in run.people if p.role == "annotator")
+    annotators = [p for p in crowd["people"] if p["role"] == "annotator"]
+    boxes = sum(p["boxes"] for p in annotators)
+    hours = sum(p["simulated_hours"] for p in annotators)
+    objects = consensus["objects"]
     return {
-        "crowd_wall_s": run.wall_s,
-        "gold_tasks": run.gold_tasks,
-        "calibration_tasks": run.calibration_tasks,
-        "tasks_left_waiting": run.pending_tasks,
+        "crowd_wall_s": crowd["wall_s"],
+        "gold_tasks": crowd["gold_tasks"],
+        "calibration_tasks": crowd["calibration_tasks"],
+        "tasks_left_waiting": crowd["pending_tasks"],
         "routing": qa.get("routing", {}),
         "stages": qa.get("stages", {}),
         "tiers": qa.get("tiers", []),
         "batch": qa.get("batch", {}),
-        "consensus_objects": consensus.objects,
-        "dawid_skene_class_accuracy": consensus.dawid_skene if consensus.objects else None,
-        "majority_vote_class_accuracy": consensus.majority if consensus.objects else None,
+        "consensus_objects": objects,
+        "dawid_skene_class_accuracy": consensus["dawid_skene_right"] / objects if objects else None,
+        "majority_vote_class_accuracy": consensus["majority_right"] / objects if objects else None,
         "people": [
             {
-                **{k: v for k, v in vars(p).items() if k != "decisions"},
-                "decisions": p.decisions,
-                "boxes_per_simulated_hour": None
-                if math.isnan(p.boxes_per_hour)
-                else p.boxes_per_hour,
-                "gold_accuracy": people.get(p.name, {}).get("gold_accuracy"),
-                "consensus_agreement": people.get(p.name, {}).get("consensus_agreement"),
-                "rejection_rate": people.get(p.name, {}).get("rejection_rate"),
-                "reviewer_accuracy": people.get(p.name, {}).get("reviewer_accuracy"),
-                "calibration": people.get(p.name, {}).get("calibration"),
+                **p,
+                "boxes_per_simulated_hour": p["boxes"] / p["simulated_hours"]
+                if p["simulated_hours"] > 0
+                else None,
+                **{
+                    figure: people.get(p["name"], {}).get(figure)
+                    for figure in (
+                        "gold_accuracy",
+                        "consensus_agreement",
+                        "rejection_rate",
+                        "reviewer_accuracy",
+                        "calibration",
+                    )
+                },
             }
-            for p in run.people
+            for p in crowd["people"]
         ],
         "flagged": sorted(
-            p.name
-            for p in run.people
-            if p.flagged or people.get(p.name, {}).get("calibration") == "flagged"
+            p["name"]
+            for p in crowd["people"]
+            if p["flagged"] or people.get(p["name"], {}).get("calibration") == "flagged"
         ),
         "annotator_boxes": boxes,
         "annotator_boxes_per_simulated_hour": boxes / hours if hours > 0 else None,
