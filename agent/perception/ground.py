@@ -9,7 +9,8 @@ The estimate here is built in three steps, each in one pass over points or cells
 
 1. **Lowest dense layer per cell.** The points of each square cell (``cell`` metres) are
    sorted by z; the cell's dense layer is the lowest z that starts a run of ``support``
-   points spanning at most ``band`` metres (inf when there is none). Road returns are dense
+   points (or a tenth of the cell's points, if more) spanning at most ``band`` metres (inf
+   when there is none). Road returns are dense
    in z (a few cm of range noise); multipath returns are scattered over metres, so a handful
    of them never forms a layer.
 2. **Lowest point above the neighbours' floor.** The reference of a cell is the lower quartile
@@ -50,14 +51,18 @@ NEIGHBOUR_MIN = 3
 #: quantile of the neighbours' layers that is the reference of step 2: low, since cars,
 #: walls and hedges put layers above the road, and multipath seldom makes a dense layer
 REFERENCE_QUANTILE = 0.25
+#: a dense layer holds at least this share of its cell's points: near the sensor a road cell
+#: holds hundreds of returns, so even a dozen ghosts in it cannot make a layer
+SUPPORT_SHARE = 0.1
 
 
 @nb.njit(cache=True, nogil=True)
 def _dense_layer(zs: F32, start: int, end: int, support: int, band: float) -> float:
-    """Lowest z of ``zs[start:end]`` (sorted) that starts a run of ``support`` values spanning
-    at most ``band``; inf when there is no such run."""
-    for k in range(start, end - support + 1):
-        if zs[k + support - 1] - zs[k] <= band:
+    """Lowest z of ``zs[start:end]`` (sorted) that starts a run of ``support`` values, or of
+    ``SUPPORT_SHARE`` of the values if more, spanning at most ``band``; inf when none does."""
+    s = max(support, int(SUPPORT_SHARE * (end - start)))
+    for k in range(start, end - s + 1):
+        if zs[k + s - 1] - zs[k] <= band:
             return float(zs[k])
     return np.inf
 
