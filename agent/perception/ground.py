@@ -7,10 +7,9 @@ point below the road drag the ground of its cell, and through the relaxation of 
 around it, metres down; the road then sits above the "ground" and becomes one huge object.
 The estimate here is built in three steps, each in one pass over points or cells:
 
-1. **Lowest dense layer per cell.** The points of each square cell (``cell`` metres) are
-   sorted by z; the cell's dense layer is the lowest z that starts a run of ``support``
-   points (or a tenth of the cell's points, if more) spanning at most ``band`` metres (inf
-   when there is none). Road returns are dense
+1. **Lowest dense layer per cell.** The cell's dense layer is the lowest z of ``support``
+   points (or a tenth of the cell's points, if more) within ``band`` metres of each other
+   (two adjacent half-band bins counted from the cell's lowest point; inf when there is none). Road returns are dense
    in z (a few cm of range noise); multipath returns are scattered over metres, so a handful
    of them never forms a layer.
 2. **Lowest point above the neighbours' floor.** The reference of a cell is the lower quartile
@@ -54,17 +53,51 @@ REFERENCE_QUANTILE = 0.25
 #: a dense layer holds at least this share of its cell's points: near the sensor a road cell
 #: holds hundreds of returns, so even a dozen ghosts in it cannot make a layer
 SUPPORT_SHARE = 0.1
+#: bins of half the band above a cell's lowest point searched for its dense layer (the layer
+#: lies within this many half-bands, 6.4 m at the default band, of the lowest point)
+LAYER_BINS = 64
 
 
 @nb.njit(cache=True, nogil=True)
-def _dense_layer(zs: F32, start: int, end: int, support: int, band: float) -> float:
-    """Lowest z of ``zs[start:end]`` (sorted) that starts a run of ``support`` values, or of
-    ``SUPPORT_SHARE`` of the values if more, spanning at most ``band``; inf when none does."""
-    s = max(support, int(SUPPORT_SHARE * (end - start)))
-    for k in range(start, end - s + 1):
-        if zs[k + s - 1] - zs[k] <= band:
-            return float(zs[k])
-    return np.inf
+def _sort_small(values: F32, k: int) -> None:
+    """Sort ``values[:k]`` in place (k <= 24 neighbours: insertion sort, no allocation)."""
+    for i in range(1, k):
+        v = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > v:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def _dense_layer(
+    zs: F32, start: int, end: int, support: int, band: float, counts: I64, mins: F32
+) -> tuple[float, float]:
+    """(lowest z, dense layer) of the cell points ``zs[start:end]`` (any order).
+
+    The dense layer is the lowest z of ``support`` points, or ``SUPPORT_SHARE`` of the points
+    if more, that fall in two adjacent bins of ``band / 2`` metres counted up from the lowest
+    point (so they span at most ``band``); inf when no pair of bins holds that many. One pass
+    over the points, no sort: ``counts`` and ``mins`` (``LAYER_BINS``,) are scratch.
+    """
+    lo = np.inf
+    for i in range(start, end):
+        lo = min(lo, zs[i])
+    counts[:] = 0
+    mins[:] = np.inf
+    inv = 2.0 / band
+    for i in range(start, end):
+        k = int((zs[i] - lo) * inv)
+        if k < LAYER_BINS:
+            counts[k] += 1
+            mins[k] = min(mins[k], zs[i])
+    need = max(support, int(SUPPORT_SHARE * (end - start)))
+    for k in range(LAYER_BINS):
+        pair = counts[k] + (counts[k + 1] if k + 1 < LAYER_BINS else 0)
+        if pair >= need:
+            return lo, float(mins[k] if counts[k] > 0 else mins[k + 1])
+    return lo, np.inf
 
 
 @nb.njit(cache=True, nogil=True)
@@ -86,7 +119,7 @@ def ground_kernel(
     g = heights.shape[0]
     n = points.shape[0]
     inv = 1.0 / cell
-    # 1. counting sort of the points by cell, z sorted within each cell, dense layers
+    # 1. counting sort of the points' z by cell, then each cell's lowest point and dense layer
     cell_of = np.empty(n, dtype=np.int64)
     starts = np.zeros(g * g + 1, dtype=np.int64)
     for p in range(n):
@@ -108,11 +141,13 @@ def ground_kernel(
             zs[fill[c]] = points[p, 2]
             fill[c] += 1
     dense = np.full((g, g), np.inf, dtype=np.float32)
+    cell_low = np.full(g * g, np.inf, dtype=np.float32)
+    counts = np.zeros(LAYER_BINS, dtype=np.int64)
+    mins = np.empty(LAYER_BINS, dtype=np.float32)
     for c in range(g * g):
         a, b = starts[c], starts[c + 1]
         if b > a:
-            zs[a:b] = np.sort(zs[a:b])
-            dense[c // g, c % g] = _dense_layer(zs, a, b, support, band)
+            cell_low[c], dense[c // g, c % g] = _dense_layer(zs, a, b, support, band, counts, mins)
     # 2. the lowest point above the floor that the neighbours' dense layers set
     near = np.empty((2 * NEIGHBOUR_REACH + 1) ** 2, dtype=np.float32)
     lows = np.empty_like(near)
@@ -133,7 +168,7 @@ def ground_kernel(
                     if dense[jx, jy] != np.inf:
                         near[k] = dense[jx, jy]
                         k += 1
-                    lows[m] = zs[starts[j]]
+                    lows[m] = cell_low[j]
                     m += 1
             if k < NEIGHBOUR_MIN:  # sparse surroundings: their lowest points, if enough
                 if m < NEIGHBOUR_MIN:
@@ -141,10 +176,13 @@ def ground_kernel(
                     continue
                 near[:m] = lows[:m]
                 k = m
-            floor = np.quantile(near[:k], REFERENCE_QUANTILE) - max_drop
-            first = a + np.searchsorted(zs[a:b], floor)
-            if first < b:
-                heights[ix, iy] = zs[first]
+            _sort_small(near, k)
+            floor = near[int(REFERENCE_QUANTILE * (k - 1))] - max_drop
+            h = np.inf
+            for i in range(a, b):
+                if floor <= zs[i] < h:
+                    h = zs[i]
+            heights[ix, iy] = h
     # 3. slope relaxation: no cell more than the slope allows above its neighbours
     rise = max_slope * cell
     diag = rise * math.sqrt(2.0)
