@@ -16,7 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -352,20 +352,23 @@ def write_drive(
     out_dir: str | os.PathLike[str],
     progress: bool = True,
     overwrite: bool = False,
+    effects: SensorEffects | None = None,
+    mount_height: float | None = None,
 ) -> dict[str, Any]:
     """Simulate ``frames`` frames into ``out_dir`` (dataset layout of DESIGN.md: points, boxes
     and per-point labels); returns the meta. ``meta.json`` is written last, so a directory
     without it holds an interrupted drive.
     A directory that already holds a dataset is refused unless ``overwrite``, which first
-    removes its frames and meta (and nothing else)."""
+    removes its frames and meta (and nothing else). ``effects`` and ``mount_height`` override
+    the scenario's sensor artefacts and the preset's height (``DriveSimulator``)."""
     if frames < 1:
         raise SimulatorError(f"frames must be at least 1, got {frames}")
-    sensor = get_preset(scenario.sensor)
     _prepare_output(Path(out_dir), overwrite)
     writer = DatasetWriter(out_dir)
     classes: Counter[str] = Counter()
     frames_with_rare = 0
-    sim = DriveSimulator(scenario, seed)
+    sim = DriveSimulator(scenario, seed, effects=effects, mount_height=mount_height)
+    sensor = sim.sensor
     bar = tqdm(
         range(frames), total=frames, desc=f"sim {scenario.name}", unit="frame", disable=not progress
     )
@@ -384,7 +387,8 @@ def write_drive(
             "rate_hz": sensor.rate_hz,
             "mount_height_m": sensor.mount_height,
             "max_range_m": sensor.max_range,
-            "effects": scenario.sensor_effects,
+            "effects": scenario.sensor_effects if effects is None else "custom",
+            "effect_settings": asdict(sim.effects),
             "elevations_deg": list(sensor.elevations_deg),
         },
         "seed": seed,
