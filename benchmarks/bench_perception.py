@@ -183,21 +183,11 @@ def _object_points(
     perception: Perception, cloud: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float32]:
     """The non-ground points the clustering stage saw on ``cloud`` (the last frame run)."""
-    from agent.perception.ground import ground_kernel
+    from agent.perception.preprocess import height_above_ground
 
     p = perception.package.params
     heights = np.empty_like(perception.preprocess.ground_heights)
-    above = np.empty(cloud.shape[0], dtype=np.float32)
-    ground_kernel(
-        cloud,
-        heights,
-        p.range_m,
-        p.ground_cell,
-        p.ground_max_slope,
-        p.ground_iterations,
-        p.ground_threshold,
-        above,
-    )
+    above = height_above_ground(cloud, heights, p)
     with np.errstate(invalid="ignore"):
         keep = (above > p.ground_threshold) & (above < p.max_height)
     return np.ascontiguousarray(cloud[keep])

@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     plans = sub.add_parser(
         "training-drives", help="simulate the drives of a training plan and write splits.json"
     )
-    plans.add_argument("--plan", default="baseline", help="built-in plan (baseline)")
+    plans.add_argument(
+        "--plan", default="baseline", help="built-in plan (baseline | randomised: every sensor)"
+    )
     plans.add_argument("--out", required=True, help="directory for the drives and splits.json")
     plans.set_defaults(handler=_training_drives)
 

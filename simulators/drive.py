@@ -16,7 +16,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -36,6 +36,16 @@ from core.formats.dataset import (
     wrap_yaw,
 )
 from core.formats.semantic_kitti import ID_MAX, PointLabels
+from simulators.effects import (
+    CLEAN,
+    SensorEffects,
+    beam_gains,
+    multipath_ghosts,
+    range_sigma,
+    ray_dropout,
+    scale_intensity,
+    wet_surface,
+)
 from simulators.errors import SimulatorError
 from simulators.lidar import return_model, simulate_returns
 from simulators.meshes import Mesh, merge, rotate_about_z, rotation_z
@@ -56,6 +66,7 @@ STATIC_REBUILD_EVERY: Final = 4 * CHUNK_LENGTH
 DYNAMIC_RANGE: Final = 125.0
 #: the point class of returns with no surface behind them (rain drops, fog back-scatter)
 OUTLIER: Final = POINT_CLASS_IDS["outlier"]
+ROAD: Final = POINT_CLASS_IDS["road"]
 #: lane-keeping swing of the ego heading: amplitude (radians) and period (seconds)
 EGO_YAW_AMPLITUDE: Final = 0.015
 EGO_YAW_PERIOD: Final = 6.0
@@ -71,14 +82,47 @@ class FrameTiming:
 
 
 class DriveSimulator:
-    """Steps one drive; ``frame()`` returns the points and labels of the next frame."""
+    """Steps one drive; ``frame()`` returns the points and labels of the next frame.
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    ``effects`` overrides the sensor artefacts the scenario picks (``scenario.sensor_effects``:
+    the preset's realistic ones or none) and ``mount_height`` the preset's height (metres).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        effects: SensorEffects | None = None,
+        mount_height: float | None = None,
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
-        self.sensor = get_preset(scenario.sensor)
-        self.model = return_model(self.sensor, scenario.weather, scenario.weather_intensity)
-        self.directions = self.sensor.directions()
+        sensor = get_preset(scenario.sensor)
+        if mount_height is not None:
+            sensor = replace(sensor, mount_height=mount_height)
+        self.sensor = sensor
+        if effects is None:
+            effects = sensor.realistic if scenario.sensor_effects == "realistic" else CLEAN
+        self.effects = effects
+        self.model = return_model(
+            sensor,
+            scenario.weather,
+            scenario.weather_intensity,
+            air_rate=effects.air_rate,
+            air_range=effects.air_range_m,
+        )
+        #: ray directions in the (possibly tilted) sensor frame and in the level vehicle frame
+        self.directions = sensor.directions()
+        self._tilt = effects.tilt()
+        self._level_dirs = (self.directions.astype(np.float64) @ self._tilt.T).astype(np.float32)
+        self._ring = sensor.beam_index()
+        self._fire_time = sensor.fire_time()
+        self._gains = beam_gains(sensor.beams, effects, substream(seed, SENSOR, 3))
+        self._effects_rng = substream(seed, SENSOR, 2)
+        #: per point of the last frame, its laser (ring index, 0 = highest elevation)
+        self.last_point_ring: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
+        #: per point of the last frame, seconds after the sweep start at which it was measured
+        self.last_point_time: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self.traffic = Traffic(
             TrafficSettings(
                 density=scenario.density,
@@ -139,18 +183,43 @@ class DriveSimulator:
         t0 = time.perf_counter()
         scene = self.build_scene()
         t1 = time.perf_counter()
-        # rays leave the sensor in its own frame; turn them into the world by the ego heading
-        world_dirs = rotate_about_z(self.directions, scene.yaw)
-        hits = scene.cast(world_dirs)
+        # rays leave the sensor in its own (tilted) frame; turn them into the world by the
+        # mounting tilt and the ego heading
+        world_dirs = rotate_about_z(self._level_dirs, scene.yaw)
+        offsets = None
+        if self.effects.motion_distortion:  # each column fires from where the sensor is then
+            speed = self.traffic.ego.speed
+            heading = np.array([math.cos(scene.yaw), math.sin(scene.yaw), 0.0], np.float32)
+            offsets = (self._fire_time * np.float32(speed))[:, None] * heading[None, :]
+        hits = scene.cast(world_dirs, offsets)
         t2 = time.perf_counter()
+        fx = self.effects
+        on_road = hits.point_class == ROAD
+        refl, spec = wet_surface(hits.reflectivity, hits.specular, on_road, fx)
+        base_sigma = self.model.range_noise + self.model.weather_noise
         returns = simulate_returns(
             self.directions,
             hits.t_hit,
             hits.cos_incidence,
-            hits.reflectivity,
+            refl,
             self.model,
             self.noise_rng,
-            specular=hits.specular,
+            specular=spec,
+            sigma=range_sigma(hits.t_hit, hits.cos_incidence, base_sigma, fx),
+            dropout=ray_dropout(hits.cos_incidence, self.model.dropout, fx),
+        )
+        ray = returns.ray
+        ghost = multipath_ghosts(
+            returns.points,
+            self._level_dirs[ray, 2],
+            on_road[ray] & ~returns.spurious,
+            fx,
+            self._effects_rng,
+        )
+        self.last_point_ring = self._ring[ray]
+        self.last_point_time = self._fire_time[ray]
+        returns.points[:, 3] = scale_intensity(
+            returns.points[:, 3], self._gains[self._ring[ray]], fx
         )
         # the return model drops rays (misses, dropout, range limits) and keeps the rest in ray
         # order; ``returns.ray`` names the ray of each point, so every per-ray fact is looked up
@@ -160,8 +229,9 @@ class DriveSimulator:
         track_of = np.array([a.track_id for a in scene.actors] + [-1], dtype=np.int64)
         self.last_point_track = track_of[point_owner]  # owner -1 picks the trailing -1
         # a weather return lies in front of whatever surface its ray hit: it is an outlier
+        # so is a multipath ghost below the road
         self.last_point_class = np.where(
-            returns.spurious, np.uint16(OUTLIER), hits.point_class[returns.ray]
+            returns.spurious | ghost, np.uint16(OUTLIER), hits.point_class[returns.ray]
         )
         labels = self._labels(scene, counts)
         t3 = time.perf_counter()
@@ -197,10 +267,20 @@ class DriveSimulator:
                 continue
             length, width, height = actor.model.size
             dx, dy = actor.x - scene.origin[0], actor.y - scene.origin[1]
+            level = [
+                c * dx + s * dy,
+                -s * dx + c * dy,
+                actor.ground_z + height / 2.0 - scene.origin[2],
+            ]
+            if self.effects.motion_distortion:  # seen from where the sensor was when it swept it
+                azimuth = math.atan2(level[1], level[0]) % (2.0 * math.pi)
+                level[0] -= self.traffic.ego.speed * azimuth / (2.0 * math.pi) / self.sensor.rate_hz
+            # the sensor frame is the level frame turned by the mounting tilt (level = T @ sensor)
+            centre = self._tilt.T @ np.asarray(level)
             box = (
-                float(c * dx + s * dy),
-                float(-s * dx + c * dy),
-                float(actor.ground_z + height / 2.0 - scene.origin[2]),
+                float(centre[0]),
+                float(centre[1]),
+                float(centre[2]),
                 length,
                 width,
                 height,
@@ -222,10 +302,15 @@ class FrameScene:
     origin: npt.NDArray[np.float64]
     yaw: float
 
-    def cast(self, world_dirs: npt.NDArray[np.float32]) -> ActorHits:
-        """Nearest hits of rays from the sensor along ``world_dirs`` (R, 3), world frame."""
+    def cast(
+        self, world_dirs: npt.NDArray[np.float32], offsets: npt.NDArray[np.float32] | None = None
+    ) -> ActorHits:
+        """Nearest hits of rays from the sensor along ``world_dirs`` (R, 3), world frame;
+        ``offsets`` (R, 3) moves each ray's origin (metres, world frame: the sensor's travel
+        until that ray fires)."""
         origin = self.origin.astype(np.float32)
-        return cast_street_and_actors(self.static, self.dynamic, self.owner, origin, world_dirs)
+        origins = origin if offsets is None else (origin[None, :] + offsets).astype(np.float32)
+        return cast_street_and_actors(self.static, self.dynamic, self.owner, origins, world_dirs)
 
 
 def _world_mesh(actor: Actor) -> Mesh:
@@ -267,20 +352,23 @@ def write_drive(
     out_dir: str | os.PathLike[str],
     progress: bool = True,
     overwrite: bool = False,
+    effects: SensorEffects | None = None,
+    mount_height: float | None = None,
 ) -> dict[str, Any]:
     """Simulate ``frames`` frames into ``out_dir`` (dataset layout of DESIGN.md: points, boxes
     and per-point labels); returns the meta. ``meta.json`` is written last, so a directory
     without it holds an interrupted drive.
     A directory that already holds a dataset is refused unless ``overwrite``, which first
-    removes its frames and meta (and nothing else)."""
+    removes its frames and meta (and nothing else). ``effects`` and ``mount_height`` override
+    the scenario's sensor artefacts and the preset's height (``DriveSimulator``)."""
     if frames < 1:
         raise SimulatorError(f"frames must be at least 1, got {frames}")
-    sensor = get_preset(scenario.sensor)
     _prepare_output(Path(out_dir), overwrite)
     writer = DatasetWriter(out_dir)
     classes: Counter[str] = Counter()
     frames_with_rare = 0
-    sim = DriveSimulator(scenario, seed)
+    sim = DriveSimulator(scenario, seed, effects=effects, mount_height=mount_height)
+    sensor = sim.sensor
     bar = tqdm(
         range(frames), total=frames, desc=f"sim {scenario.name}", unit="frame", disable=not progress
     )
@@ -299,6 +387,8 @@ def write_drive(
             "rate_hz": sensor.rate_hz,
             "mount_height_m": sensor.mount_height,
             "max_range_m": sensor.max_range,
+            "effects": scenario.sensor_effects if effects is None else "custom",
+            "effect_settings": asdict(sim.effects),
             "elevations_deg": list(sensor.elevations_deg),
         },
         "seed": seed,

@@ -86,8 +86,8 @@ def detect_returns(
     normals: F32,
     min_range: float,
     max_range: float,
-    sigma: float,
-    dropout: float,
+    sigma: F32,
+    dropout: F32,
     extinction: float,
     threshold: float,
     spurious_rate: float,
@@ -97,6 +97,7 @@ def detect_returns(
 
     ``uniforms`` (3, R): detection, dropout and spurious draws; ``spur_range`` (R,) metres
     beyond ``min_range`` of a spurious return; ``normals`` (2, R): range and intensity noise.
+    ``sigma`` (R,) one-sigma range noise and ``dropout`` (R,) loss probability of each ray.
     Returns the points (N, 4), the ray of each point and whether it is spurious.
     """
     n = t_hit.shape[0]
@@ -120,16 +121,16 @@ def detect_returns(
             # a mirror-like share of the surface sends the pulse away unless hit head-on
             c = min(max(cos_incidence[i], 0.0), 1.0)
             p_detect *= (1.0 - specular[i]) + specular[i] * c**SPECULAR_LOBE
-            surface = uniforms[0, i] < p_detect and uniforms[1, i] >= dropout
+            surface = uniforms[0, i] < p_detect and uniforms[1, i] >= dropout[i]
         near = min_range + spur_range[i]
         is_spurious = uniforms[2, i] < spurious_rate and (not surface or near < t)
         if not (surface or is_spurious):
             continue
         if is_spurious:
-            r = near + sigma * normals[0, i]
+            r = near + sigma[i] * normals[0, i]
             intensity = 0.03 * (1.0 + abs(normals[1, i]))
         else:
-            r = t + sigma * normals[0, i]
+            r = t + sigma[i] * normals[0, i]
             intensity = intensity_gain * power_factor * (1.0 + 0.05 * normals[1, i])
         pts[k, 0] = directions[i, 0] * r
         pts[k, 1] = directions[i, 1] * r

@@ -59,6 +59,8 @@ def simulate_returns(
     model: ReturnModel,
     rng: np.random.Generator,
     specular: F32 | None = None,
+    sigma: F32 | None = None,
+    dropout: F32 | None = None,
 ) -> Returns:
     """Turn hits into detected points.
 
@@ -67,7 +69,9 @@ def simulate_returns(
     surface normal; ``reflectivity`` (R,) and ``specular`` (R,, 0 when left out) of the surface
     hit: a specular share ``s`` keeps a return only with probability
     ``1 - s + s * cos**10``, so glass shows up head-on only. ``rng`` supplies all randomness,
-    drawn in a fixed order so that a seed reproduces the points bit for bit.
+    drawn in a fixed order so that a seed reproduces the points bit for bit. ``sigma`` (R,)
+    and ``dropout`` (R,) override the model's range noise and dropout ray by ray
+    (``simulators.effects``).
     """
     n = t_hit.shape[0]
     # Draw every random number up front, whatever is later kept, so the stream stays aligned.
@@ -88,8 +92,12 @@ def simulate_returns(
         normals,
         float(model.min_range),
         float(model.max_range),
-        float(model.range_noise + model.weather_noise),
-        float(model.dropout),
+        np.full(n, model.range_noise + model.weather_noise, np.float32)
+        if sigma is None
+        else np.ascontiguousarray(sigma, dtype=np.float32),
+        np.full(n, model.dropout, np.float32)
+        if dropout is None
+        else np.ascontiguousarray(dropout, dtype=np.float32),
         float(model.extinction),
         float(0.1 / model.range_at_10pct**2),
         float(model.spurious_rate),
@@ -98,8 +106,16 @@ def simulate_returns(
     return Returns(points, ray, spurious)
 
 
-def return_model(sensor: SensorPreset, weather: str, intensity: float) -> ReturnModel:
-    """The return model of ``sensor`` in ``weather`` of ``intensity`` (0..1).
+def return_model(
+    sensor: SensorPreset,
+    weather: str,
+    intensity: float,
+    air_rate: float = 0.0,
+    air_range: float = 6.0,
+) -> ReturnModel:
+    """The return model of ``sensor`` in ``weather`` of ``intensity`` (0..1), with
+    ``air_rate`` spurious returns per ray in clear air (dust, exhaust) ``air_range`` metres
+    beyond the minimum range on average.
 
     Rain: extinction up to 0.012 /m and drop returns on up to 1.5 % of rays within a few metres.
     Fog: extinction up to 0.05 /m (visibility ~60 m) and back-scatter on up to 8 % of rays.
@@ -115,7 +131,7 @@ def return_model(sensor: SensorPreset, weather: str, intensity: float) -> Return
         return ReturnModel(
             **base,
             extinction=0.012 * intensity,
-            spurious_rate=0.015 * intensity,
+            spurious_rate=0.015 * intensity + air_rate,
             spurious_scale=2.5,
             weather_noise=0.02 * intensity,
         )
@@ -123,8 +139,8 @@ def return_model(sensor: SensorPreset, weather: str, intensity: float) -> Return
         return ReturnModel(
             **base,
             extinction=0.05 * intensity,
-            spurious_rate=0.08 * intensity,
+            spurious_rate=0.08 * intensity + air_rate,
             spurious_scale=4.0,
             weather_noise=0.03 * intensity,
         )
-    return ReturnModel(**base)
+    return ReturnModel(**base, spurious_rate=air_rate, spurious_scale=air_range)

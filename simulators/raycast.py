@@ -111,7 +111,8 @@ class ActorHits:
 
 
 def rays_tensor(origin: F32, directions: F32) -> o3d.core.Tensor:
-    """Open3D ray tensor ``(R, 6)``: ``origin`` (3,) repeated, then the unit ``directions``."""
+    """Open3D ray tensor ``(R, 6)``: ``origin`` (3,) repeated (or one per ray, (R, 3)), then
+    the unit ``directions``."""
     rays = np.empty((directions.shape[0], 6), dtype=np.float32)
     rays[:, :3] = origin
     rays[:, 3:] = directions

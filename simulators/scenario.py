@@ -6,7 +6,8 @@ A scenario is a TOML file (parsed with ``tomllib``)::
     description = "..."
 
     [sensor]
-    preset = "hdl64"            # hdl64 | vlp32 | os128
+    preset = "hdl64"            # hdl32 | pandar40p | hdl64 | vlp32 | os128
+    effects = "clean"           # clean | realistic (simulators.effects, the preset's defaults)
 
     [ego]
     speed = 10.0                # m/s along the street
@@ -50,6 +51,7 @@ from simulators.errors import ScenarioError
 from simulators.sensors import PRESETS
 
 WEATHER_KINDS: Final = ("clear", "rain", "fog")
+EFFECT_CHOICES: Final = ("clean", "realistic")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Scenario:
     name: str
     description: str = ""
     sensor: str = "hdl64"
+    sensor_effects: str = "clean"
     ego_speed: float = 10.0
     density: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COMMON_CLASSES, 0.0))
     parked_fraction: float = 0.35
@@ -80,7 +83,7 @@ class Scenario:
 
 _TOP_KEYS: Final = {"name", "description", "sensor", "ego", "traffic", "rare", "weather", "labels"}
 _SECTION_KEYS: Final = {
-    "sensor": {"preset"},
+    "sensor": {"preset", "effects"},
     "ego": {"speed"},
     "traffic": {*COMMON_CLASSES, "parked_fraction", "crossing_fraction"},
     "rare": {"rate", "event_frames", "mix"},
@@ -139,9 +142,9 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise r.fail("description", f"must be a string, got {description!r}")
-    sensor = r.choice(
-        r.section(data, "sensor"), "sensor", "preset", "hdl64", tuple(sorted(PRESETS))
-    )
+    sensor_table = r.section(data, "sensor")
+    sensor = r.choice(sensor_table, "sensor", "preset", "hdl64", tuple(sorted(PRESETS)))
+    sensor_effects = r.choice(sensor_table, "sensor", "effects", "clean", EFFECT_CHOICES)
     ego = r.section(data, "ego")
     traffic = r.section(data, "traffic")
     rare = r.section(data, "rare")
@@ -179,6 +182,7 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
         name=name,
         description=description,
         sensor=sensor,
+        sensor_effects=sensor_effects,
         ego_speed=r.number(ego, "ego", "speed", 10.0, 0.0, 40.0),
         density=density,
         parked_fraction=r.number(traffic, "traffic", "parked_fraction", 0.35, 0.0, 1.0),

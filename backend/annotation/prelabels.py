@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
-from agent.perception.ground import grid_size, ground_kernel
-from agent.perception.preprocess import PipelineParams
+from agent.perception.ground import grid_size
+from agent.perception.preprocess import PipelineParams, height_above_ground
 from backend.annotation.labels import BoxLabel
 from backend.annotation.ontology import Ontology
 from backend.metadata.records import FrameRecord
@@ -101,17 +101,7 @@ def prelabel_points(
     p = params or PipelineParams()
     pts = np.ascontiguousarray(points[:, :4], dtype=np.float32)
     heights = np.empty((grid_size(p.range_m, p.ground_cell),) * 2, dtype=np.float32)
-    above = np.empty(pts.shape[0], dtype=np.float32)
-    ground_kernel(
-        pts,
-        heights,
-        p.range_m,
-        p.ground_cell,
-        p.ground_max_slope,
-        p.ground_iterations,
-        p.ground_threshold,
-        above,
-    )
+    above = height_above_ground(pts, heights, p)
     ids: Mapping[str, int] = {c.name: c.point_id for c in ontology.classes}
     semantic = np.zeros(pts.shape[0], dtype=np.uint16)
     instance = np.zeros(pts.shape[0], dtype=np.uint16)

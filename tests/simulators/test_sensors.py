@@ -10,18 +10,48 @@ from simulators.sensors import PRESETS, get_preset
 
 
 @pytest.mark.parametrize(
-    ("name", "beams", "top", "bottom"),
-    [("hdl64", 64, 2.0, -24.33), ("vlp32", 32, 15.0, -25.0), ("os128", 128, 22.5, -22.5)],
+    ("name", "beams", "top", "bottom", "height"),
+    [
+        ("hdl32", 32, 10.67, -30.67, 1.84),
+        ("pandar40p", 40, 15.0, -25.0, 1.9),
+        ("hdl64", 64, 2.0, -24.33, 1.73),
+        ("vlp32", 32, 15.0, -25.0, 1.73),
+        ("os128", 128, 22.5, -22.5, 1.73),
+    ],
 )
 def test_beam_tables_match_the_real_sensors(
-    name: str, beams: int, top: float, bottom: float
+    name: str, beams: int, top: float, bottom: float, height: float
 ) -> None:
     sensor = get_preset(name)
     assert sensor.beams == beams
     assert max(sensor.elevations_deg) == pytest.approx(top, abs=1e-3)
     assert min(sensor.elevations_deg) == pytest.approx(bottom, abs=1e-3)
     assert len(set(sensor.elevations_deg)) == beams
-    assert sensor.mount_height == pytest.approx(1.73)
+    assert list(sensor.elevations_deg) == sorted(sensor.elevations_deg, reverse=True)
+    assert sensor.mount_height == pytest.approx(height)
+
+
+def test_pandar40p_is_fine_around_the_horizon() -> None:
+    el = np.array(get_preset("pandar40p").elevations_deg)
+    steps = -np.diff(el)
+    fine = (el[:-1] <= 2.0) & (el[:-1] > -6.0)
+    assert np.allclose(steps[fine], 1 / 3, atol=2e-3) and fine.sum() == 24
+    assert steps.max() == pytest.approx(6.0)  # -19 to -25 deg
+
+
+def test_hdl32_beams_are_evenly_spaced() -> None:
+    steps = -np.diff(np.array(get_preset("hdl32").elevations_deg))
+    assert np.allclose(steps, 1.333, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_fire_times_cover_one_revolution(name: str) -> None:
+    sensor = get_preset(name)
+    t = sensor.fire_time()
+    assert t.shape == (sensor.beams * sensor.columns,)
+    assert t.min() == 0.0 and t.max() < 1.0 / sensor.rate_hz
+    # all lasers of a column fire together
+    assert np.array_equal(t.reshape(sensor.beams, sensor.columns)[0], t[: sensor.columns])
 
 
 def test_hdl64_has_two_blocks_with_a_gap() -> None:

@@ -104,3 +104,33 @@ def build_tiny_package(root: Path) -> Path:
     )
     train_package([train], root / "pkg", val_dirs=[val], config=config, progress=False)
     return root / "pkg"
+
+
+def ring_ground(
+    rng: np.random.Generator, *, beams: int = 64, columns: int = 1000, noise: float = 0.02
+) -> npt.NDArray[np.float32]:
+    """A flat road at z = -SENSOR_HEIGHT as a spinning sensor sees it: one ring per beam
+    (elevations -24.3 to -2 degrees, HDL-64-like), density falling with range, ``noise``
+    metres of range noise."""
+    el = np.deg2rad(np.linspace(-24.33, -2.0, beams))[:, None]
+    az = np.linspace(-np.pi, np.pi, columns, endpoint=False)[None, :]
+    r = SENSOR_HEIGHT / np.tan(-el) * np.ones_like(az)
+    r = r + rng.normal(0.0, noise, r.shape)
+    x, y = r * np.cos(az), r * np.sin(az)
+    z = np.broadcast_to(-SENSOR_HEIGHT + 0 * az, r.shape) + rng.normal(0.0, noise / 4, r.shape)
+    inten = rng.uniform(0.05, 0.3, r.shape)
+    out: npt.NDArray[np.float32] = np.stack([x, y, z, inten], -1).reshape(-1, 4).astype(np.float32)
+    return out
+
+
+def multipath_points(
+    rng: np.random.Generator, n: int, r_min: float, r_max: float, depth: tuple[float, float]
+) -> npt.NDArray[np.float32]:
+    """``n`` returns scattered ``depth`` (min, max) metres below the road, at ranges
+    ``r_min``..``r_max`` metres in every direction (multipath off the road surface)."""
+    r = rng.uniform(r_min, r_max, n)
+    az = rng.uniform(-np.pi, np.pi, n)
+    z = -SENSOR_HEIGHT - rng.uniform(depth[0], depth[1], n)
+    pts = np.c_[r * np.cos(az), r * np.sin(az), z, rng.uniform(0.0, 0.2, n)]
+    out: npt.NDArray[np.float32] = pts.astype(np.float32)
+    return out

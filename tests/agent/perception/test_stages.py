@@ -60,7 +60,8 @@ def test_clustering_matches_naive_flood_fill_and_resets_grid() -> None:
     grid = np.full((320, 320), -1, dtype=np.int32)
     labels = np.empty(pts.shape[0], dtype=np.int32)
     # range 40 with cell 0.25 puts cell boundaries at multiples of 0.25 from -40: same as naive
-    n = cluster_kernel(pts, grid, 40.0, 0.25, 2, 1, labels)
+    tall = np.ones(pts.shape[0], dtype=np.float32)  # every cell tall: plain components
+    n = cluster_kernel(pts, tall, grid, 40.0, 0.25, 2, 0.4, 1, labels)
     assert n == _naive_components(xy.astype(np.float32), 0.25, 2)
     assert (grid == -1).all()
     order, offsets = group_by_label(labels, n)
@@ -72,7 +73,8 @@ def test_min_points_drops_small_clusters() -> None:
     pts = np.array([[0, 0, 0, 0], [0.1, 0, 0, 0], [10, 10, 0, 0]], dtype=np.float32)
     labels = np.empty(3, dtype=np.int32)
     grid = np.full((80, 80), -1, dtype=np.int32)
-    assert cluster_kernel(pts, grid, 10.0, 0.25, 1, 2, labels) == 1
+    tall = np.ones(3, dtype=np.float32)
+    assert cluster_kernel(pts, tall, grid, 10.0, 0.25, 1, 0.4, 2, labels) == 1
     assert labels.tolist() == [0, 0, -1]
 
 
