@@ -30,6 +30,8 @@ ATOMIC = "tests/core/formats/test_atomic.py"
 REJECTIONS = "tests/backend/ingest/test_rejections.py"
 COMMIT_CRASH = "tests/backend/ingest/test_commit_crash.py"
 ACK_CRASH = "tests/agent/upload/test_ack_crash.py"
+SAVE_CRASH = "tests/backend/annotation/test_save_crash.py"
+VERSION_CRASH = "tests/backend/datasets/test_version_crash.py"
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,35 @@ BUGS = (
             ),
         ),
         (COMMIT_CRASH, ACK_CRASH),
+    ),
+    PlantedBug(
+        "label saves committed without fsync (SQLite synchronous=NORMAL)",
+        (
+            Patch(
+                "backend.metadata.db",
+                'cursor.execute("PRAGMA synchronous=FULL")',
+                'cursor.execute("PRAGMA synchronous=NORMAL")',
+            ),
+        ),
+        (SAVE_CRASH,),
+    ),
+    PlantedBug(
+        "dataset version row committed before its manifest blob",
+        (
+            Patch(
+                "backend.datasets.versions",
+                "        self._blobs.put(manifest_key(found), data)\n"
+                "        record = DatasetVersionRecord(",
+                "        record = DatasetVersionRecord(",
+            ),
+            Patch(
+                "backend.datasets.versions",
+                '        log.info(\n            "dataset %s (%s): %d frames',
+                "        self._blobs.put(manifest_key(found), data)\n"
+                '        log.info(\n            "dataset %s (%s): %d frames',
+            ),
+        ),
+        (VERSION_CRASH,),
     ),
 )
 
