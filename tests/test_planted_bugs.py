@@ -196,6 +196,9 @@ BUGS = (
 )
 
 CONTROL = "no bug planted"
+#: every planted run and the control run happen in the module fixture, inside the first test's
+#: time limit: on two busy cores they take several minutes together
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _run(tests: tuple[str, ...], patches: tuple[Patch, ...]) -> subprocess.CompletedProcess[str]:
