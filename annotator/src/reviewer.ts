@@ -126,7 +126,7 @@ export class Reviewer extends Workbench {
         box_verdicts: decision === "reject" ? [...this.rejections.values()] : [],
         comment,
       });
-      this.flash(`task ${outcome.task_id}: ${decision}d, now ${outcome.stage}`);
+      this.flash(`task ${outcome.task_id} ${decision === "approve" ? "approved" : "rejected"}; it is now at ${outcome.stage}`);
       $<HTMLTextAreaElement>("review-comment").value = "";
       this.close();
       this.onDone();

@@ -123,6 +123,7 @@ def running_backend(tmp_path: Path, people: dict[str, str]) -> Iterator[RunningB
         f'[metadata]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
         "[annotation]\ngold_share = 0.0\nspot_check_share = 0.0\nsettle_s = 0.0\nseed = 1\n"
         "calibration_tasks = 0\n"
+        "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
     )
     frame_id = _prepare(config, people)
     log = tmp_path / "backend.log"
