@@ -77,9 +77,9 @@ export class Views {
     this.renderer.setClearColor(0x101418);
     this.camera = new THREE.PerspectiveCamera(60, 1, 0.1, 500);
     this.camera.up.set(0, 0, 1);
-    this.camera.position.set(-18, 0, 14);
+    this.camera.position.set(-6, -4, 9);
     this.controls = new OrbitControls(this.camera, perspArea);
-    this.controls.target.set(8, 0, 0);
+    this.controls.target.set(10, 1, -1);
     this.controls.addEventListener("change", () => this.requestRender());
     this.controls.update();
     this.topCamera = new THREE.OrthographicCamera(-1, 1, 1, -1, 0.1, 200);
@@ -256,6 +256,13 @@ export class Views {
     // where the top view looks (sensor frame, metres): pages and tests map clicks with it
     this.topArea.dataset.view = `${this.topCentre.x},${this.topCentre.y},${this.topHalf}`;
     this.frames += 1;
-    if (this.points && this.firstPointsFrameAt === null) this.firstPointsFrameAt = performance.now();
+    if (this.points && this.firstPointsFrameAt === null) {
+      // the first frame with the points is drawn; it is on screen at the next animation frame
+      this.firstPointsFrameAt = -1;
+      requestAnimationFrame(() => {
+        this.firstPointsFrameAt = performance.now();
+        this.canvas.dataset.firstPointsAt = String(this.firstPointsFrameAt);
+      });
+    }
   }
 }

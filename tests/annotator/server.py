@@ -14,13 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
+import numpy.typing as npt
 
 from backend.config import load_config
 from backend.ingest.service import blob_key_for
@@ -67,7 +69,16 @@ class RunningBackend:
         )
 
 
-def _prepare(config_path: Path, people: dict[str, str]) -> str:
+#: a detection of the vehicle's model: (class, confidence, box)
+Detection = tuple[str, float, tuple[float, float, float, float, float, float, float]]
+
+
+def _prepare(
+    config_path: Path,
+    people: dict[str, str],
+    points: npt.NDArray[np.float32] | None,
+    detections: Sequence[Detection],
+) -> str:
     backend = build_backend(load_config(config_path))
     try:
         for name, role in people.items():
@@ -75,7 +86,8 @@ def _prepare(config_path: Path, people: dict[str, str]) -> str:
             with backend.db.transaction("calibrate") as uow:
                 uow.people.set_calibration(name, "passed")
         backend.add_vehicle("car-1")
-        points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
+        if points is None:
+            points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
         payload = encode_frame(points)
         frame_id = hashlib.sha256(payload).hexdigest()
         key = blob_key_for(frame_id)
@@ -99,7 +111,8 @@ def _prepare(config_path: Path, people: dict[str, str]) -> str:
             encoding="ENCODING_LOSSLESS",
             quantization_step_m=0.0,
             detections=[
-                DetectionRecord("pedestrian", PRELABEL_SCORE, PEDESTRIAN, 400, {"knn_tail": 0.5})
+                DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
+                for name, score, box in detections
             ],
         )
         with backend.db.transaction("store the test frame") as uow:
@@ -112,8 +125,17 @@ def _prepare(config_path: Path, people: dict[str, str]) -> str:
 
 
 @contextmanager
-def running_backend(tmp_path: Path, people: dict[str, str]) -> Iterator[RunningBackend]:
-    """``longtail backend serve`` on loopback with one labelling task waiting."""
+def running_backend(
+    tmp_path: Path,
+    people: dict[str, str],
+    *,
+    lease_s: float = 900.0,
+    points: npt.NDArray[np.float32] | None = None,
+    detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
+) -> Iterator[RunningBackend]:
+    """``longtail backend serve`` on loopback with one labelling task waiting (leases of
+    ``lease_s`` seconds): a frame of ``points`` (default: the car and the pedestrian of the
+    module docstring) with the vehicle's ``detections`` as pre-labels."""
     assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
     api_port = free_port()
     config = tmp_path / "backend.toml"
@@ -122,10 +144,10 @@ def running_backend(tmp_path: Path, people: dict[str, str]) -> Iterator[RunningB
         f'[storage]\npath = "{tmp_path / "blobs"}"\nstaging_path = "{tmp_path / "staging"}"\n'
         f'[metadata]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
         "[annotation]\ngold_share = 0.0\nspot_check_share = 0.0\nsettle_s = 0.0\nseed = 1\n"
-        "calibration_tasks = 0\n"
+        f"calibration_tasks = 0\nlease_s = {lease_s}\n"
         "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
     )
-    frame_id = _prepare(config, people)
+    frame_id = _prepare(config, people, points, detections)
     log = tmp_path / "backend.log"
     url = f"http://127.0.0.1:{api_port}"
     with log.open("ab") as out:

@@ -193,3 +193,21 @@ def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(backend: Running
         wait_saved(page)
         assert "truck" in page.inner_text("#boxes")
         assert page.locator("#conflict").is_hidden()
+
+
+def test_the_lease_is_renewed_while_the_person_works(tmp_path: Path) -> None:
+    lease_s = 12.0  # the page renews every max(5 s, lease / 3)
+    with (
+        running_backend(tmp_path, {"ann": "annotator"}, lease_s=lease_s) as backend,
+        offline_page(webgl=True) as offline,
+    ):
+        page = offline.page
+        log_in(page, backend.url, "ann")
+        for step in range(8):  # 2.5 lease lengths of someone working in the top view
+            page.mouse.move(400 + 10 * step, 300)
+            page.wait_for_timeout(lease_s / 8 * 2.5 * 1000)
+        assert int(page.get_attribute("body", "data-renewed") or 0) >= 4
+        drag_in_top_view(page, (3.0, 5.0), (5.0, 6.0))
+        page.keyboard.press("Control+s")
+        wait_saved(page)  # the lease held: a lapsed one would answer 409 "expired"
+        assert working_boxes(backend)[0] == 1

@@ -69,7 +69,8 @@ def test_reject_with_a_reason_fix_and_approve(backend: RunningBackend, tmp_path:
         page.click("#reject-box")
         assert "bad_extent" in page.inner_text("#boxes li.rejected")
         page.fill("#review-comment", "one box to fix")
-        page.locator("#top-area").hover()
+        page.locator("#legend").click(force=True)  # focus off the text field, then deselect
+        page.keyboard.press("Escape")
         page.wait_for_timeout(300)
         shot = tmp_path / "annotator_review.png"
         page.screenshot(path=str(shot))
