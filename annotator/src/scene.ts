@@ -58,6 +58,9 @@ export class Views {
   /** half of the top view's side, metres */
   topHalf = 12;
   topCentre = new THREE.Vector2(0, 0);
+  /** the box the side and front views look at (they are hidden without one) */
+  followed: number[] | null = null;
+  private readonly sliceCamera = new THREE.OrthographicCamera(-1, 1, 1, -1, 0.1, 100);
   colourMode: ColourMode = "intensity";
   private points: THREE.Points | null = null;
   private material: THREE.ShaderMaterial;
@@ -71,6 +74,8 @@ export class Views {
     readonly canvas: HTMLCanvasElement,
     readonly perspArea: HTMLElement,
     readonly topArea: HTMLElement,
+    readonly sideArea: HTMLElement,
+    readonly frontArea: HTMLElement,
   ) {
     this.renderer = new THREE.WebGLRenderer({ canvas, antialias: false });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
@@ -195,6 +200,50 @@ export class Views {
     this.requestRender();
   }
 
+  /** Show the side and front views of `box` (null hides them). */
+  followBox(box: number[] | null): void {
+    this.followed = box ? [...box] : null;
+    this.sideArea.hidden = box === null;
+    this.frontArea.hidden = box === null;
+    this.requestRender();
+  }
+
+  /** An orthographic slice through the followed box: from its right side (`side`: heading to
+   * the right of the screen) or from ahead of it (`front`), keeping only the points within the
+   * box's depth (plus a margin) along the line of sight. */
+  private renderSlice(area: HTMLElement, canvasRect: DOMRect, view: "side" | "front"): void {
+    const box = this.followed;
+    if (!box || area.hidden) return;
+    const [x, y, z, l, w, h, yaw] = box;
+    const c = Math.cos(yaw);
+    const s = Math.sin(yaw);
+    const [dx, dy] = view === "side" ? [s, -c] : [c, s]; // towards the camera
+    const depth = (view === "side" ? w : l) / 2 + 0.3;
+    const distance = 50;
+    const rect = area.getBoundingClientRect();
+    const aspect = rect.width / Math.max(1, rect.height);
+    const half = Math.max(l, w, h) * 0.7 + 0.5;
+    const cam = this.sliceCamera;
+    cam.left = -half * aspect;
+    cam.right = half * aspect;
+    cam.top = half;
+    cam.bottom = -half;
+    cam.near = distance - depth;
+    cam.far = distance + depth;
+    cam.up.set(0, 0, 1);
+    cam.position.set(x + dx * distance, y + dy * distance, z);
+    cam.lookAt(x, y, z);
+    cam.updateProjectionMatrix();
+    const left = rect.left - canvasRect.left;
+    const bottom = canvasRect.bottom - rect.bottom;
+    this.renderer.setViewport(left, bottom, rect.width, rect.height);
+    this.renderer.setScissor(left, bottom, rect.width, rect.height);
+    this.renderer.setClearColor(0x0b0e11);
+    this.renderer.clear();
+    this.renderer.setClearColor(0x101418);
+    this.renderer.render(this.scene, cam);
+  }
+
   zoomTop(factor: number): void {
     this.topHalf = Math.min(80, Math.max(3, this.topHalf * factor));
     this.requestRender();
@@ -252,6 +301,8 @@ export class Views {
     this.topCamera.lookAt(this.topCentre.x, this.topCentre.y, 0);
     this.topCamera.updateProjectionMatrix();
     this.renderer.render(this.scene, this.topCamera);
+    this.renderSlice(this.sideArea, canvasRect, "side");
+    this.renderSlice(this.frontArea, canvasRect, "front");
     this.renderer.setScissorTest(false);
     // where the top view looks (sensor frame, metres): pages and tests map clicks with it
     this.topArea.dataset.view = `${this.topCentre.x},${this.topCentre.y},${this.topHalf}`;

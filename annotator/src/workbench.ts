@@ -40,7 +40,7 @@ export abstract class Workbench {
     readonly lease: Lease,
     readonly onDone: () => void,
   ) {
-    this.views = new Views($("view"), $("persp-area"), $("top-area"));
+    this.views = new Views($("view"), $("persp-area"), $("top-area"), $("side-area"), $("front-area"));
     const prelabels = (lease.prelabels?.labels.boxes ?? []) as BoxLabel[];
     const frames = lease.frames.map((f) => f.id);
     const withBoxes = frames.find((f) => prelabels.some((b) => b.frame_id === f));
@@ -72,6 +72,7 @@ export abstract class Workbench {
   }
 
   close(): void {
+    this.views.followBox(null);
     window.clearTimeout(this.renewTimer);
     this.abort.abort();
     document.body.dataset.ready = "";
@@ -117,6 +118,7 @@ export abstract class Workbench {
     // the top view follows the selection, but not while a drag in it is under way (it would
     // move the ground under the mouse)
     if (selected && !this.dragging()) this.views.follow(selected.box[0], selected.box[1]);
+    this.views.followBox(selected ? selected.box : null);
     this.panel();
   }
 

@@ -112,7 +112,9 @@ def test_draw_fit_classify_save_reload(backend: RunningBackend, tmp_path: Path) 
         assert page.locator("#help").is_visible()
         assert "auto-fit the selected box" in page.inner_text("#help")
         page.keyboard.press("Escape")
-        page.locator("#boxes li").first.click()  # select the car so the top view follows it
+        assert page.locator("#side-area").is_hidden()  # nothing selected: no slices
+        page.locator("#boxes li").first.click()  # select the car: the views follow it
+        assert page.locator("#side-area").is_visible() and page.locator("#front-area").is_visible()
         page.wait_for_timeout(300)
         shot = tmp_path / "annotator_labelling.png"
         page.screenshot(path=str(shot))
