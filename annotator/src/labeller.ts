@@ -138,6 +138,7 @@ export class Labeller extends Workbench {
         ),
       ),
     );
+    this.attributePanel();
     const rejected = this.verdicts();
     $("boxes").replaceChildren(
       ...this.state.boxes.map((b) => {
@@ -182,6 +183,32 @@ export class Labeller extends Workbench {
       ),
     );
     $("review-box").hidden = reviews.length === 0;
+  }
+
+  /** Track id and the ontology's attributes of the selected box, editable (undoable edits). */
+  private attributePanel(): void {
+    const chosen = this.state.selectedLabel();
+    $("selected-box").hidden = chosen === undefined;
+    if (!chosen) return;
+    const doc = this.lease.ontology as { attributes?: Record<string, string[]> };
+    const track = el("input", { type: "number", min: "0", id: "track-id", value: String(chosen.track_id) });
+    track.onchange = () => {
+      const value = Math.max(0, Math.floor(Number(track.value)) || 0);
+      track.blur();
+      this.state.editSelected((b) => void (b.track_id = value));
+    };
+    const selects = Object.entries(doc.attributes ?? {}).map(([name, values]) => {
+      const select = el("select", { id: `attr-${name}` });
+      select.replaceChildren(...values.map((v) => new Option(v, v)));
+      select.value = chosen.attributes?.[name] ?? values[0];
+      select.onchange = () => {
+        const value = select.value;
+        select.blur();
+        this.state.editSelected((b) => void (b.attributes = { ...(b.attributes ?? {}), [name]: value }));
+      };
+      return el("label", {}, `${name} `, select);
+    });
+    $("attributes").replaceChildren(el("label", {}, "track id ", track), ...selects);
   }
 
   private showSaveState(): void {

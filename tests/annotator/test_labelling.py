@@ -163,6 +163,14 @@ def test_mouse_moves_resizes_and_rotates_the_selected_box(backend: RunningBacken
         assert width == pytest.approx(1.0, abs=0.05), moved
         assert x == pytest.approx(4.75 + 0.1, abs=0.1) and y == pytest.approx(4.5, abs=0.1)
         assert yaw == pytest.approx(math.radians(10), abs=1e-6)
+        # attributes from the ontology and the track id, in the selected box's panel
+        page.select_option("#attr-occluded", "partly")
+        page.fill("#track-id", "7")
+        page.keyboard.press("Tab")  # leaving the field commits it
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        _, (edited,) = working_boxes(backend)
+        assert edited["attributes"]["occluded"] == "partly" and edited["track_id"] == 7
 
 
 def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(backend: RunningBackend) -> None:
