@@ -20,36 +20,41 @@ the one nearer the rough box's heading is returned, so a person's "front" is kep
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from agent.perception.boxfit import fit_boxes_kernel
 from agent.perception.cluster import cluster_kernel, group_by_label
-from agent.perception.ground import grid_size, ground_kernel
+from agent.perception.ground import grid_size
+from agent.perception.preprocess import PipelineParams, height_above_ground
 from backend.errors import InvalidInputError
 
 F32 = npt.NDArray[np.float32]
 
 
+#: the vehicle's pipeline settings, finer for one object: 1 m ground cells, 20 cm clustering
+#: cells, headings 1 degree apart on up to 1024 points (``range_m`` is set per fit)
+FIT_PIPELINE = PipelineParams(
+    ground_cell=1.0,
+    ground_iterations=12,
+    ground_threshold=0.2,
+    cluster_cell=0.2,
+    angle_steps=90,
+    fit_max_points=1024,
+)
+
+
 @dataclass(frozen=True)
 class FitParams:
-    """Settings of the auto-fit (metres unless named)."""
+    """Settings of the auto-fit (metres unless named); ground, clustering and fitting are the
+    vehicle pipeline's (``pipeline``)."""
 
     margin_m: float = 0.4  #: the rough footprint grows this much on each side
     context_m: float = 12.0  #: the ground is estimated this far around the rough box
-    ground_cell: float = 1.0
-    ground_max_slope: float = 0.05
-    ground_iterations: int = 12
-    ground_threshold: float = 0.2  #: points lower than this above the ground are ground
-    max_height: float = 4.0  #: points higher than this above the ground are ignored
-    cluster_cell: float = 0.2
-    cluster_reach: int = 2
     min_points: int = 5  #: fewer object points than this inside the rough box: no fit
-    angle_steps: int = 90  #: headings tried over 90 degrees (1 degree apart)
-    fit_max_points: int = 1024
-    min_size: float = 0.1
+    pipeline: PipelineParams = field(default_factory=lambda: FIT_PIPELINE)
 
 
 @dataclass(frozen=True)
@@ -84,24 +89,15 @@ def fit_box(points: F32, rough: npt.ArrayLike, params: FitParams | None = None) 
     local[:, 0] = dx[near]
     local[:, 1] = dy[near]
     local[:, 2] = points[near, 2]
-    heights = np.empty((grid_size(reach, p.ground_cell),) * 2, dtype=np.float32)
-    above = np.empty(near.shape[0], dtype=np.float32)
-    ground_kernel(
-        local,
-        heights,
-        reach,
-        p.ground_cell,
-        p.ground_max_slope,
-        p.ground_iterations,
-        p.ground_threshold,
-        above,
-    )
+    q = replace(p.pipeline, range_m=reach)
+    heights = np.empty((grid_size(reach, q.ground_cell),) * 2, dtype=np.float32)
+    above = height_above_ground(local, heights, q)
     c, s = math.cos(yaw), math.sin(yaw)
     u = c * local[:, 0] + s * local[:, 1]
     v = -s * local[:, 0] + c * local[:, 1]
     in_box = (np.abs(u) <= 0.5 * length + p.margin_m) & (np.abs(v) <= 0.5 * width + p.margin_m)
     with np.errstate(invalid="ignore"):  # nan: outside the ground grid
-        lifted = (above > p.ground_threshold) & (above < p.max_height)
+        lifted = (above > q.ground_threshold) & (above < q.max_height)
     candidates = np.flatnonzero(in_box & lifted)
     if candidates.shape[0] < p.min_points:
         raise InvalidInputError(
@@ -109,10 +105,18 @@ def fit_box(points: F32, rough: npt.ArrayLike, params: FitParams | None = None) 
             f"(of {int(in_box.sum())} in its footprint); it needs at least {p.min_points}"
         )
     obj = np.ascontiguousarray(local[candidates])
-    grid = np.full((grid_size(reach, p.cluster_cell),) * 2, -1, dtype=np.int32)
+    grid = np.full((grid_size(reach, q.cluster_cell),) * 2, -1, dtype=np.int32)
     labels = np.empty(obj.shape[0], dtype=np.int32)
     n_clusters = cluster_kernel(
-        obj, grid, reach, p.cluster_cell, p.cluster_reach, p.min_points, labels
+        obj,
+        np.ascontiguousarray(above[candidates]),
+        grid,
+        reach,
+        q.cluster_cell,
+        q.cluster_reach,
+        q.bridge_height,
+        p.min_points,
+        labels,
     )
     if n_clusters == 0:
         raise InvalidInputError(
@@ -130,10 +134,10 @@ def fit_box(points: F32, rough: npt.ArrayLike, params: FitParams | None = None) 
         np.array([0, members.shape[0]], dtype=np.int64),
         heights,
         reach,
-        p.ground_cell,
-        p.angle_steps,
-        p.fit_max_points,
-        p.min_size,
+        q.ground_cell,
+        q.angle_steps,
+        q.fit_max_points,
+        q.min_size,
         boxes,
         facts,
     )
