@@ -4,9 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup sysdeps lint typecheck proto bench baseline clean
+.PHONY: demo test setup sysdeps lint typecheck proto api-client bench baseline clean
 
-setup: $(STAMP)
+# The labelling tool (annotator/): npm packages from the lock file, then a build into
+# annotator/dist that the backend serves at /app. Both steps are skipped when their inputs are
+# unchanged (the stamps are newer than every input).
+APP := annotator
+NODE_STAMP := $(APP)/node_modules/.installed
+APP_BUILD := $(APP)/dist/index.html
+APP_INPUTS := $(APP)/index.html $(APP)/vite.config.ts $(APP)/tsconfig.json $(shell find $(APP)/src -type f 2>/dev/null)
+
+setup: $(STAMP) $(APP_BUILD)
 
 sysdeps:
 	@bash .ci/sysdeps.sh $(PY)
@@ -18,7 +26,15 @@ $(STAMP): pyproject.toml .ci/sysdeps.sh
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+$(NODE_STAMP): $(APP)/package.json $(APP)/package-lock.json .ci/sysdeps.sh
+	@$(MAKE) --no-print-directory sysdeps
+	cd $(APP) && npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+$(APP_BUILD): $(NODE_STAMP) $(APP_INPUTS)
+	cd $(APP) && npm run build
+
+demo: $(STAMP) $(APP_BUILD)
 	$(BIN)/python -m backend.demo
 
 lint: $(STAMP)
@@ -28,11 +44,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(APP_BUILD) lint typecheck
 	$(BIN)/python -m pytest -q
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
+
+# The app's API client: the OpenAPI schema, then TypeScript types from it (both committed;
+# tests/annotator/test_api_client_fresh.py fails when they are stale).
+api-client: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m backend.api.openapi_export $(APP)/src/api/openapi.json
+	cd $(APP) && npm run gen:api
 
 # Every benchmark, each writing its JSON to benchmarks/results/ (about 25 minutes here; the
 # selection benchmark simulates its drives once and caches them under build/).
@@ -48,4 +70,4 @@ baseline: $(STAMP)
 		--entries simulators.training_drives backend.training.baseline --param plan=baseline
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache $(APP)/node_modules $(APP)/dist

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from backend.api import errors
+from backend.api.annotator_app import serve_annotator
 from backend.api.deps import ApiServices
 from backend.api.docs import serve_docs_offline
 from backend.api.limits import BodyLimit
@@ -53,8 +55,11 @@ Authenticate with `Authorization: Bearer <token>` (an admin creates people with
 """
 
 
-def create_app(services: ApiServices, *, max_body_bytes: int = 64 * 2**20) -> FastAPI:
-    """The HTTP API over ``services``; OpenAPI docs at ``/docs`` and ``/redoc``, served offline."""
+def create_app(
+    services: ApiServices, *, max_body_bytes: int = 64 * 2**20, annotator_dist: Path | None = None
+) -> FastAPI:
+    """The HTTP API over ``services``; OpenAPI docs at ``/docs`` and ``/redoc``, served offline;
+    the labelling tool at ``/app`` (built into ``annotator_dist``, default ``annotator/dist``)."""
     app = FastAPI(title="Longtail backend", version="1", description=DESCRIPTION)
     app.state.services = services
     errors.install(app)
@@ -62,4 +67,5 @@ def create_app(services: ApiServices, *, max_body_bytes: int = 64 * 2**20) -> Fa
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     serve_docs_offline(app)
+    serve_annotator(app, annotator_dist)
     return app

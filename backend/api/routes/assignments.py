@@ -1,6 +1,8 @@
 """Work: ``POST /work/next`` leases a task; ``/work/{assignment}`` reads it, saves labels
 (versioned: 409 on a stale base), submits, renews or releases the lease, reviews and
-adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary."""
+adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary and
+``/work/{assignment}/fit`` fits a box to the points inside a rough one (the labelling tool's
+auto-fit, on the vehicle's own box fitter)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from backend.annotation.autofit import fit_box
 from backend.annotation.workflow import BoxVerdict
 from backend.api.deps import AnnotationDep, CurrentUser, ServicesDep, require
 from backend.api.schemas.annotation import (
     AdjudicationIn,
+    FitIn,
+    FitOut,
     LeaseOut,
     OutcomeOut,
     ReviewIn,
@@ -24,6 +29,7 @@ from backend.api.schemas.annotation import (
 from backend.auth.people import Principal
 from backend.auth.roles import Permission
 from backend.errors import NotFoundError
+from backend.metadata.records import FrameRecord
 from core.formats.codec import decode_frame
 
 router = APIRouter(prefix="/work", tags=["annotation"])
@@ -124,6 +130,16 @@ def adjudicate(
     return OutcomeOut(**outcome.__dict__)
 
 
+def _leased_frame(
+    services: ServicesDep, who: Principal, assignment_id: int, frame_id: str
+) -> FrameRecord:
+    frames = services.annotation.editor.leased_frames(who, assignment_id)
+    frame = next((f for f in frames if f.id == frame_id), None)
+    if frame is None:
+        raise NotFoundError(f"frame {frame_id!r} is not a frame of assignment {assignment_id}")
+    return frame
+
+
 @router.get(
     "/{assignment_id}/frames/{frame_id}/points",
     response_class=Response,
@@ -138,10 +154,7 @@ def points(
 ) -> Response:
     """A frame of the leased task: ``f32`` raw little-endian float32 (N, 4) x, y, z, intensity
     in the sensor frame (metres, intensity 0..1), or ``codec`` the stored Longtail payload."""
-    frames = services.annotation.editor.leased_frames(who, assignment_id)
-    frame = next((f for f in frames if f.id == frame_id), None)
-    if frame is None:
-        raise NotFoundError(f"frame {frame_id!r} is not a frame of assignment {assignment_id}")
+    frame = _leased_frame(services, who, assignment_id, frame_id)
     payload = services.blobs.get(frame.blob_key)
     headers = {"X-Longtail-Points": str(frame.num_points), "Cache-Control": "private, max-age=3600"}
     if encoding == "codec":
@@ -152,3 +165,14 @@ def points(
         media_type="application/octet-stream",
         headers=headers,
     )
+
+
+@router.post("/{assignment_id}/fit", response_model=FitOut)
+def fit(assignment_id: int, body: FitIn, who: CurrentUser, services: ServicesDep) -> FitOut:
+    """Fit a box to the object inside the rough ``box`` of a leased frame (ground and stray
+    points ignored, heading from the points, the rough heading's front kept); 422 naming the
+    counts when too few object points are inside it."""
+    frame = _leased_frame(services, who, assignment_id, body.frame_id)
+    cloud = decode_frame(services.blobs.get(frame.blob_key), source=f"frame {body.frame_id}")
+    result = fit_box(np.ascontiguousarray(cloud, dtype=np.float32), body.box)
+    return FitOut(box=list(result.box), num_points=result.num_points)

@@ -90,6 +90,20 @@ class AdjudicationIn(BaseModel):
     comment: str = Field(default="", max_length=4000)
 
 
+class FitIn(BaseModel):
+    """A rough box to auto-fit: only its footprint (x, y, l, w, yaw) is used."""
+
+    frame_id: str = Field(min_length=1, max_length=64)
+    box: list[float] = Field(min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw]")
+
+
+class FitOut(BaseModel):
+    """The fitted box and how many object points it was fitted to."""
+
+    box: list[float] = Field(min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw]")
+    num_points: int
+
+
 class SavedOut(BaseModel):
     label_set_id: int
     version: int

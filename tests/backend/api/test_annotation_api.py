@@ -184,3 +184,25 @@ def test_points_arrive_as_binary_float32(api: tuple[World, httpx.Client]) -> Non
         f"/work/{work['assignment_id']}/frames/{frame['id']}/points", headers=auth(w, "rev")
     )
     assert stranger.status_code == 409  # not their lease
+
+
+def test_fit_returns_the_box_of_the_points_inside_a_rough_one(
+    api: tuple[World, httpx.Client],
+) -> None:
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]["id"]
+    url = f"/work/{work['assignment_id']}/fit"
+    rough = [10.3, 2.1, 0.0, 5.5, 5.0, 1.0, 0.0]
+    fitted = client.post(url, json={"frame_id": frame, "box": rough}, headers=auth(w, "ann"))
+    assert fitted.status_code == 200, fitted.text
+    box = fitted.json()["box"]
+    assert np.hypot(box[0] - CAR[0], box[1] - CAR[1]) < 0.1
+    assert fitted.json()["num_points"] > 150
+    empty = [-20.0, -20.0, 0.0, 2.0, 2.0, 1.0, 0.0]
+    bare = client.post(url, json={"frame_id": frame, "box": empty}, headers=auth(w, "ann"))
+    assert bare.status_code == 422 and "found 0 points above the ground" in bare.text
+    other = client.post(url, json={"frame_id": "0" * 64, "box": rough}, headers=auth(w, "ann"))
+    assert other.status_code == 404
+    stranger = client.post(url, json={"frame_id": frame, "box": rough}, headers=auth(w, "rev"))
+    assert stranger.status_code == 409  # not their lease

@@ -1,0 +1,117 @@
+// The labelling and review tool: log in, take the next task, label (annotators) or judge
+// (reviewers), with every edit autosaved through the versioned API.
+import "./style.css";
+import {
+  ApiError,
+  forgetToken,
+  login,
+  me,
+  nextTask,
+  releaseOnLeave,
+  storedToken,
+  type Lease,
+  type Me,
+} from "./api/client";
+import { Labeller } from "./labeller";
+import { Reviewer } from "./reviewer";
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+type Mode = "annotate" | "review";
+let session: Labeller | Reviewer | null = null;
+
+function showLogin(message = ""): void {
+  $("login").hidden = false;
+  $("workspace").hidden = true;
+  $("login-error").textContent = message;
+}
+
+function modesOf(person: Me): Mode[] {
+  const modes: Mode[] = [];
+  if (person.permissions.includes("label")) modes.push("annotate");
+  if (person.permissions.includes("review")) modes.push("review");
+  return modes;
+}
+
+async function enter(person: Me): Promise<void> {
+  $("login").hidden = true;
+  $("workspace").hidden = false;
+  $("who").textContent = `${person.name} (${person.role})`;
+  const modes = modesOf(person);
+  const picker = $<HTMLSelectElement>("mode");
+  picker.replaceChildren(
+    ...modes.map((m) => new Option(m === "annotate" ? "Labelling" : "Review", m)),
+  );
+  picker.disabled = modes.length < 2;
+  if (modes.length === 0) {
+    $("status").textContent = `${person.role} accounts neither label nor review`;
+    return;
+  }
+  const wanted = new URLSearchParams(window.location.search).get("mode") as Mode | null;
+  picker.value = wanted && modes.includes(wanted) ? wanted : modes[0];
+  picker.onchange = () => void openNext(picker.value as Mode);
+  await openNext(picker.value as Mode);
+}
+
+async function openNext(mode: Mode): Promise<void> {
+  document.body.dataset.openAt = String(performance.now());
+  session?.close();
+  session = null;
+  document.body.dataset.mode = mode;
+  $("status").textContent = "asking for the next task…";
+  let lease: Lease | null;
+  let reason: string;
+  try {
+    ({ lease, reason } = await nextTask(mode));
+  } catch (err) {
+    $("status").textContent = err instanceof Error ? err.message : String(err);
+    return;
+  }
+  if (!lease) {
+    $("status").textContent = `nothing waiting: ${reason}`;
+    $("task").textContent = "—";
+    return;
+  }
+  $("status").textContent = "";
+  session =
+    mode === "annotate"
+      ? new Labeller(lease, () => void openNext(mode))
+      : new Reviewer(lease, () => void openNext(mode));
+  await session.open();
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const name = $<HTMLInputElement>("name").value;
+  const password = $<HTMLInputElement>("password").value;
+  login(name, password)
+    .then(enter)
+    .catch((err: unknown) =>
+      showLogin(err instanceof ApiError && err.status === 401 ? "wrong name or password" : String(err)),
+    );
+});
+
+$("logout").addEventListener("click", () => {
+  if (session) releaseOnLeave(session.lease.assignment_id);
+  session?.close();
+  forgetToken();
+  showLogin();
+});
+
+$("leave").addEventListener("click", () => {
+  if (!session) return;
+  const mode = session instanceof Labeller ? "annotate" : "review";
+  void session.leave().then(() => {
+    session = null;
+    $("status").textContent = `task left; its saved work stays. Next task: choose ${mode} again`;
+  });
+});
+
+// the open session, for the speed benchmark (benchmarks/bench_annotator.py) to orbit its camera
+Object.defineProperty(window, "longtailSession", { get: () => session });
+
+if (storedToken()) {
+  me().then(enter, () => showLogin());
+} else {
+  showLogin();
+}

@@ -1,0 +1,118 @@
+// The labels being edited: the person's boxes, the selection, and undo/redo as snapshots.
+// Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame (metres, centre, yaw about +z).
+import type { BoxLabel } from "./api/client";
+
+export type Selection = { layer: "labels" | "prelabels"; id: string } | null;
+
+export class LabelState {
+  boxes: BoxLabel[] = [];
+  selection: Selection = null;
+  private undoStack: string[] = [];
+  private redoStack: string[] = [];
+  private listeners: Array<(changed: boolean) => void> = [];
+
+  /** Replace everything (a task opened, the server's version loaded): no undo across it. */
+  reset(boxes: BoxLabel[]): void {
+    this.boxes = structuredClone(boxes);
+    this.selection = null;
+    this.undoStack = [];
+    this.redoStack = [];
+    this.emit(false);
+  }
+
+  /** Notify on every change; `changed` is true when the labels (not just the selection) moved. */
+  onChange(listener: (changed: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(changed: boolean): void {
+    for (const l of this.listeners) l(changed);
+  }
+
+  /** Apply one undoable edit. */
+  edit(mutate: (boxes: BoxLabel[]) => void): void {
+    const before = JSON.stringify(this.boxes);
+    mutate(this.boxes);
+    if (JSON.stringify(this.boxes) === before) return;
+    this.undoStack.push(before);
+    if (this.undoStack.length > 500) this.undoStack.shift();
+    this.redoStack = [];
+    if (this.selection?.layer === "labels" && !this.byId(this.selection.id)) this.selection = null;
+    this.emit(true);
+  }
+
+  /** Edit the selected box of the person's labels (nothing when a pre-label or none is selected). */
+  editSelected(mutate: (box: BoxLabel) => void): void {
+    const sel = this.selectedLabel();
+    if (!sel) return;
+    this.edit((boxes) => {
+      const target = boxes.find((b) => b.id === sel.id);
+      if (target) mutate(target);
+    });
+  }
+
+  undo(): void {
+    const prev = this.undoStack.pop();
+    if (prev === undefined) return;
+    this.redoStack.push(JSON.stringify(this.boxes));
+    this.boxes = JSON.parse(prev) as BoxLabel[];
+    this.emit(true);
+  }
+
+  redo(): void {
+    const next = this.redoStack.pop();
+    if (next === undefined) return;
+    this.undoStack.push(JSON.stringify(this.boxes));
+    this.boxes = JSON.parse(next) as BoxLabel[];
+    this.emit(true);
+  }
+
+  get canUndo(): boolean {
+    return this.undoStack.length > 0;
+  }
+
+  byId(id: string): BoxLabel | undefined {
+    return this.boxes.find((b) => b.id === id);
+  }
+
+  selectedLabel(): BoxLabel | undefined {
+    return this.selection?.layer === "labels" ? this.byId(this.selection.id) : undefined;
+  }
+
+  select(selection: Selection): void {
+    this.selection = selection;
+    this.emit(false);
+  }
+
+  /** A fresh box id and track id (the next free integers). */
+  freshIds(): { id: string; track_id: number } {
+    let n = 1;
+    const ids = new Set(this.boxes.map((b) => b.id));
+    while (ids.has(`b${n}`)) n += 1;
+    const track = Math.max(0, ...this.boxes.map((b) => b.track_id)) + 1;
+    return { id: `b${n}`, track_id: track };
+  }
+}
+
+/** `angle` wrapped to (-pi, pi]. */
+export function wrapAngle(angle: number): number {
+  let a = angle % (2 * Math.PI);
+  if (a <= -Math.PI) a += 2 * Math.PI;
+  if (a > Math.PI) a -= 2 * Math.PI;
+  return a;
+}
+
+/** (u, v): the point (x, y) in the box's frame (u along the heading, v to its left), metres. */
+export function toBoxFrame(box: number[], x: number, y: number): [number, number] {
+  const c = Math.cos(box[6]);
+  const s = Math.sin(box[6]);
+  const dx = x - box[0];
+  const dy = y - box[1];
+  return [c * dx + s * dy, -s * dx + c * dy];
+}
+
+/** Whether (x, y) lies in the box's footprint grown by `margin` metres. */
+export function inFootprint(box: number[], x: number, y: number, margin = 0): boolean {
+  const [u, v] = toBoxFrame(box, x, y);
+  return Math.abs(u) <= box[3] / 2 + margin && Math.abs(v) <= box[4] / 2 + margin;
+}

@@ -1,0 +1,178 @@
+"""A real backend process for the labelling tool's browser tests.
+
+The world is prepared in-process (people with passwords, stored frames with their point clouds
+and the vehicle's detections, tasks), then ``longtail backend serve`` runs as a subprocess on
+the same SQLite file and blob folder, and the tests drive the built app at ``/app`` through
+headless Chromium. Ground truth: the frame holds a car at :data:`CAR` that the vehicle missed
+(the annotator draws it) and a pedestrian it found with low confidence (the pre-label).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from backend.config import load_config
+from backend.ingest.service import blob_key_for
+from backend.metadata.records import DetectionRecord, FrameRecord
+from backend.wiring import build_backend
+from core.formats.codec import encode_frame
+from tests.backend.annotation.world import CAR, PEDESTRIAN, cloud
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "annotator" / "dist" / "index.html"
+
+#: every person's password (the login form needs one)
+PASSWORD = "correct horse battery"
+
+#: the pedestrian's pre-label: the vehicle found it, unsure
+PRELABEL_SCORE = 0.42
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningBackend:
+    """The served backend: its base URL, the frame's ground truth, and its log."""
+
+    url: str
+    frame_id: str
+    log: Path
+    config: Path
+
+    def token(self, name: str) -> str:
+        response = httpx.post(
+            f"{self.url}/auth/login", json={"name": name, "password": PASSWORD}, timeout=10
+        )
+        response.raise_for_status()
+        return str(response.json()["token"])
+
+    def api(self, name: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.token(name)}"}, timeout=10
+        )
+
+
+#: a detection of the vehicle's model: (class, confidence, box)
+Detection = tuple[str, float, tuple[float, float, float, float, float, float, float]]
+
+
+def _prepare(
+    config_path: Path,
+    people: dict[str, str],
+    points: npt.NDArray[np.float32] | None,
+    detections: Sequence[Detection],
+) -> str:
+    backend = build_backend(load_config(config_path))
+    try:
+        for name, role in people.items():
+            backend.people.create(name, role, password=PASSWORD)
+            with backend.db.transaction("calibrate") as uow:
+                uow.people.set_calibration(name, "passed")
+        backend.add_vehicle("car-1")
+        if points is None:
+            points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
+        payload = encode_frame(points)
+        frame_id = hashlib.sha256(payload).hexdigest()
+        key = blob_key_for(frame_id)
+        backend.blobs.put(key, payload)
+        record = FrameRecord(
+            id=frame_id,
+            vehicle="car-1",
+            captured_at_ns=1_764_576_000_000_000_000,
+            received_at=datetime.now(UTC) - timedelta(seconds=60),
+            pose={"x": 100.0, "y": 5.0, "z": 0.0, "roll": 0.0, "pitch": 0.0, "yaw": 0.0},
+            sensor_name="hdl64",
+            sensor_beams=64,
+            sensor_max_range_m=120.0,
+            model_version="baseline-test",
+            frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
+            rules_fired=["novel_object"],
+            priority=1.0,
+            blob_key=key,
+            payload_size=len(payload),
+            num_points=int(points.shape[0]),
+            encoding="ENCODING_LOSSLESS",
+            quantization_step_m=0.0,
+            detections=[
+                DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
+                for name, score, box in detections
+            ],
+        )
+        with backend.db.transaction("store the test frame") as uow:
+            uow.frames.add(record)
+        created = backend.annotation.builder.sync(settle=False).created
+        assert len(created) == 1, f"expected one task, got {created}"
+        return frame_id
+    finally:
+        backend.close()
+
+
+@contextmanager
+def running_backend(
+    tmp_path: Path,
+    people: dict[str, str],
+    *,
+    lease_s: float = 900.0,
+    points: npt.NDArray[np.float32] | None = None,
+    detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
+) -> Iterator[RunningBackend]:
+    """``longtail backend serve`` on loopback with one labelling task waiting (leases of
+    ``lease_s`` seconds): a frame of ``points`` (default: the car and the pedestrian of the
+    module docstring) with the vehicle's ``detections`` as pre-labels."""
+    assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
+    api_port = free_port()
+    config = tmp_path / "backend.toml"
+    config.write_text(
+        f"[ingest]\nport = {free_port()}\n[api]\nport = {api_port}\n"
+        f'[storage]\npath = "{tmp_path / "blobs"}"\nstaging_path = "{tmp_path / "staging"}"\n'
+        f'[metadata]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
+        "[annotation]\ngold_share = 0.0\nspot_check_share = 0.0\nsettle_s = 0.0\nseed = 1\n"
+        f"calibration_tasks = 0\nlease_s = {lease_s}\n"
+        "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
+    )
+    frame_id = _prepare(config, people, points, detections)
+    log = tmp_path / "backend.log"
+    url = f"http://127.0.0.1:{api_port}"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "backend", "serve", "--config", str(config)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"backend did not start: {log.read_text()}"
+            time.sleep(0.2)
+        yield RunningBackend(url, frame_id, log, config)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
