@@ -32,6 +32,9 @@ from tests.backend.annotation.world import CAR, PEDESTRIAN, World, make_world
 from tests.backend.conftest import empty_database
 from tests.fixtures.http import serve
 
+#: seconds a request may take: generous, as big generated bodies on a loaded 2-core CI machine
+#: are slow to validate (requests' default of 10 s timed out there)
+TIMEOUT_S = 60.0
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -122,7 +125,10 @@ def test_every_answer_to_an_admin_is_documented_and_none_is_5xx(
 ) -> None:
     world, base_url = served
     case.call_and_validate(
-        base_url=base_url, headers=bearer(world, case, "fuzz-admin"), checks=CHECKS
+        base_url=base_url,
+        headers=bearer(world, case, "fuzz-admin"),
+        checks=CHECKS,
+        timeout=TIMEOUT_S,
     )
 
 
@@ -135,5 +141,8 @@ def test_every_answer_to_an_annotator_is_documented_and_none_is_5xx(
 ) -> None:
     world, base_url = served
     case.call_and_validate(
-        base_url=base_url, headers=bearer(world, case, "fuzz-annotator"), checks=CHECKS
+        base_url=base_url,
+        headers=bearer(world, case, "fuzz-annotator"),
+        checks=CHECKS,
+        timeout=TIMEOUT_S,
     )
