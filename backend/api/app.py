@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -55,13 +56,13 @@ Authenticate with `Authorization: Bearer <token>` (an admin creates people with
 """
 
 
-def create_app(
-    services: ApiServices, *, max_body_bytes: int = 64 * 2**20, annotator_dist: Path | None = None
-) -> FastAPI:
-    """The HTTP API over ``services``; OpenAPI docs at ``/docs`` and ``/redoc``, served offline;
-    the labelling tool at ``/app`` (built into ``annotator_dist``, default ``annotator/dist``)."""
-    app = FastAPI(title="Longtail backend", version="1", description=DESCRIPTION)
-    app.state.services = services
+def _routes(max_body_bytes: int, annotator_dist: Path | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Longtail backend",
+        version="1",
+        description=DESCRIPTION,
+        responses=errors.RESPONSES,
+    )
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
@@ -69,3 +70,19 @@ def create_app(
     serve_docs_offline(app)
     serve_annotator(app, annotator_dist)
     return app
+
+
+def create_app(
+    services: ApiServices, *, max_body_bytes: int = 64 * 2**20, annotator_dist: Path | None = None
+) -> FastAPI:
+    """The HTTP API over ``services``; OpenAPI docs at ``/docs`` and ``/redoc``, served offline;
+    the labelling tool at ``/app`` (built into ``annotator_dist``, default ``annotator/dist``)."""
+    app = _routes(max_body_bytes, annotator_dist)
+    app.state.services = services
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document (what ``GET /openapi.json`` serves), without any services:
+    for client generators and schema-driven tests."""
+    return _routes(64 * 2**20).openapi()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backend.annotation.services import AnnotationServices
@@ -18,6 +18,7 @@ from backend.auth.people import People, Principal
 from backend.auth.roles import Permission
 from backend.config import BackendConfig
 from backend.errors import AuthenticationError
+from backend.metadata.models.base import ID_MAX
 from backend.metadata.unit_of_work import Database
 from backend.storage.base import BlobStore
 
@@ -46,6 +47,17 @@ def get_db(request: Request) -> Database:
 def get_annotation(request: Request) -> AnnotationServices:
     return get_services(request).annotation
 
+
+def row_id(what: str) -> Any:
+    """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
+    before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
+    refuse one past 32 bits)."""
+    return Path(ge=1, le=ID_MAX, description=f"the {what}'s id")
+
+
+AssignmentId = Annotated[int, row_id("assignment")]
+TaskId = Annotated[int, row_id("task")]
+WebhookId = Annotated[int, row_id("webhook")]
 
 DbDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[ApiServices, Depends(get_services)]

@@ -8,9 +8,11 @@ save also carries ``current_version``. An empty queue is ``204 No Content`` with
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from backend.errors import (
     AuthenticationError,
@@ -36,6 +38,42 @@ STATUS: tuple[tuple[type[BackendError], int], ...] = (
     (NotFoundError, 404),
     (StorageError, 503),
 )
+
+
+class ErrorOut(BaseModel):
+    """A refusal: what is wrong, named."""
+
+    detail: str
+    current_version: int | None = Field(
+        default=None, description="a stale save (409): the label set's version now"
+    )
+
+
+class FieldErrorOut(BaseModel):
+    """One field of a request that does not fit the operation's schema."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request that does not fit the operation's schema, field by field."""
+
+    detail: list[FieldErrorOut]
+
+
+#: the answers every operation may give besides its own (``FastAPI(responses=...)``): any
+#: refusal above as ``ErrorOut``; a 422 is either that or FastAPI's field-by-field validation
+#: error; 503 when the metadata or blob store is down
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "refused: the detail names what is wrong"},
+    422: {
+        "model": ErrorOut | ValidationErrorOut,
+        "description": "a field breaks a rule, or the request does not fit the schema",
+    },
+    503: {"model": ErrorOut, "description": "a store is unreachable; try again"},
+}
 
 
 def status_of(exc: BackendError) -> int:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from backend.api.app import create_app
-from backend.api.deps import ApiServices
+from backend.api.app import openapi_document
 
 #: where the app keeps the schema it is generated from
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "annotator" / "src" / "api" / "openapi.json"
@@ -22,8 +21,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "annotator" / "src" / "api" 
 
 def schema() -> dict[str, Any]:
     """The OpenAPI document of every route (building it touches no service)."""
-    app = create_app(cast(ApiServices, None))
-    return app.openapi()
+    return openapi_document()
 
 
 def render() -> str:

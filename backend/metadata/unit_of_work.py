@@ -11,7 +11,9 @@
 Repositories never commit; the unit of work does, once, so what one request changes is stored
 together or not at all. Database outages (connection refused, timeouts, a locked file) become a
 retryable ``StorageError`` naming the action; constraint violations (``IntegrityError``) pass
-through to the caller, which knows what a duplicate means.
+through to the caller, which knows what a duplicate means. A value the database refuses as data
+(``DataError``, SQL class 22: a NUL character in text on PostgreSQL, a number out of a column's
+range) is the request's fault, not an outage: ``InvalidInputError`` naming the action and why.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.errors import StorageError
+from backend.errors import InvalidInputError, StorageError
 from backend.metadata.repositories.assignments import AssignmentRepository
 from backend.metadata.repositories.audit import AuditRepository
 from backend.metadata.repositories.datasets import DatasetRepository
@@ -81,6 +83,10 @@ class Database:
                 yield UnitOfWork(session)
         except IntegrityError:
             raise
+        except DataError as exc:
+            raise InvalidInputError(
+                f"the metadata database refused a value to {action}: {exc.orig}"
+            ) from exc
         except (OperationalError, DBAPIError) as exc:
             raise StorageError(
                 f"metadata database {self.url} failed to {action}: {exc}", retryable=True

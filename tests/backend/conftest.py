@@ -25,7 +25,8 @@ def migrated_postgres(postgres_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _empty(engine: Engine) -> None:
+def empty_database(engine: Engine) -> None:
+    """Delete every row of every table (the schema stays)."""
     with engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(text(f"DELETE FROM {table.name}"))
@@ -34,9 +35,9 @@ def _empty(engine: Engine) -> None:
 @pytest.fixture
 def postgres_db_url(migrated_postgres: Engine) -> Iterator[str]:
     """The session's migrated PostgreSQL database, emptied before and after the test."""
-    _empty(migrated_postgres)
+    empty_database(migrated_postgres)
     yield migrated_postgres.url.render_as_string(hide_password=False)
-    _empty(migrated_postgres)
+    empty_database(migrated_postgres)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from backend.annotation.autofit import fit_box
 from backend.annotation.workflow import BoxVerdict
-from backend.api.deps import AnnotationDep, CurrentUser, ServicesDep, require
+from backend.api.deps import AnnotationDep, AssignmentId, CurrentUser, ServicesDep, require
 from backend.api.schemas.annotation import (
     AdjudicationIn,
     FitIn,
@@ -35,7 +35,6 @@ from core.formats.codec import decode_frame
 router = APIRouter(prefix="/work", tags=["annotation"])
 
 Labeller = Annotated[Principal, Depends(require(Permission.LABEL))]
-AssignmentId = Annotated[int, Query(ge=1, lt=2**63)]
 
 
 @router.post("/next", response_model=LeaseOut, responses={204: {"description": "nothing waiting"}})
@@ -51,13 +50,15 @@ def next_task(
 
 
 @router.get("/{assignment_id}", response_model=LeaseOut)
-def read(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
+def read(assignment_id: AssignmentId, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
     """The leased task with the label sets the caller may see."""
     return LeaseOut.of(annotation.editor.view(who, assignment_id))
 
 
 @router.put("/{assignment_id}/labels", response_model=SavedOut)
-def save(assignment_id: int, body: SaveIn, who: Labeller, annotation: AnnotationDep) -> SavedOut:
+def save(
+    assignment_id: AssignmentId, body: SaveIn, who: Labeller, annotation: AnnotationDep
+) -> SavedOut:
     """Save a new revision of the caller's labels; 409 with ``current_version`` when the label
     set moved on since ``base_version``; 422 naming the box or frame for invalid labels."""
     version = annotation.editor.save(
@@ -70,7 +71,7 @@ def save(assignment_id: int, body: SaveIn, who: Labeller, annotation: Annotation
 
 @router.post("/{assignment_id}/submit", response_model=OutcomeOut)
 def submit(
-    assignment_id: int, body: SubmitIn, who: Labeller, annotation: AnnotationDep
+    assignment_id: AssignmentId, body: SubmitIn, who: Labeller, annotation: AnnotationDep
 ) -> OutcomeOut:
     """Finish the annotation (with final labels, or the saved ``base_version``)."""
     outcome = annotation.workflow.submit(
@@ -80,21 +81,21 @@ def submit(
 
 
 @router.post("/{assignment_id}/renew", response_model=LeaseOut)
-def renew(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
+def renew(assignment_id: AssignmentId, who: CurrentUser, annotation: AnnotationDep) -> LeaseOut:
     """Extend the lease (the tool calls this while the person works)."""
     annotation.queue.renew(who, assignment_id)
     return LeaseOut.of(annotation.editor.view(who, assignment_id))
 
 
 @router.post("/{assignment_id}/release", status_code=204)
-def release(assignment_id: int, who: CurrentUser, annotation: AnnotationDep) -> None:
+def release(assignment_id: AssignmentId, who: CurrentUser, annotation: AnnotationDep) -> None:
     """Give the task back to the queue (saved work stays)."""
     annotation.queue.release(who, assignment_id)
 
 
 @router.post("/{assignment_id}/review", response_model=OutcomeOut)
 def review(
-    assignment_id: int,
+    assignment_id: AssignmentId,
     body: ReviewIn,
     who: Annotated[Principal, Depends(require(Permission.REVIEW))],
     annotation: AnnotationDep,
@@ -114,7 +115,7 @@ def review(
 
 @router.post("/{assignment_id}/adjudicate", response_model=OutcomeOut)
 def adjudicate(
-    assignment_id: int,
+    assignment_id: AssignmentId,
     body: AdjudicationIn,
     who: Annotated[Principal, Depends(require(Permission.ADJUDICATE))],
     annotation: AnnotationDep,
@@ -146,7 +147,7 @@ def _leased_frame(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 def points(
-    assignment_id: int,
+    assignment_id: AssignmentId,
     frame_id: str,
     who: CurrentUser,
     services: ServicesDep,

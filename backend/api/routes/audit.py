@@ -10,6 +10,7 @@ from backend.api.deps import DbDep, require
 from backend.api.schemas.annotation import AuditOut
 from backend.auth.people import Principal
 from backend.auth.roles import Permission
+from backend.metadata.models.base import ID_MAX
 
 router = APIRouter(prefix="/audit", tags=["quality"])
 
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/audit", tags=["quality"])
 def list_audit(
     _who: Annotated[Principal, Depends(require(Permission.READ_AUDIT))],
     db: DbDep,
-    task_id: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+    task_id: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None,
     actor: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, lt=2**63)] = 0,

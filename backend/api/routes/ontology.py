@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from backend.annotation import store
@@ -12,6 +12,7 @@ from backend.annotation.workflow import REASON_CODES
 from backend.api.deps import CurrentUser, DbDep, require
 from backend.auth.people import Principal
 from backend.auth.roles import Permission
+from backend.metadata.models.base import ID_MAX
 
 router = APIRouter(prefix="/ontology", tags=["annotation"])
 
@@ -41,7 +42,11 @@ def current(_who: CurrentUser, db: DbDep) -> OntologyOut:
 
 
 @router.get("/{version}", response_model=OntologyOut)
-def by_version(version: int, _who: CurrentUser, db: DbDep) -> OntologyOut:
+def by_version(
+    version: Annotated[int, Path(ge=1, le=ID_MAX, description="the ontology version")],
+    _who: CurrentUser,
+    db: DbDep,
+) -> OntologyOut:
     """One version (tasks record the version they were labelled under)."""
     with db.transaction(f"read ontology v{version}") as uow:
         return _out(store.ontology(uow, version).document())

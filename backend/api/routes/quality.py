@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from backend.annotation.reports import report
-from backend.api.deps import CurrentUser, ServicesDep, require
+from backend.api.deps import CurrentUser, ServicesDep, TaskId, require
 from backend.api.prometheus import exposition
 from backend.api.schemas.annotation import LabelsIn, TaskOut
 from backend.auth.people import Principal, utcnow
@@ -82,7 +82,7 @@ def create_gold(body: GoldIn, who: Manager, services: ServicesDep) -> TaskOut:
 
 @router.post("/tasks/{task_id}/gold", response_model=TaskOut, status_code=201)
 def promote_to_gold(
-    task_id: int, who: Manager, services: ServicesDep, calibration: bool = False
+    task_id: TaskId, who: Manager, services: ServicesDep, calibration: bool = False
 ) -> TaskOut:
     """A gold task whose answer is this accepted task's labels."""
     return TaskOut.of(

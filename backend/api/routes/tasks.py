@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from backend.annotation import store
 from backend.annotation.editing import LabelSetView
 from backend.annotation.labels import LabelContent
-from backend.api.deps import AnnotationDep, DbDep, require
+from backend.api.deps import AnnotationDep, DbDep, TaskId, require
 from backend.api.schemas.annotation import (
     LabelSetOut,
     ReviewOut,
@@ -46,7 +46,7 @@ def list_tasks(
 
 
 @router.get("/{task_id}", response_model=TaskDetailOut)
-def task_detail(task_id: int, _who: TeamReader, db: DbDep) -> TaskDetailOut:
+def task_detail(task_id: TaskId, _who: TeamReader, db: DbDep) -> TaskDetailOut:
     """A task with its routing decision, every label set and every review."""
     with db.transaction(f"read task {task_id}") as uow:
         task = uow.tasks.get(task_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, HttpUrl
 
 from backend.annotation.store import EVENTS
-from backend.api.deps import DbDep, require
+from backend.api.deps import DbDep, WebhookId, require
 from backend.auth.people import Principal, utcnow
 from backend.auth.roles import Permission
 from backend.errors import InvalidInputError
@@ -69,14 +69,14 @@ def subscriptions(_who: Admin, db: DbDep) -> list[WebhookOut]:
 
 
 @router.delete("/{webhook_id}", status_code=204)
-def unsubscribe(webhook_id: int, _who: Admin, db: DbDep) -> None:
+def unsubscribe(webhook_id: WebhookId, _who: Admin, db: DbDep) -> None:
     """Stop deliveries to a subscriber (its history stays)."""
     with db.transaction(f"deactivate webhook {webhook_id}") as uow:
         uow.webhooks.deactivate(webhook_id)
 
 
 @router.get("/{webhook_id}/deliveries", response_model=list[DeliveryOut])
-def deliveries(webhook_id: int, _who: Admin, db: DbDep) -> list[DeliveryOut]:
+def deliveries(webhook_id: WebhookId, _who: Admin, db: DbDep) -> list[DeliveryOut]:
     with db.transaction(f"list deliveries of webhook {webhook_id}") as uow:
         return [
             DeliveryOut(

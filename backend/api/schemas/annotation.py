@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from backend.annotation.editing import LabelSetView, TaskView
 from backend.annotation.labels import content_to_json
+from backend.metadata.models.base import ID_MAX
 from backend.metadata.repositories.audit import AuditRecord
 from backend.metadata.repositories.people import UserRecord
 from backend.metadata.repositories.reviews import ReviewRecord
@@ -37,7 +38,7 @@ class PointsIn(BaseModel):
     """The point labels of one frame."""
 
     encoding: Literal["zstd-u32le-base64"] = "zstd-u32le-base64"
-    count: int | None = Field(default=None, ge=0)
+    count: int | None = Field(default=None, ge=0, le=2**63 - 1)
     data: str = Field(max_length=64 * 2**20)
 
 
@@ -54,7 +55,7 @@ class LabelsIn(BaseModel):
 class SaveIn(BaseModel):
     """A save: the version it started from and the labels."""
 
-    base_version: int = Field(ge=0)
+    base_version: int = Field(ge=0, le=ID_MAX)
     labels: LabelsIn
     draft: bool = Field(default=True, description="an autosave; false for an explicit save")
 
@@ -62,7 +63,7 @@ class SaveIn(BaseModel):
 class SubmitIn(BaseModel):
     """Finish an annotation: the final labels, or none to submit the saved ``base_version``."""
 
-    base_version: int = Field(ge=0)
+    base_version: int = Field(ge=0, le=ID_MAX)
     labels: LabelsIn | None = None
 
 
@@ -85,7 +86,7 @@ class ReviewIn(BaseModel):
 class AdjudicationIn(BaseModel):
     """The senior panel's decision: accept an existing label set, or its own labels."""
 
-    accept_label_set: int | None = None
+    accept_label_set: int | None = Field(default=None, ge=1, le=ID_MAX)
     fixed: LabelsIn | None = None
     comment: str = Field(default="", max_length=4000)
 

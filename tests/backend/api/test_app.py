@@ -94,3 +94,14 @@ def test_timestamps_beyond_64_bits_are_422_not_500(client: httpx.Client) -> None
         response = client.get("/frames", params={name: huge})
         assert response.status_code == 422, (name, response.text)
         assert name in response.text
+
+
+def test_a_nul_character_in_a_text_filter_is_422_on_postgresql(
+    client: httpx.Client, db_url: str
+) -> None:
+    # PostgreSQL cannot hold NUL in text (a 503 "retry" before); SQLite can, and finds nothing
+    response = client.get("/frames", params={"vehicle": "car\x00-1", "sensor": "x"})
+    if db_url.startswith("postgresql"):
+        assert response.status_code == 422 and "NUL" in response.json()["detail"]
+    else:
+        assert response.status_code == 200 and response.json()["total"] == 0
