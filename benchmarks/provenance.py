@@ -294,10 +294,11 @@ def mark_older(result_path: Path, max_commits: int = 500) -> str:
     record = data["provenance"]
     listing = Commit("HEAD")._git("rev-list", f"--max-count={max_commits}", "HEAD")
     for commit in listing.decode().split():
-        if (
-            fingerprint(record["entries"], record["parameters"], Commit(commit))["digest"]
-            == record["digest"]
-        ):
+        try:
+            digest = fingerprint(record["entries"], record["parameters"], Commit(commit))["digest"]
+        except ProvenanceError:  # a commit from before the benchmark existed (merged history)
+            continue
+        if digest == record["digest"]:
             record["measured_on_commit"] = commit
             result_path.write_text(json.dumps(data, indent=2) + "\n")
             return commit
