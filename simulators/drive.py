@@ -87,7 +87,6 @@ class DriveSimulator:
                 ego_speed=scenario.ego_speed,
                 rare_rate=scenario.rare_rate,
                 rare_mix=scenario.rare_mix,
-                rare_frames=scenario.rare_frames,
                 dt=1.0 / self.sensor.rate_hz,
             ),
             seed,

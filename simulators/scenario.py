@@ -21,8 +21,8 @@ A scenario is a TOML file (parsed with ``tomllib``)::
     crossing_fraction = 0.1     # share of pedestrians crossing the road
 
     [rare]
-    rate = 0.005                # per-frame probability that a rare-object event starts
-    event_frames = [4, 10]      # an event shows one rare object for this many frames
+    rate = 0.005                # per-frame probability that a rare actor enters the street
+                                # (it stays until it has crossed or the ego has passed it)
     mix = { stroller = 1.0, deer = 0.5 }   # relative weights
 
     [weather]
@@ -64,7 +64,6 @@ class Scenario:
     parked_fraction: float = 0.35
     crossing_fraction: float = 0.1
     rare_rate: float = 0.0
-    rare_frames: tuple[int, int] = (4, 10)
     rare_mix: dict[str, float] = field(default_factory=dict)
     weather: str = "clear"
     weather_intensity: float = 0.0
@@ -74,7 +73,6 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """All settings as plain JSON-able values (for ``meta.json``)."""
         data = asdict(self)
-        data["rare_frames"] = list(self.rare_frames)
         return data
 
 
@@ -83,7 +81,7 @@ _SECTION_KEYS: Final = {
     "sensor": {"preset"},
     "ego": {"speed"},
     "traffic": {*COMMON_CLASSES, "parked_fraction", "crossing_fraction"},
-    "rare": {"rate", "event_frames", "mix"},
+    "rare": {"rate", "mix"},
     "weather": {"kind", "intensity"},
     "labels": {"min_points"},
 }
@@ -149,16 +147,6 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     labels = r.section(data, "labels")
 
     density = {c: r.number(traffic, "traffic", c, 0.0, 0.0, 100.0) for c in COMMON_CLASSES}
-    frames = rare.get("event_frames", [4, 10])
-    if (
-        not isinstance(frames, list)
-        or len(frames) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in frames)
-        or not 1 <= frames[0] <= frames[1] <= 1000
-    ):
-        raise r.fail(
-            "rare.event_frames", f"must be [min, max] frames, 1 <= min <= max, got {frames!r}"
-        )
     mix_raw = rare.get("mix", {})
     if not isinstance(mix_raw, dict):
         raise r.fail("rare.mix", f"must be a table of class = weight, got {mix_raw!r}")
@@ -184,7 +172,6 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
         parked_fraction=r.number(traffic, "traffic", "parked_fraction", 0.35, 0.0, 1.0),
         crossing_fraction=r.number(traffic, "traffic", "crossing_fraction", 0.1, 0.0, 1.0),
         rare_rate=rate,
-        rare_frames=(int(frames[0]), int(frames[1])),
         rare_mix=mix,
         weather=kind,
         weather_intensity=intensity if kind != "clear" else 0.0,

@@ -46,9 +46,12 @@ PARKED_YAW_SPREAD: Final = 0.035
 DRIVING_YAW_SPREAD: Final = 0.01
 #: share of the sidewalk pedestrians standing still
 STANDING_SHARE: Final = 0.2
-#: distance ahead of the ego (metres, beyond what it covers during the event) of a rare object
-RARE_RANGE: Final = (8.0, 40.0)
-SMALL_RARE_RANGE: Final = (5.0, 25.0)
+#: hazards a car drives over or around without stopping (everything else in a lane queues traffic)
+DRIVE_OVER: Final = ("traffic_cone", "debris")
+#: where people (and deer) start to cross, metres ahead of the ego along x: ordinary and rare alike
+CROSSING_AHEAD: Final = (-20.0, 80.0)
+#: retries to find a free spot for a rare actor before its event is skipped
+RARE_ATTEMPTS: Final = 12
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Actor:
     mover: str  # "lane" (along x, follows), "cross" (along y, yields), "static"
     direction: int = 1
     rare: bool = False
-    expires: int | None = None
+    blocks: bool = True  # False: traffic drives over or around it (debris, a cone)
     min_gap: float = 2.0
     target_y: float = 0.0
     size: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))
@@ -111,7 +114,6 @@ class TrafficSettings:
     ego_speed: float
     rare_rate: float
     rare_mix: dict[str, float]
-    rare_frames: tuple[int, int]
     dt: float = 0.1
 
 
@@ -131,6 +133,7 @@ class Traffic:
         self.rare_events_started = 0
         self.ego_velocity = settings.ego_speed  # m/s along +x over the last step
         self._fill()
+        self._fill_rare()
 
     # -- set-up -------------------------------------------------------------------------------
     def _streams(self) -> list[Stream]:
@@ -262,7 +265,6 @@ class Traffic:
             a
             for a in self.actors
             if lo <= a.x <= hi
-            and (a.expires is None or frame < a.expires)
             and not (a.mover == "cross" and a.direction * (a.y - a.target_y) >= 0)
         ]
 
@@ -281,7 +283,7 @@ class Traffic:
             )
             half = (fp[:, 1] - fp[:, 0]) / 2.0
             gap = dx - half[rows, None] - half[None, :]
-            ahead = overlap & (dx > 0)
+            ahead = overlap & (dx > 0) & np.array([a.blocks for a in everyone])[None, :]
             ahead[np.arange(len(lane)), rows] = False
             nearest = np.where(ahead, gap, np.inf).min(axis=1)
             for k, i in enumerate(lane):
@@ -325,7 +327,7 @@ class Traffic:
             actor = self._crossing_actor(
                 "pedestrian",
                 self.rng,
-                self.ego.x + self.rng.uniform(-20.0, 80.0),
+                self.ego.x + self.rng.uniform(*CROSSING_AHEAD),
                 self.rng.uniform(*WALK_SPEED),
                 rare=False,
             )
@@ -339,7 +341,6 @@ class Traffic:
         x: float,
         speed: float,
         rare: bool,
-        expires: int | None = None,
     ) -> Actor:
         """Someone (or a deer) about to cross the street at ``x`` from a random side."""
         side = int(rng.choice([-1, 1]))
@@ -356,44 +357,53 @@ class Traffic:
             "cross",
             -side,
             rare=rare,
-            expires=expires,
             target_y=-y0,
         )
 
     # -- rare events --------------------------------------------------------------------------
+    # A rare actor follows the rules of the ordinary actors of its kind: it enters at the window
+    # edge ahead (110 m, beyond where the sensor resolves an object of its size) like a parked
+    # car, a cyclist or a walker the ego catches up with, or starts to cross where ordinary
+    # people start to cross; it stays until it has crossed or the ego has left it 100 m behind.
     def _rare(self, frame: int) -> None:
         s = self.settings
         rng = self.rare_rng
         if s.rare_rate <= 0 or not s.rare_mix or rng.random() >= s.rare_rate:
             return
+        self._start_rare(rng, self.ego.x + WINDOW_FRONT - rng.uniform(0.0, s.ego_speed * s.dt))
+
+    def _start_rare(self, rng: np.random.Generator, x: float) -> None:
+        """One rare-object event of a class drawn from the mix, entering at ``x`` (world)."""
+        s = self.settings
         names = sorted(s.rare_mix)
         weights = np.array([s.rare_mix[n] for n in names], dtype=np.float64)
         name = names[int(rng.choice(len(names), p=weights / weights.sum()))]
-        duration = int(rng.integers(s.rare_frames[0], s.rare_frames[1] + 1))
-        self.rare_events_started += 1
-        self._place_rare(name, rng, frame, duration)
-
-    def _place_rare(self, name: str, rng: np.random.Generator, frame: int, duration: int) -> None:
-        expires = frame + duration
-        # far enough ahead that the ego does not reach it before the event ends
-        ahead = self.ego.x + self.ego.speed * self.settings.dt * duration + EGO_LENGTH
-        attempts = 12
-        for attempt in range(attempts):
-            # small things (cones, debris, dogs) close enough to collect points, large ones anywhere
-            x = ahead + rng.uniform(*(SMALL_RARE_RANGE if name in SMALL_RARE else RARE_RANGE))
-            actor = self._rare_actor(name, rng, x, expires)
-            if attempt == attempts - 1:
-                # a crowded street: make room rather than skip the event (the rate must hold)
-                self._clear_around(actor)
+        for _ in range(RARE_ATTEMPTS):
+            actor = self._rare_actor(name, rng, x)
             if self._is_free(actor, margin=0.5):
                 self.actors.append(actor)
+                self.rare_events_started += 1
                 return
+            x += rng.uniform(-3.0, 3.0)
 
-    def _rare_actor(self, name: str, rng: np.random.Generator, x: float, expires: int) -> Actor:
-        """A rare object at ``x``: crossing, standing on the road or moving along its lane."""
+    def _fill_rare(self) -> None:
+        """At the start of a drive, the rare actors already on the street: as many as the rate
+        keeps in the window in steady state (each stays while the ego covers the window)."""
+        s = self.settings
+        if s.rare_rate <= 0 or not s.rare_mix or s.ego_speed <= 0:
+            return
+        lo, hi = self.ego.x - WINDOW_BACK, self.ego.x + WINDOW_FRONT
+        frames_in_window = (hi - lo) / (s.ego_speed * s.dt)
+        for _ in range(self.rare_rng.poisson(s.rare_rate * frames_in_window)):
+            self._start_rare(self.rare_rng, float(self.rare_rng.uniform(lo, hi)))
+
+    def _rare_actor(self, name: str, rng: np.random.Generator, x: float) -> Actor:
+        """A rare object entering at ``x``: crossing (deer, some people, where ordinary people
+        start to cross), a hazard on the carriageway, or moving along its lane or sidewalk."""
         if name == "deer" or (name in SIDEWALK_RARE and rng.random() < 0.3):
             speed = rng.uniform(1.5, 4.0) if name == "deer" else rng.uniform(0.8, 1.4)
-            return self._crossing_actor(name, rng, x, speed, rare=True, expires=expires)
+            start = self.ego.x + rng.uniform(*CROSSING_AHEAD)
+            return self._crossing_actor(name, rng, start, speed, rare=True)
         track = self._new_id()
         model = build_object(name, substream(self.seed, SHAPE, track))
         if name in ROAD_HAZARDS:
@@ -402,9 +412,12 @@ class Traffic:
                 if name != "overturned_car"
                 else float(rng.choice([0.0, math.pi])) + rng.normal(0, 0.3)
             )
-            actor = Actor(track, model, x, 0.0, yaw, 0.0, "static", 1, rare=True, expires=expires)
-            # in a lane or the parking strip, off-centre, but never over the kerb
-            lane = float(rng.choice([lane for lane, _ in LANES] + [-PARKING_Y, PARKING_Y]))
+            actor = Actor(track, model, x, 0.0, yaw, 0.0, "static", 1, rare=True)
+            actor.blocks = name not in DRIVE_OVER
+            # in a lane or the parking strip, off-centre, never over the kerb; what the ego
+            # cannot drive over stays out of its lane (the simulated ego does not change lanes)
+            lanes = [lane for lane, _ in LANES if not actor.blocks or lane != EGO_LANE_Y]
+            lane = float(rng.choice([*lanes, -PARKING_Y, PARKING_Y]))
             limit = KERB_Y - actor.half_extent()[1]
             actor.y = float(np.clip(lane + rng.uniform(-0.8, 0.8), -limit, limit))
             return actor
@@ -419,17 +432,5 @@ class Traffic:
             speed = rng.uniform(1.5, 2.5) if name == "dog" else rng.uniform(0.8, 1.4)
         yaw = 0.0 if direction > 0 else math.pi
         return Actor(
-            track, model, x, y, yaw, speed, "lane", direction,
-            rare=True, expires=expires, min_gap=0.5,
+            track, model, x, y, yaw, speed, "lane", direction, rare=True, min_gap=0.5,
         )  # fmt: skip
-
-    def _clear_around(self, actor: Actor) -> None:
-        hx, hy = actor.half_extent()
-        fp = self._footprints(self.actors)
-        keep = (
-            (fp[:, 1] + 0.6 < actor.x - hx)
-            | (fp[:, 0] - 0.6 > actor.x + hx)
-            | (fp[:, 3] + 0.2 < actor.y - hy)
-            | (fp[:, 2] - 0.2 > actor.y + hy)
-        )
-        self.actors = [a for a, k in zip(self.actors, keep, strict=True) if k]

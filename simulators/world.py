@@ -199,3 +199,12 @@ def street_mesh(seed: int, x_min: float, x_max: float) -> tuple[Mesh, tuple[int,
     first = int(np.floor(x_min / CHUNK_LENGTH))
     last = int(np.floor(x_max / CHUNK_LENGTH))
     return merge([chunk_mesh(seed, i) for i in range(first, last + 1)]), (first, last)
+
+
+def drivable_polygon(x_min: float, x_max: float) -> np.ndarray:
+    """The map layer of the drivable area over world x in [x_min, x_max]: the carriageway
+    between the kerbs (lanes, bike lanes and parking strips), as one polygon ``(4, 2)`` of world
+    (x, y) corners in metres, counter-clockwise. What a real vehicle's HD map gives it."""
+    return np.array(
+        [[x_min, -KERB_Y], [x_max, -KERB_Y], [x_max, KERB_Y], [x_min, KERB_Y]], dtype=np.float64
+    )
