@@ -105,6 +105,8 @@ class SelectionConfig:
     reserve_below_priority: float = 1.5
     dedup_similarity: float = option(0.97, low=-1.0, high=2.0)  # > 1 disables
     dedup_window_s: float = option(30.0, low=0.0)
+    #: one triggered upload per place: metres (world frame) around a recent trigger; 0 disables
+    dedup_place_radius_m: float = option(10.0, low=0.0)
     pre_frames: int = option(2, low=0, high=100)
     post_frames: int = option(2, low=0, high=100)
     context_stride: int = option(2, low=1, high=100)

@@ -69,7 +69,7 @@ def extract_candidates(
         cand = preprocess(data.points(index))
         points.append(cand.points)
         features.append(cand.features)
-        rare.append(rare_overlap(cand.boxes, labels) != "")
+        rare.append(rare_overlap(cand.boxes, labels)[0] != "")
         frame.append(np.full(len(cand), i, dtype=np.int64))
         rare_points.append(rare_points_of(labels))
     return DriveCandidates(

@@ -38,7 +38,7 @@ from agent.daemon.sources import ReplayReport, Source, load_factory, open_replay
 from agent.errors import AgentError
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
-from agent.selection.dedup import NearDuplicateFilter
+from agent.selection.dedup import NearDuplicateFilter, PlaceFilter
 from agent.selection.manual import ManualTrigger
 from agent.selection.rules import Mode, RuleSpec, compile_rules
 from agent.selection.selector import Selector, WindowSpec
@@ -113,6 +113,7 @@ def build_selector(
         sample_rate=config.sample_rate,
         sample_priority=config.sample_priority,
         rng=rng,
+        places=PlaceFilter(config.dedup_place_radius_m, config.dedup_window_s),
     )
     return selector, budget
 

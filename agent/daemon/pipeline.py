@@ -18,7 +18,7 @@ from agent.daemon.analysis import Analysis, Analyzer
 from agent.daemon.sources import SensorDescription, SourceFrame
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
-from agent.selection.dedup import frame_embedding
+from agent.selection.dedup import frame_embedding, trigger_place
 from agent.selection.selector import Selection, Selector
 from agent.selection.signals import SignalSchema, compute_signals
 from agent.spool.handoff import HandOff
@@ -109,6 +109,14 @@ class Pipeline:
             frame.timestamp_ns / 1e9,
             embedding=frame_embedding(analysis.embeddings),
             frame_score=float(analysis.frame_scores.get("score", 0.0)),
+            place=trigger_place(
+                [(d.box[0], d.box[1]) for d in analysis.detections],
+                [
+                    -min((v for k, v in d.scores.items() if k.endswith("_tail")), default=1.0)
+                    for d in analysis.detections
+                ],
+                frame.pose,
+            ),
         )
         self.metrics.stage_seconds.labels(stage="selection").observe(time.perf_counter() - started)
         self.metrics.frames.inc()

@@ -4,7 +4,9 @@ Per frame, in order:
 
 1. every configured rule is checked (mode, minimum interval), plus the manual trigger and a small
    random sample for unbiased monitoring;
-2. a triggered frame (not manual, not the sample) too similar to one kept recently is suppressed;
+2. a triggered frame (not manual, not the sample) too similar to one kept recently, or whose
+   trigger lies where a recently kept frame's trigger lay (``PlaceFilter``, one upload per
+   event), is suppressed;
 3. a triggered frame spends one token of the frames-per-hour budget (low priorities may not use
    the reserve); the manual trigger bypasses the budget — a person asked for it;
 4. a kept frame (not a sample) brings its pre-trigger context from a small ring buffer and opens
@@ -27,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.selection.budget import SelectionBudget
-from agent.selection.dedup import NearDuplicateFilter
+from agent.selection.dedup import NearDuplicateFilter, PlaceFilter
 from agent.selection.manual import ManualTrigger
 from agent.selection.rules import CONTEXT_PREFIX, MANUAL_RULE, SAMPLE_RULE, Rule
 
@@ -83,10 +85,12 @@ class Selector(Generic[T]):
         sample_rate: float = 0.0,
         sample_priority: float = 0.5,
         rng: random.Random,
+        places: PlaceFilter | None = None,
     ) -> None:
         self.rules = list(rules)
         self.budget = budget
         self.dedup = dedup
+        self.places = places if places is not None else PlaceFilter(0.0, 0.0)
         self.manual = manual
         self.window = window
         self.sample_rate = sample_rate
@@ -106,9 +110,11 @@ class Selector(Generic[T]):
         *,
         embedding: npt.NDArray[np.float32] | None = None,
         frame_score: float = 0.0,
+        place: tuple[float, float] | None = None,
     ) -> Decision[T]:
         """Decide about one frame captured at ``now_s`` (seconds); ``frame_score`` in [0, 1]
-        breaks ties between frames fired by rules of equal priority."""
+        breaks ties between frames fired by rules of equal priority; ``place`` is where its
+        trigger lies (world x, y, metres; None when unknown)."""
         fired = [rule for rule in self.rules if rule.check(signals, now_s)]
         names = [rule.name for rule in fired]
         manual = self.manual.poll()
@@ -129,7 +135,7 @@ class Selector(Generic[T]):
         if manual:
             priority = max(priority, MANUAL_PRIORITY)
         elif fired:
-            if self.dedup.is_duplicate(embedding, now_s):
+            if self.dedup.is_duplicate(embedding, now_s) or self.places.is_duplicate(place, now_s):
                 decision.suppressed = "duplicate"
             elif not self.budget.try_frame(priority):
                 decision.suppressed = "budget"
@@ -141,6 +147,8 @@ class Selector(Generic[T]):
                 names = [SAMPLE_RULE]
                 priority = self.sample_priority
         self.dedup.remember(embedding, now_s)
+        if fired and not manual:
+            self.places.remember(place, now_s)
 
         # context shows annotators a triggered object over time; a monitoring sample needs none
         with_context = names != [SAMPLE_RULE]

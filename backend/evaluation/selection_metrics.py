@@ -16,7 +16,9 @@ the frames happen to be in:
   one half (the Mann-Whitney U statistic from mid-ranks);
 * ``threshold_rule`` / ``recall_at_threshold`` -- the same cut as a score threshold fixed on one
   set of frames (a *reference* drive) and applied to positives drawn elsewhere (an *enriched*
-  drive with more rare frames): the stratified estimate used when positives are too scarce.
+  drive with more rare frames): the stratified estimate used when positives are too scarce;
+* ``wilson_interval`` -- the Wilson score interval of a proportion (e.g. event recall: captured
+  events out of eligible ones), which stays inside [0, 1] and is honest near 0 and 1.
 
 Scores may be ``-inf`` (a frame with nothing to score ranks last); NaN is refused.
 """
@@ -217,3 +219,25 @@ def spread(values: Sequence[float] | npt.ArrayLike) -> Spread:
         float(arr.max()),
         int(arr.size),
     )
+
+
+def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval ``(low, high)`` of a proportion ``successes / trials``.
+
+    ``successes`` may be an expected (non-integer) count, e.g. summed capture probabilities; the
+    interval then treats it as the observed count. NaNs for ``trials == 0``.
+    """
+    if trials < 0 or not 0.0 <= successes <= trials:
+        raise EvaluationError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    if not 0.0 < confidence < 1.0:
+        raise EvaluationError(f"confidence must be in (0, 1), got {confidence}")
+    if trials == 0:
+        return math.nan, math.nan
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    p = successes / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2.0 * trials)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -27,10 +27,13 @@ def test_each_detection_gets_the_rare_class_it_overlaps_most() -> None:
         ],
         dtype=np.float32,
     )
-    assert rare_overlap(detections, frame).tolist() == ["", "deer", "traffic_cone", ""]
+    names, tracks = rare_overlap(detections, frame)
+    assert names.tolist() == ["", "deer", "traffic_cone", ""]
+    assert tracks.tolist() == [-1, 2, 3, -1]
+    assert rare_overlap(detections, frame, rare_only=False)[0].tolist()[0] == "car"
     assert rare_points_of(frame) == 40
-    assert rare_overlap(detections[:0], frame).shape == (0,)
-    assert rare_overlap(detections, labels()).tolist() == [""] * 4
+    assert rare_overlap(detections[:0], frame)[0].shape == (0,)
+    assert rare_overlap(detections, labels())[0].tolist() == [""] * 4
 
 
 def test_frame_labels_ignore_rare_objects_with_too_few_points() -> None:

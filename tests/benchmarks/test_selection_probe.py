@@ -73,7 +73,7 @@ def test_candidates_are_the_runtime_preprocessing_labelled_frame_by_frame(tmp_pa
         rows = slice(offsets[i], offsets[i + 1])
         np.testing.assert_array_equal(found.points[rows], expect.points)
         np.testing.assert_array_equal(found.features[rows], expect.features)
-        np.testing.assert_array_equal(found.rare[rows], rare_overlap(expect.boxes, labels) != "")
+        np.testing.assert_array_equal(found.rare[rows], rare_overlap(expect.boxes, labels)[0] != "")
         assert found.rare_points[i] == rare_points_of(labels)
     found.save(tmp_path / "c.npz")
     again = DriveCandidates.load(tmp_path / "c.npz")

@@ -141,3 +141,29 @@ def test_samples_bring_no_context_and_nan_scores_do_not_poison_priority() -> Non
     assert [(s.item, s.is_context) for s in kept] == [(0, False), (1, False), (2, False)]
     scored = make_selector().offer(0, {"x": 2.0}, 0.0, frame_score=float("nan")).selections[0]
     assert scored.priority == 2.0
+
+
+def test_one_upload_per_place_spends_the_budget_on_distinct_events() -> None:
+    from agent.selection.dedup import PlaceFilter
+
+    selector: Selector[int] = Selector(
+        [Rule(RuleSpec("hot", "x > 1", priority=2.0), KNOWN)],
+        SelectionBudget(1e6, 1e12, FakeClock(), reserve_fraction=0.0),
+        NearDuplicateFilter(2.0, window_s=10.0),
+        ManualTrigger(None),
+        rng=random.Random(7),
+        places=PlaceFilter(radius_m=10.0, window_s=30.0),
+    )
+    # a stroller at world (50, 12) fires for ten frames, then debris 40 m on, then the stroller
+    # again after the window has passed
+    places = [(50.0 + 0.1 * i, 12.0) for i in range(10)] + [(90.0, -2.0)] * 3 + [(50.0, 12.0)]
+    times = [0.1 * i for i in range(13)] + [40.0]
+    kept, reasons = [], []
+    for i, (place, now) in enumerate(zip(places, times, strict=True)):
+        decision = selector.offer(i, {"x": 2.0}, now, place=place)
+        kept += [s.item for s in decision.selections]
+        reasons.append(decision.suppressed)
+    assert kept == [0, 10, 13]
+    assert reasons.count("duplicate") == 11
+    # unknown places are never duplicates
+    assert not PlaceFilter(10.0, 30.0).is_duplicate(None, 0.0)

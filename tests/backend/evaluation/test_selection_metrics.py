@@ -21,6 +21,7 @@ from backend.evaluation.selection_metrics import (
     selection_weights,
     spread,
     threshold_rule,
+    wilson_interval,
 )
 
 
@@ -127,3 +128,19 @@ def test_spread_skips_nan_and_handles_one_value() -> None:
     empty = spread([math.nan])
     assert empty.n == 0 and math.isnan(empty.mean)
     assert set(s.as_dict()) == {"mean", "std", "median", "min", "max", "n"}
+
+
+def test_wilson_interval_matches_the_published_values() -> None:
+    # Newcombe (1998), Table I: 81 of 263 -> 0.2553 to 0.3662; 0 of 10 -> 0 to 0.2775
+    low, high = wilson_interval(81, 263)
+    assert (round(low, 4), round(high, 4)) == (0.2553, 0.3662)
+    low, high = wilson_interval(0, 10)
+    assert low == pytest.approx(0.0, abs=1e-12) and round(high, 4) == 0.2775
+    low, high = wilson_interval(10, 10)
+    assert round(low, 4) == 0.7225 and high == pytest.approx(1.0)
+
+
+def test_wilson_interval_refuses_impossible_counts() -> None:
+    with pytest.raises(EvaluationError, match="successes"):
+        wilson_interval(11, 10)
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
