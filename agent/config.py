@@ -105,8 +105,9 @@ class SelectionConfig:
     reserve_below_priority: float = 1.5
     dedup_similarity: float = option(0.97, low=-1.0, high=2.0)  # > 1 disables
     dedup_window_s: float = option(30.0, low=0.0)
-    #: one triggered upload per place: metres (world frame) around a recent trigger; 0 disables
-    dedup_place_radius_m: float = option(10.0, low=0.0)
+    #: one triggered upload per place: metres (world frame) around a recent trigger; 0 (the
+    #: default) disables it: it needs a source whose frames carry the vehicle's pose
+    dedup_place_radius_m: float = option(0.0, low=0.0)
     pre_frames: int = option(2, low=0, high=100)
     post_frames: int = option(2, low=0, high=100)
     context_stride: int = option(2, low=1, high=100)
