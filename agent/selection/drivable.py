@@ -9,7 +9,8 @@ when its box centre lies in the area within ``max_range_m`` of the sensor, it ho
 road (box top at least ``min_height_m`` above the sensor's ground plane, ``ground_z_m`` in the
 sensor frame). Its *unexplained-ness* is 1 when the model calls it background and ``1 -
 confidence`` otherwise; a class in ``normal_classes`` with confidence at least
-``explained_confidence`` explains it (0). The frame signal is the largest value over the
+``explained_confidence`` explains it (0). Ties are broken towards the better observed: each
+value gets ``TIE_BREAK * min(points, 1000) / 1000`` added. The frame signal is the largest value over the
 candidates that count (``-inf`` when none does), so a threshold on it is a trigger family of its
 own, not a term diluted in a fused score.
 
@@ -26,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+#: weight of the point count in the value: orders equally unexplained candidates, never more
+TIE_BREAK = 1e-3
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,8 @@ def unexplained_values(
     area: DrivableArea,
     settings: UnexplainedSettings = UnexplainedSettings(),
 ) -> F64:
-    """Per detection (boxes ``(N, 7)`` in the sensor frame), its unexplained-ness in [0, 1], or
-    ``-inf`` when it does not count (off the drivable area, too far, too few points, too long,
+    """Per detection (boxes ``(N, 7)`` in the sensor frame), its unexplained-ness in [0, 1] (plus
+    the tie-break, at most ``TIE_BREAK``), or ``-inf`` when it does not count (off the drivable area, too far, too few points, too long,
     too low)."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 7)
     conf = np.asarray(confidence, dtype=np.float64).reshape(-1)
@@ -112,6 +115,7 @@ def unexplained_values(
     known = np.isin(names, settings.normal_classes)
     value = np.where(names == "background", 1.0, 1.0 - conf)
     value = np.where(known & (conf >= settings.explained_confidence), 0.0, value)
+    value = value + TIE_BREAK * np.minimum(pts, 1000) / 1000.0
     out[counts] = value[counts]
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,10 @@ from benchmarks.selection_events import (
     EventRule,
     capture,
     capture_probability,
+    dedup_capture,
     events_of,
     mask_for,
+    place_dedup_select,
     random_capture,
     summarise_capture,
 )
@@ -82,3 +86,28 @@ def test_ties_at_the_threshold_and_random_selection_are_expectations() -> None:
     (event,) = events_of(d, "d", EventRule())
     result = random_capture([event], [0.01])
     assert result.probability[0, 0] == pytest.approx(1 - 0.99**3)
+
+
+def test_one_upload_per_place_keeps_the_first_frame_of_each_place() -> None:
+    scores = np.array([5.0, 6.0, 1.0, 7.0, 5.0, 5.0])
+    places = np.array([[0.0, 0.0], [3.0, 0.0], [50.0, 0.0], [60.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    kept = place_dedup_select(scores, places, 5.0, 10.0, 3)
+    # frame 1 is frame 0's place; frame 2 is below; frame 4 is 4 frames after frame 0 (window 3)
+    assert kept.tolist() == [True, False, False, True, True, False]
+
+
+def test_per_place_thresholds_spend_the_budget_on_distinct_places() -> None:
+    # natural: one odd object scoring 90-99 over ten frames at one place, and 90 frames of
+    # ordinary objects scoring 0-89 each at its own place; at 2 % (2 uploads) per frame
+    # thresholds spend both uploads on the odd object, per place only one
+    scores = [float(90 + i) for i in range(10)] + [float(i) for i in range(90)]
+    natural = drive([[(s, 1, "")] for s in scores], [0] * 100)
+    natural = dataclasses.replace(natural, boxes=np.zeros((100, 7), dtype=np.float32))
+    natural.boxes[10:, 0] = 100.0 + 20.0 * np.arange(90)  # ordinary objects far apart
+    objects = [[(7, "deer", 60, 10.0)]]
+    enriched = drive([[(89.5, 0, "deer")]], [60], tracks=[[7]], objects=objects)
+    events = events_of(enriched, "e", EventRule())
+    values = {"raw": lambda d: d.raw[:, 0]}
+    per_frame = capture(max_score, [natural], {"e": enriched}, events, [0.02])
+    per_place = dedup_capture(values["raw"], [natural], {"e": enriched}, events, [0.02])
+    assert per_frame.probability[0, 0] == 0.0 and per_place.probability[0, 0] == 1.0

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from agent.selection.drivable import (
+    TIE_BREAK,
     DrivableArea,
     UnexplainedSettings,
     sensor_to_world_xy,
@@ -50,10 +51,11 @@ def test_only_candidates_on_the_carriageway_that_no_confident_class_explains_cou
     values = unexplained_values(b, names, conf, pts, pose, ROAD)
     # background on the road: 1; a doubtful pedestrian: 1 - 0.6; on the sidewalk (world y
     # 13.25), beyond 50 m, a confident car, and 4 points: do not count or count 0
-    assert values[0] == 1.0 and values[1] == pytest.approx(0.4)
+    tie = TIE_BREAK * 30 / 1000  # the point count orders equally unexplained candidates
+    assert values[0] == 1.0 + tie and values[1] == pytest.approx(0.4 + tie)
     assert values[2] == -np.inf and values[3] == -np.inf
-    assert values[4] == 0.0 and values[5] == -np.inf
-    assert unexplained_in_drivable(b, names, conf, pts, pose, ROAD) == 1.0
+    assert values[4] == tie and values[5] == -np.inf
+    assert unexplained_in_drivable(b, names, conf, pts, pose, ROAD) == 1.0 + tie
 
 
 def test_flat_or_long_candidates_do_not_count() -> None:
@@ -64,4 +66,5 @@ def test_flat_or_long_candidates_do_not_count() -> None:
         assert unexplained_values(b, ["background"], [0.9], [100], pose, ROAD)[0] == -np.inf
     assert unexplained_in_drivable(np.zeros((0, 7)), [], [], [], pose, ROAD) == -math.inf
     loose = UnexplainedSettings(max_length_m=20.0)
-    assert unexplained_values(wall, ["background"], [0.9], [100], pose, ROAD, loose)[0] == 1.0
+    value = unexplained_values(wall, ["background"], [0.9], [100], pose, ROAD, loose)[0]
+    assert value == pytest.approx(1.0 + TIE_BREAK / 10)
