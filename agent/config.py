@@ -108,6 +108,8 @@ class SelectionConfig:
     #: one triggered upload per place: metres (world frame) around a recent trigger; 0 (the
     #: default) disables it: it needs a source whose frames carry the vehicle's pose
     dedup_place_radius_m: float = option(0.0, low=0.0)
+    #: map of the drivable area (JSON polygons, world frame): enables ``unexplained_drivable``
+    drivable_area_file: str = option("", path=True)
     pre_frames: int = option(2, low=0, high=100)
     post_frames: int = option(2, low=0, high=100)
     context_stride: int = option(2, low=1, high=100)

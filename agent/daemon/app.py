@@ -39,6 +39,7 @@ from agent.errors import AgentError
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
 from agent.selection.dedup import NearDuplicateFilter, PlaceFilter
+from agent.selection.drivable import load_drivable_area
 from agent.selection.manual import ManualTrigger
 from agent.selection.rules import Mode, RuleSpec, compile_rules
 from agent.selection.selector import Selector, WindowSpec
@@ -159,7 +160,12 @@ class Daemon:
         exit_when_done = cfg.exits_when_source_ends()
         analyzer = build_analyzer(cfg)
         source = build_source(cfg, self._sleep)
-        schema = schema_for(analyzer, source.vehicle_signal_names)
+        drivable = (
+            load_drivable_area(cfg.selection.drivable_area_file)
+            if cfg.selection.drivable_area_file
+            else None
+        )
+        schema = schema_for(analyzer, source.vehicle_signal_names, drivable is not None)
         seed = cfg.selection.seed or None
         selector, budget = build_selector(
             cfg.selection, schema, time.monotonic, random.Random(seed), self.manual
@@ -177,6 +183,7 @@ class Daemon:
             self.metrics,
             vehicle_id=cfg.vehicle.id,
             sensor=source.sensor,
+            drivable=drivable,
         )
         stop_metrics = None
         if cfg.metrics.port:

@@ -87,7 +87,7 @@ def check_config(path: Path, environ: Mapping[str, str] | None = None) -> CheckR
         try:
             build_selector(
                 config.selection,
-                schema_for(analyzer, source_signals),
+                schema_for(analyzer, source_signals, bool(config.selection.drivable_area_file)),
                 time.monotonic,
                 random.Random(0),
                 ManualTrigger(None),

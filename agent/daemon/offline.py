@@ -29,6 +29,7 @@ from agent.config import AgentConfig
 from agent.daemon.app import build_analyzer, rule_specs
 from agent.daemon.pipeline import schema_for
 from agent.daemon.sources import ReplayReport, open_replay
+from agent.selection.drivable import drivable_signals, load_drivable_area
 from agent.selection.rules import compile_rules
 from agent.selection.signals import compute_signals
 from core.formats.atomic import atomic_write_bytes
@@ -49,7 +50,12 @@ def score_drive(
     """
     analyzer = build_analyzer(config)
     source = open_replay(drive, rate="max", rate_hz=10.0, sleep=lambda _s: False)
-    schema = schema_for(analyzer, source.vehicle_signal_names)
+    area = (
+        load_drivable_area(config.selection.drivable_area_file)
+        if config.selection.drivable_area_file
+        else None
+    )
+    schema = schema_for(analyzer, source.vehicle_signal_names, area is not None)
     rules = compile_rules(rule_specs(config.selection), schema.names())
     lines: list[str] = []
     frames = source.frames()
@@ -57,7 +63,12 @@ def score_drive(
     for frame in bar:
         analysis = analyzer.analyze(frame.points)
         signals = compute_signals(
-            schema, analysis.detections, analysis.frame_scores, frame.vehicle, len(frame.points)
+            schema,
+            analysis.detections,
+            analysis.frame_scores,
+            frame.vehicle,
+            len(frame.points),
+            drivable_signals(analysis.detections, frame.pose, area),
         )
         entry: dict[str, Any] = {
             "frame": frame.index,

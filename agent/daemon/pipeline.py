@@ -19,6 +19,7 @@ from agent.daemon.sources import SensorDescription, SourceFrame
 from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
 from agent.selection.dedup import frame_embedding, trigger_place
+from agent.selection.drivable import DrivableArea, drivable_signals
 from agent.selection.selector import Selection, Selector
 from agent.selection.signals import SignalSchema, compute_signals
 from agent.spool.handoff import HandOff
@@ -52,13 +53,17 @@ class Candidate:
     analysis: Analysis
 
 
-def schema_for(analyzer: Analyzer, vehicle_signal_names: Iterable[str]) -> SignalSchema:
-    """The signals rules may name, given the analyzer and the source."""
+def schema_for(
+    analyzer: Analyzer, vehicle_signal_names: Iterable[str], drivable_area: bool = False
+) -> SignalSchema:
+    """The signals rules may name, given the analyzer, the source and whether a drivable-area
+    map is configured."""
     return SignalSchema(
         class_names=tuple(analyzer.class_names),
         detection_score_names=tuple(analyzer.detection_score_names),
         frame_score_names=tuple(analyzer.frame_score_names),
         vehicle_signal_names=tuple(vehicle_signal_names),
+        drivable_area=drivable_area,
     )
 
 
@@ -77,6 +82,7 @@ class Pipeline:
         *,
         vehicle_id: str,
         sensor: SensorDescription,
+        drivable: DrivableArea | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.schema = schema
@@ -87,6 +93,7 @@ class Pipeline:
         self.metrics = metrics
         self.vehicle_id = vehicle_id
         self.sensor = sensor
+        self.drivable = drivable
         self.selected_count = 0
         self.frames_processed = 0
 
@@ -102,6 +109,7 @@ class Pipeline:
             analysis.frame_scores,
             frame.vehicle,
             len(frame.points),
+            drivable_signals(analysis.detections, frame.pose, self.drivable),
         )
         decision = self.selector.offer(
             Candidate(frame, analysis),

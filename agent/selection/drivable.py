@@ -14,17 +14,24 @@ value gets ``TIE_BREAK * min(points, 1000) / 1000`` added. The frame signal is t
 candidates that count (``-inf`` when none does), so a threshold on it is a trigger family of its
 own, not a term diluted in a fused score.
 
-Pure numpy; no map I/O here (the map comes from the source or the configuration).
+The map file (``load_drivable_area``) is JSON, ``{"polygons": [[[x, y], ...], ...]}`` in the
+world frame of the source's poses (metres); ``simulators.world.drivable_polygon`` writes the
+simulator's.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from agent.errors import AgentError
+from agent.selection.signals import DetectionFacts
 
 F64 = npt.NDArray[np.float64]
 #: weight of the point count in the value: orders equally unexplained candidates, never more
@@ -44,6 +51,27 @@ class DrivableArea:
         for poly in self.polygons:
             inside |= _in_polygon(pts, np.asarray(poly, dtype=np.float64))
         return inside
+
+
+class MapError(AgentError):
+    """A drivable-area map file that cannot be read or holds no valid polygon."""
+
+
+def load_drivable_area(path: str | Path) -> DrivableArea:
+    """Read the drivable-area map at ``path`` (JSON, see the module docstring)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        polygons = tuple(np.asarray(p, dtype=np.float64) for p in data["polygons"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MapError(f"{path}: not a drivable-area map: {exc}") from exc
+    for i, poly in enumerate(polygons):
+        if poly.ndim != 2 or poly.shape[0] < 3 or poly.shape[1] != 2 or not np.isfinite(poly).all():
+            raise MapError(
+                f"{path}: polygon {i} must be >= 3 finite [x, y] corners, got {poly.shape}"
+            )
+    if not polygons:
+        raise MapError(f"{path}: no polygons")
+    return DrivableArea(polygons)
 
 
 def _in_polygon(pts: F64, poly: F64) -> npt.NDArray[np.bool_]:
@@ -132,3 +160,21 @@ def unexplained_in_drivable(
     """The frame signal: the largest ``unexplained_values`` (``-inf`` when none counts)."""
     values = unexplained_values(boxes, class_names, confidence, num_points, pose, area, settings)
     return float(values.max()) if values.size else -math.inf
+
+
+def drivable_signals(
+    detections: Sequence[DetectionFacts], pose: Sequence[float], area: DrivableArea | None
+) -> dict[str, float]:
+    """The map signals of one frame for ``compute_signals``' ``extra``: ``unexplained_drivable``
+    (NaN when no candidate counts); none without a map."""
+    if area is None:
+        return {}
+    value = unexplained_in_drivable(
+        np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 7),
+        [d.class_name for d in detections],
+        [d.confidence for d in detections],
+        [d.num_points for d in detections],
+        pose,
+        area,
+    )
+    return {"unexplained_drivable": value if math.isfinite(value) else math.nan}

@@ -16,6 +16,9 @@ Signal names (all values are floats)::
                              frame cannot fire a score rule by accident
     frame.<score>            frame-level scores from the scorer (e.g. ``frame.score``)
     vehicle.<signal>         vehicle signals when the source provides them (e.g. ``vehicle.speed_mps``)
+    unexplained_drivable     with a drivable-area map (``selection.drivable_area_file``): the most
+                             unexplained compact candidate on the carriageway, 0..1
+                             (``agent.selection.drivable``); NaN when none counts
 
 ``<class>`` ranges over the model's classes plus ``vru`` (the vulnerable road users of
 ``core.classes``).
@@ -56,6 +59,7 @@ class SignalSchema:
     detection_score_names: tuple[str, ...] = ()
     frame_score_names: tuple[str, ...] = ()
     vehicle_signal_names: tuple[str, ...] = ()
+    drivable_area: bool = False
 
     def names(self) -> frozenset[str]:
         """Every signal name ``compute_signals`` can produce under this schema."""
@@ -66,6 +70,8 @@ class SignalSchema:
         names.update(f"min.{s}" for s in self.detection_score_names)
         names.update(f"frame.{s}" for s in self.frame_score_names)
         names.update(f"vehicle.{s}" for s in self.vehicle_signal_names)
+        if self.drivable_area:
+            names.add("unexplained_drivable")
         return frozenset(names)
 
 
@@ -75,8 +81,10 @@ def compute_signals(
     frame_scores: Mapping[str, float],
     vehicle: Mapping[str, float],
     num_points: int,
+    extra: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """All signals of one frame under ``schema`` (see the module docstring for the names)."""
+    """All signals of one frame under ``schema`` (see the module docstring for the names);
+    ``extra`` holds those computed elsewhere (``unexplained_drivable``)."""
     signals: dict[str, float] = {
         "num_points": float(num_points),
         "num_detections": float(len(detections)),
@@ -101,6 +109,8 @@ def compute_signals(
         signals[f"frame.{name}"] = float(value)
     for name, value in vehicle.items():
         signals[f"vehicle.{name}"] = float(value)
+    for name, value in (extra or {}).items():
+        signals[name] = float(value)
     return signals
 
 

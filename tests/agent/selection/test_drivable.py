@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +12,15 @@ import pytest
 from agent.selection.drivable import (
     TIE_BREAK,
     DrivableArea,
+    MapError,
     UnexplainedSettings,
+    drivable_signals,
+    load_drivable_area,
     sensor_to_world_xy,
     unexplained_in_drivable,
     unexplained_values,
 )
+from agent.selection.signals import DetectionFacts, SignalSchema, compute_signals
 
 #: a straight carriageway 22 m wide along world x, and an L-shaped one (concave)
 ROAD = DrivableArea((np.array([[-500.0, -11.0], [500.0, -11.0], [500.0, 11.0], [-500.0, 11.0]]),))
@@ -68,3 +74,32 @@ def test_flat_or_long_candidates_do_not_count() -> None:
     loose = UnexplainedSettings(max_length_m=20.0)
     value = unexplained_values(wall, ["background"], [0.9], [100], pose, ROAD, loose)[0]
     assert value == pytest.approx(1.0 + TIE_BREAK / 10)
+
+
+def test_the_map_file_is_read_and_bad_files_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"polygons": [ROAD.polygons[0].tolist()]}))
+    area = load_drivable_area(path)
+    assert area.contains([[0.0, 0.0], [0.0, 20.0]]).tolist() == [True, False]
+    for text, problem in (
+        ("{", "not a drivable-area map"),
+        ('{"polygons": [[[0, 0]]]}', "polygon 0"),
+    ):
+        path.write_text(text)
+        with pytest.raises(MapError, match=problem) as info:
+            load_drivable_area(path)
+        assert str(path) in str(info.value)
+
+
+def test_rules_can_name_the_map_signal_only_with_a_map() -> None:
+    det = DetectionFacts("background", 0.9, (10.0, 0.0, -1.23, 1.0, 1.0, 1.0, 0.0), 40)
+    pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    extra = drivable_signals([det], pose, ROAD)
+    assert extra["unexplained_drivable"] == pytest.approx(1.0 + TIE_BREAK * 0.04)
+    assert math.isnan(drivable_signals([], pose, ROAD)["unexplained_drivable"])
+    assert drivable_signals([det], pose, None) == {}
+    schema = SignalSchema(("background", "car"), drivable_area=True)
+    assert "unexplained_drivable" in schema.names()
+    assert "unexplained_drivable" not in SignalSchema(("background", "car")).names()
+    signals = compute_signals(schema, [det], {}, {}, 1000, extra)
+    assert signals["unexplained_drivable"] == extra["unexplained_drivable"]
