@@ -350,7 +350,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             summary[name]["frame_auroc"] = frame_auroc(pols[name], natural, enriched, events)
     spent = {
         n: spent_on(pols[n], natural, 0.01)
-        for n in ("combined", "knn", "unexplained_drivable", "knn_drivable")
+        for n in ("combined", "knn", "unexplained_drivable", "energy_drivable")
     }
     return {
         "package": {
@@ -472,7 +472,7 @@ def plot(summary: Mapping[str, Any], budgets: Sequence[float], out: Path, title:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--natural-frames", type=int, default=500)
     parser.add_argument("--enriched-frames", type=int, default=400)
     parser.add_argument("--enriched-rate", type=float, default=0.04)

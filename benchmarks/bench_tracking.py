@@ -116,7 +116,7 @@ def evaluate_drive(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=6)
     parser.add_argument("--enriched-frames", type=int, default=400)
     parser.add_argument("--enriched-rate", type=float, default=0.04)
     parser.add_argument("--min-points", type=int, default=10)

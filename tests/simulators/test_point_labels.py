@@ -68,9 +68,12 @@ def test_points_in_a_box_are_its_object_and_an_objects_points_are_in_its_box(
     boxes = inside_total = 0
     for points, labels, (semantic, instance) in run(scenario, 6, seed=4):
         for obj in labels.objects:
-            # the box stands on the road: its lowest 5 cm also hold road returns (range noise)
+            # the box stands on the road: its lowest 5 cm also hold road returns (range noise);
+            # a long crosser (a deer) stepping off the kerb straddles the kerb step, whose
+            # 15 cm of kerb stone and sidewalk are then inside its box too
             bottom = obj.box[2] - obj.box[5] / 2.0
-            inside = box_contains(points, obj.box, 0.0) & (points[:, 2] > bottom + 0.05)
+            step = np.isin(semantic, [ID["curb"], ID["sidewalk"]]) & (points[:, 2] < bottom + 0.25)
+            inside = box_contains(points, obj.box, 0.0) & (points[:, 2] > bottom + 0.05) & ~step
             ours = (semantic == ID[obj.class_name]) & (instance == obj.track_id)
             if inside.sum() >= 10:
                 assert ours[inside].mean() > 0.95, (obj, inside.sum())
