@@ -71,10 +71,10 @@ from agent.spool.record import SpoolRecord
 from agent.spool.spool import Spool
 from backend.paths import portable_path
 from benchmarks.bench_selection import CACHE, NATURAL_SEED0, ensure_drive, machine
-from simulators.world import drivable_polygon
 from benchmarks.provenance import provenance
 from benchmarks.scoring_baselines import numpy_logit_scores, numpy_mahalanobis
 from core.formats.dataset import Dataset
+from simulators.world import drivable_polygon
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "agent_path.json"

@@ -425,6 +425,7 @@ def plot(summary: Mapping[str, Any], budgets: Sequence[float], out: Path, title:
 
     shown = (
         "family_shares_per_place",
+        "msp_fg",
         "energy_drivable_per_place",
         "energy_drivable",
         "unexplained_drivable",
@@ -436,6 +437,7 @@ def plot(summary: Mapping[str, Any], budgets: Sequence[float], out: Path, title:
         "combined": ("k", "-"),
         "family_shares_per_place": ("tab:red", "-"),
         "energy_drivable_per_place": ("tab:blue", "-"),
+        "msp_fg": ("tab:green", "-"),
     }
     panels = ["all", *RARE_CLASSES]
     fig, axes = plt.subplots(3, 4, figsize=(16, 11), sharex=True, sharey=True)
