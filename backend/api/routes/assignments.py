@@ -169,7 +169,9 @@ def points(
 
 
 @router.post("/{assignment_id}/fit", response_model=FitOut)
-def fit(assignment_id: int, body: FitIn, who: CurrentUser, services: ServicesDep) -> FitOut:
+def fit(
+    assignment_id: AssignmentId, body: FitIn, who: CurrentUser, services: ServicesDep
+) -> FitOut:
     """Fit a box to the object inside the rough ``box`` of a leased frame (ground and stray
     points ignored, heading from the points, the rough heading's front kept); 422 naming the
     counts when too few object points are inside it."""

@@ -9,7 +9,7 @@ zstd-compressed little-endian uint32 words ``semantic | instance << 16`` (the Se
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -95,7 +95,9 @@ class FitIn(BaseModel):
     """A rough box to auto-fit: only its footprint (x, y, l, w, yaw) is used."""
 
     frame_id: str = Field(min_length=1, max_length=64)
-    box: list[float] = Field(min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw]")
+    box: list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]] = Field(
+        min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw] (m, rad), |each| <= 1e4"
+    )
 
 
 class FitOut(BaseModel):
