@@ -18,6 +18,9 @@ Example ``backend.toml`` (all optional; relative paths are relative to the file)
     staging_path = "data/staging"
     [metadata]
     url = "sqlite:///data/longtail.db"   # or postgresql+psycopg://…; passwords only via env
+    [release]
+    signing_key_path = "data/release/signing.key"   # Ed25519 key, mode 0600, outside the repo
+    generate_key = true         # create it on first use (false in production: run keygen once)
 
 The shipped, checked example is ``backend/backend.example.toml`` (``longtail backend
 example-config`` prints it, ``longtail backend check-config`` checks a file).
@@ -177,6 +180,33 @@ class WebhookConfig:
 
 
 @dataclass(frozen=True)
+class ReleaseConfig:
+    """Model release (``backend.release``): the signing key and the defaults of a rollout
+    campaign's canary share and health limits (a campaign may state its own)."""
+
+    #: the Ed25519 private key (PKCS#8 PEM, mode 0600) that signs model archives; keep it out of
+    #: the repository: vehicles trust its public key (``longtail release pubkey``)
+    signing_key_path: str = option("data/release/signing.key", path=True)
+    #: create the key file on first use when it is missing (logged with its public key); set
+    #: false where a missing key must be an error, not a new identity vehicles do not trust
+    generate_key: bool = True
+    #: share of the fleet that gets a candidate first (at least one vehicle)
+    canary_share: float = option(0.1, low=0.0, high=1.0)
+    #: candidate health reports from canary vehicles before a campaign is judged
+    min_canary_reports: int = option(3, low=1, high=100_000)
+    #: errors per frame a canary may show
+    max_error_rate: float = option(0.01, low=0.0, high=1.0)
+    #: canary trigger rate / the fleet's (triggers per frame)
+    max_trigger_rate_ratio: float = option(3.0, low=0.0, high=1e6)
+    #: per-frame latency p99 a canary may show (milliseconds)
+    max_latency_p99_ms: float = option(250.0, low=0.0, high=1e7)
+    #: relative change of the score mean or p95 versus the fleet's
+    max_score_shift: float = option(0.5, low=0.0, high=1e6)
+    #: how often a serving process judges the active campaign (seconds)
+    evaluate_interval_s: float = option(10.0, low=0.05, high=86400.0)
+
+
+@dataclass(frozen=True)
 class BackendConfig:
     """The whole backend configuration."""
 
@@ -187,6 +217,7 @@ class BackendConfig:
     annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
 
 def _is_loopback(host: str) -> bool:
@@ -259,6 +290,10 @@ def config_problems(config: BackendConfig) -> Iterator[str]:
         yield "storage.staging_path must name a local directory"
     if not config.metadata.url:
         yield "metadata.url must be a SQLAlchemy URL, got an empty one"
+    if config.release.canary_share <= 0.0:
+        yield f"release.canary_share must be above 0, got {config.release.canary_share}"
+    if not config.release.signing_key_path:
+        yield "release.signing_key_path must name the model signing key file"
     if config.webhooks.backoff_cap_s < config.webhooks.backoff_base_s:
         yield (
             f"webhooks.backoff_cap_s ({config.webhooks.backoff_cap_s}) must be >= "

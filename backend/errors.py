@@ -7,6 +7,7 @@
     ├── TrainingError         a dataset or training run that cannot produce a model
     ├── EvaluationError       predictions or ground truth that cannot be scored
     ├── QualityError          labels that annotation QA cannot compare (shapes, lengths, settings)
+    ├── SigningKeyError       the release signing key file is missing, unsafe or unreadable
     ├── InvalidInputError     a request or label that breaks a rule (names the field and value)   422
     ├── AuthenticationError   no, an unknown, expired or revoked credential                        401
     ├── PermissionDeniedError a known person whose role does not allow the action                  403
@@ -46,6 +47,11 @@ class EvaluationError(BackendError):
 class QualityError(BackendError):
     """Labels or settings the annotation QA core cannot compare (mismatched shapes, lengths,
     thresholds out of range); a programming or data error, not a person's mistake."""
+
+
+class SigningKeyError(BackendError):
+    """The model-release signing key cannot be used: no key file (and creating one is off), a
+    file group or others may read, or one that holds no Ed25519 private key. Names the file."""
 
 
 class InvalidInputError(BackendError):

@@ -33,6 +33,7 @@ from backend.config import (
     BackendConfig,
     IngestConfig,
     MetadataConfig,
+    ReleaseConfig,
     StorageConfig,
     validate,
 )
@@ -45,6 +46,7 @@ from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
 from backend.metadata.unit_of_work import Database
 from backend.periodic import Periodic
+from backend.release.services import ReleaseServices, build_release
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
@@ -68,6 +70,7 @@ def local_config(
                 path=str(data_dir / "blobs"), staging_path=str(data_dir / "staging")
             ),
             metadata=MetadataConfig(url=metadata_url or f"sqlite:///{data_dir / 'longtail.db'}"),
+            release=ReleaseConfig(signing_key_path=str(data_dir / "release" / "signing.key")),
         )
     )
 
@@ -110,6 +113,7 @@ class Backend:
     service: IngestService
     people: People
     annotation: AnnotationServices
+    release: ReleaseServices
 
     def add_vehicle(self, name: str) -> str:
         """Register a vehicle and return its token (shown once)."""
@@ -164,6 +168,7 @@ def build_backend(
         service=service,
         people=People(db, token_ttl=timedelta(seconds=config.auth.session_s), clock=clock),
         annotation=build_annotation(db, store, config.annotation, clock=clock),
+        release=build_release(db, store, config.release, clock),
     )
 
 
@@ -221,13 +226,15 @@ def build_api(backend: Backend) -> FastAPI:
         blobs=backend.blobs,
         annotation=backend.annotation,
         config=backend.config,
+        release=backend.release,
     )
     return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
 
 
 def background_jobs(backend: Backend) -> list[Periodic]:
     """The jobs a serving process runs beside its servers (not started): turning stored frames
-    into tasks and expiring leases, and delivering webhook events."""
+    into tasks and expiring leases, delivering webhook events, and judging the active rollout
+    campaign (promotion or rollback as its canary's health says)."""
     import httpx
 
     from backend.webhooks.dispatcher import Dispatcher
@@ -240,7 +247,12 @@ def background_jobs(backend: Backend) -> list[Periodic]:
             Dispatcher(
                 backend.db, backend.config.webhooks, httpx.Client(), utcnow, random.Random()
             ).run_once,
-        )
+        ),
+        Periodic(
+            "rollout",
+            backend.config.release.evaluate_interval_s,
+            backend.release.rollout.evaluate_active,
+        ),
     ]
     if backend.config.annotation.enabled:
 

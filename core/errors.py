@@ -4,6 +4,11 @@
 
     CoreError
     ├── FormatError          a file or payload that cannot be read (names the file and the problem)
+    │   └── ArchiveError     a model archive that is malformed or unsafe (a path outside its
+    │                        folder, a link, an unexpected file), or whose digest is not the one
+    │                        expected (``core.formats.model_archive``)
+    ├── SignatureError       a model archive with no signature, a malformed one, or one the
+    │                        trusted public key did not make
     └── ConfigError          an option, config file or environment override that is wrong
         └── ExpressionError  a rule expression that does not parse (``core.expr``; carries the column)
 
@@ -21,6 +26,15 @@ class CoreError(Exception):
 
 class FormatError(CoreError):
     """A file or encoded payload that is truncated, wrongly sized, non-finite or malformed."""
+
+
+class ArchiveError(FormatError):
+    """A model archive that cannot be packed or unpacked safely, or does not match its digest."""
+
+
+class SignatureError(CoreError):
+    """A model archive whose Ed25519 signature is missing, malformed or not made by the trusted
+    key; the message names the archive digest and the key."""
 
 
 class ConfigError(CoreError):

@@ -20,6 +20,7 @@ from backend.api.routes import (
     datasets,
     frames,
     health,
+    models,
     ontology,
     people,
     quality,
@@ -44,6 +45,7 @@ ROUTERS = (
     datasets,
     frames,
     vehicles,
+    models,
 )
 
 DESCRIPTION = """\

@@ -20,6 +20,7 @@ from backend.config import BackendConfig
 from backend.errors import AuthenticationError
 from backend.metadata.models.base import ID_MAX
 from backend.metadata.unit_of_work import Database
+from backend.release.services import ReleaseServices
 from backend.storage.base import BlobStore
 
 
@@ -32,6 +33,7 @@ class ApiServices:
     blobs: BlobStore
     annotation: AnnotationServices
     config: BackendConfig
+    release: ReleaseServices
 
 
 def get_services(request: Request) -> ApiServices:
@@ -48,6 +50,10 @@ def get_annotation(request: Request) -> AnnotationServices:
     return get_services(request).annotation
 
 
+def get_release(request: Request) -> ReleaseServices:
+    return get_services(request).release
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -58,10 +64,12 @@ def row_id(what: str) -> Any:
 AssignmentId = Annotated[int, row_id("assignment")]
 TaskId = Annotated[int, row_id("task")]
 WebhookId = Annotated[int, row_id("webhook")]
+CampaignId = Annotated[int, row_id("rollout campaign")]
 
 DbDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
 AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
+ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

@@ -31,9 +31,11 @@ from backend.metadata.repositories.audit import AuditRepository
 from backend.metadata.repositories.datasets import DatasetRepository
 from backend.metadata.repositories.frames import FrameRepository
 from backend.metadata.repositories.label_sets import LabelSetRepository
+from backend.metadata.repositories.model_versions import ModelVersionRepository
 from backend.metadata.repositories.ontologies import OntologyRepository
 from backend.metadata.repositories.people import PeopleRepository
 from backend.metadata.repositories.reviews import ReviewRepository, VoteRepository
+from backend.metadata.repositories.rollouts import RolloutRepository
 from backend.metadata.repositories.tasks import TaskRepository
 from backend.metadata.repositories.vehicles import VehicleRepository
 from backend.metadata.repositories.webhooks import WebhookRepository
@@ -56,6 +58,8 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.webhooks = WebhookRepository(session)
         self.datasets = DatasetRepository(session)
+        self.models = ModelVersionRepository(session)
+        self.rollouts = RolloutRepository(session)
 
 
 class Database:

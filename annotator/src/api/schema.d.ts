@@ -820,6 +820,175 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description Registered model versions, newest first.
+         */
+        get: operations["list_models_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Aliases
+         * @description Which version is the champion, the candidate and the previous champion.
+         */
+        get: operations["list_aliases_models_aliases_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/models/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Model
+         * @description One registered version.
+         */
+        get: operations["get_model_models__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rollouts
+         * @description Campaigns, newest first.
+         */
+        get: operations["list_rollouts_rollouts_get"];
+        put?: never;
+        /**
+         * Start Rollout
+         * @description Start rolling ``version`` out against the champion: a canary share of the fleet gets it
+         *     first (409 while another campaign is active). Omitted settings take the ``[release]``
+         *     defaults.
+         */
+        post: operations["start_rollout_rollouts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rollouts/{campaign_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rollout Status
+         * @description A campaign and how its canary stands against the limits now (nothing is decided).
+         */
+        get: operations["rollout_status_rollouts__campaign_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rollouts/{campaign_id}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate Rollout
+         * @description Judge the campaign now: promoted when the canary is healthy, rolled back when a limit
+         *     is broken, unchanged while pending (the server also does this periodically).
+         */
+        post: operations["evaluate_rollout_rollouts__campaign_id__evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rollouts/{campaign_id}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Promote Rollout
+         * @description Promote the campaign's candidate to the whole fleet now (recorded with the figures so
+         *     far and ``note``); 409 unless the campaign is in canary.
+         */
+        post: operations["promote_rollout_rollouts__campaign_id__promote_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/rollouts/{campaign_id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rollback Rollout
+         * @description Withdraw the candidate (in canary), or return the champion it replaced (after its
+         *     promotion); 409 when there is nothing to roll back.
+         */
+        post: operations["rollback_rollout_rollouts__campaign_id__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -837,6 +1006,23 @@ export interface components {
              * @default
              */
             comment: string;
+        };
+        /**
+         * AliasOut
+         * @description An alias (champion, candidate, previous) and the version it names.
+         */
+        AliasOut: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
         };
         /** AuditOut */
         AuditOut: {
@@ -917,6 +1103,133 @@ export interface components {
              * @enum {string}
              */
             state: "pending" | "passed" | "flagged" | "exempt";
+        };
+        /**
+         * CampaignIn
+         * @description Start rolling ``version`` out to a canary share of the fleet.
+         */
+        CampaignIn: {
+            /** Version */
+            version: string;
+            /**
+             * Canary Share
+             * @description share of the fleet that gets it first
+             */
+            canary_share?: number | null;
+            /** Min Canary Reports */
+            min_canary_reports?: number | null;
+            health_limits?: components["schemas"]["HealthLimitsIn"];
+        };
+        /**
+         * CampaignOut
+         * @description A rollout campaign and, once decided, why.
+         */
+        CampaignOut: {
+            /** Id */
+            id: number;
+            /** Version */
+            version: string;
+            /** Baseline Version */
+            baseline_version: string;
+            /**
+             * State
+             * @description canary, promoted or rolled_back
+             */
+            state: string;
+            /** Canary Share */
+            canary_share: number;
+            /** Canary Vehicles */
+            canary_vehicles: string[];
+            /** Health Limits */
+            health_limits: {
+                [key: string]: number;
+            };
+            /** Min Canary Reports */
+            min_canary_reports: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decision Reason */
+            decision_reason: string;
+            /** Decision Figures */
+            decision_figures: {
+                [key: string]: unknown;
+            };
+        };
+        /** CampaignPage */
+        CampaignPage: {
+            /** Items */
+            items: components["schemas"]["CampaignOut"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /** CampaignStatusOut */
+        CampaignStatusOut: {
+            /** Id */
+            id: number;
+            /** Version */
+            version: string;
+            /** Baseline Version */
+            baseline_version: string;
+            /**
+             * State
+             * @description canary, promoted or rolled_back
+             */
+            state: string;
+            /** Canary Share */
+            canary_share: number;
+            /** Canary Vehicles */
+            canary_vehicles: string[];
+            /** Health Limits */
+            health_limits: {
+                [key: string]: number;
+            };
+            /** Min Canary Reports */
+            min_canary_reports: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decision Reason */
+            decision_reason: string;
+            /** Decision Figures */
+            decision_figures: {
+                [key: string]: unknown;
+            };
+            evaluation: components["schemas"]["EvaluationOut"];
+        };
+        /** CheckOut */
+        CheckOut: {
+            /** Name */
+            name: string;
+            /**
+             * Value
+             * @description measured; 'inf' when unbounded; null: not yet
+             */
+            value: number | string | null;
+            /** Limit */
+            limit: number;
+            /** Passed */
+            passed: boolean | null;
         };
         /** CreatedUserOut */
         CreatedUserOut: {
@@ -1064,6 +1377,17 @@ export interface components {
             /** Offset */
             offset: number;
         };
+        /**
+         * DecisionIn
+         * @description A manual decision and why.
+         */
+        DecisionIn: {
+            /**
+             * Note
+             * @default
+             */
+            note: string;
+        };
         /** DeliveryOut */
         DeliveryOut: {
             /** Id */
@@ -1118,6 +1442,31 @@ export interface components {
              * @description a stale save (409): the label set's version now
              */
             current_version?: number | null;
+        };
+        /**
+         * EvaluationOut
+         * @description How the canary stands against its limits now (or how it stood when decided).
+         */
+        EvaluationOut: {
+            /**
+             * Outcome
+             * @description pending, promoted or rolled_back
+             */
+            outcome: string;
+            /** Reason */
+            reason: string;
+            /** Checks */
+            checks: components["schemas"]["CheckOut"][];
+            /** Canary */
+            canary: {
+                [key: string]: unknown;
+            };
+            /** Fleet */
+            fleet: {
+                [key: string]: unknown;
+            };
+            /** Fleet Source */
+            fleet_source: string;
         };
         /**
          * FieldErrorOut
@@ -1310,6 +1659,32 @@ export interface components {
             /** Frames */
             frames?: number | null;
         };
+        /**
+         * HealthLimitsIn
+         * @description Limits a canary must stay inside; an omitted one takes the ``[release]`` default.
+         */
+        HealthLimitsIn: {
+            /**
+             * Max Error Rate
+             * @description errors per frame
+             */
+            max_error_rate?: number | null;
+            /**
+             * Max Trigger Rate Ratio
+             * @description canary triggers per frame / the fleet's
+             */
+            max_trigger_rate_ratio?: number | null;
+            /**
+             * Max Latency P99 Ms
+             * @description ms
+             */
+            max_latency_p99_ms?: number | null;
+            /**
+             * Max Score Shift
+             * @description relative change of score mean or p95
+             */
+            max_score_shift?: number | null;
+        };
         /** ImportOut */
         ImportOut: {
             /** Target */
@@ -1425,6 +1800,49 @@ export interface components {
             calibration: string;
             /** Permissions */
             permissions: string[];
+        };
+        /**
+         * ModelVersionOut
+         * @description A registered model: its archive's SHA-256 and size, the Ed25519 signature of the digest
+         *     and the public key that made it (hex), and where it came from.
+         */
+        ModelVersionOut: {
+            /** Version */
+            version: string;
+            /** Digest */
+            digest: string;
+            /**
+             * Size
+             * @description archive bytes
+             */
+            size: number;
+            /**
+             * Signature
+             * @description Ed25519 signature of the digest, hex (64 bytes)
+             */
+            signature: string;
+            /**
+             * Public Key
+             * @description the signing key's public half, hex (32 bytes)
+             */
+            public_key: string;
+            /** Run Id */
+            run_id: string | null;
+            /** Dataset Digest */
+            dataset_digest: string | null;
+            /** Parent Version */
+            parent_version: string | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
         };
         /** NewClassIn */
         NewClassIn: {
@@ -3898,6 +4316,462 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VehicleOut"][];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_models_models_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionOut"][];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_aliases_models_aliases_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasOut"][];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_model_models__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the model version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_rollouts_rollouts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignPage"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    start_rollout_rollouts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rollout_status_rollouts__campaign_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the rollout campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignStatusOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    evaluate_rollout_rollouts__campaign_id__evaluate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the rollout campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignStatusOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    promote_rollout_rollouts__campaign_id__promote_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the rollout campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rollback_rollout_rollouts__campaign_id__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the rollout campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DecisionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignOut"];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -52,6 +52,11 @@ class VehicleRepository:
             row.revoked_at = now or datetime.now(UTC)
         return _record(row)
 
+    def get(self, name: str) -> VehicleRecord | None:
+        """The vehicle ``name``, or None when none is registered."""
+        row = self._session.get(Vehicle, name)
+        return None if row is None else _record(row)
+
     def list(self) -> list[VehicleRecord]:
         """Every registered vehicle, by name."""
         rows = self._session.scalars(select(Vehicle).order_by(Vehicle.name)).all()

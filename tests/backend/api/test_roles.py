@@ -64,6 +64,15 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/frames"): Permission.READ_FRAMES,
     ("GET", "/frames/{frame_id}"): Permission.READ_FRAMES,
     ("GET", "/vehicles"): Permission.READ_FRAMES,
+    ("GET", "/models"): Permission.READ_RELEASES,
+    ("GET", "/models/aliases"): Permission.READ_RELEASES,
+    ("GET", "/models/{version}"): Permission.READ_RELEASES,
+    ("POST", "/rollouts"): Permission.MANAGE_RELEASES,
+    ("GET", "/rollouts"): Permission.READ_RELEASES,
+    ("GET", "/rollouts/{campaign_id}"): Permission.READ_RELEASES,
+    ("POST", "/rollouts/{campaign_id}/evaluate"): Permission.MANAGE_RELEASES,
+    ("POST", "/rollouts/{campaign_id}/promote"): Permission.MANAGE_RELEASES,
+    ("POST", "/rollouts/{campaign_id}/rollback"): Permission.MANAGE_RELEASES,
 }
 
 #: a JSON body that passes each route's schema, so the answer is about the role, not the body
@@ -81,6 +90,9 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/webhooks"): {"url": "http://127.0.0.1:9/hook", "events": ["qa.alert"]},
     ("POST", "/datasets"): {"vehicles": ["nobody"]},
     ("POST", "/imports"): {"files": {}},
+    ("POST", "/rollouts"): {"version": "no-such-model"},
+    ("POST", "/rollouts/{campaign_id}/promote"): {},
+    ("POST", "/rollouts/{campaign_id}/rollback"): {},
 }
 
 

@@ -1,0 +1,13 @@
+"""Model release: the registry of signed model versions and their rollout to the fleet.
+
+::
+
+    signing    Ed25519 key file (outside the repository) -> Signer
+    registry   ModelRegistry: pack, sign, store (blob first, row second), aliases, promotion
+    health     HealthLimits and the numbers a canary is judged by (pure)
+    rollout    RolloutService: canary campaigns, assignments, health reports, promote/rollback
+    types      Assignment and HealthReport: what the vehicle-facing service exchanges
+
+The archive format, its digest and signature check are shared with the vehicle
+(``core.formats.model_archive``).
+"""
