@@ -27,6 +27,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "sim": "simulators.cli",
     "model": "backend.training.cli",
     "backend": "backend.server_cli",
+    "suite": "backend.evaluation.suite_cli",
 }
 
 
