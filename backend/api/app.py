@@ -18,6 +18,7 @@ from backend.api.routes import (
     audit,
     auth,
     datasets,
+    evidence,
     frames,
     health,
     ontology,
@@ -44,6 +45,7 @@ ROUTERS = (
     datasets,
     frames,
     vehicles,
+    evidence,
 )
 
 DESCRIPTION = """\

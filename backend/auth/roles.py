@@ -6,9 +6,11 @@ role               may
 annotator          label tasks handed to them; read the ontology and their own figures
 reviewer           what an annotator may, and review other people's labels; read team figures
 senior             what a reviewer may, and adjudicate (overlap disagreements, escalations);
-                   read the audit log and dataset versions
-admin              everything: people, tokens, ontology, tasks, gold, datasets, exports, webhooks
-safety_engineer    read figures, the audit log, frames, dataset versions and exports; no labelling
+                   read the audit log, dataset versions and release-gate evidence
+admin              everything: people, tokens, ontology, tasks, gold, datasets, exports, webhooks;
+                   the only role that may bypass a failed release gate (recorded as evidence)
+safety_engineer    read figures, the audit log, frames, dataset versions, exports and the
+                   release-gate verdicts with their evidence; no labelling
 =================  ===========================================================================
 """
 
@@ -44,6 +46,8 @@ class Permission(enum.StrEnum):
     MANAGE_TASKS = "manage_tasks"
     MANAGE_DATASETS = "manage_datasets"
     MANAGE_WEBHOOKS = "manage_webhooks"
+    READ_EVIDENCE = "read_evidence"
+    BYPASS_GATE = "bypass_gate"
 
 
 _LABELLER = frozenset({Permission.LABEL, Permission.READ_OWN_FIGURES})
@@ -53,7 +57,7 @@ _SENIOR = _REVIEWER | {Permission.ADJUDICATE, Permission.READ_AUDIT, Permission.
 PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ANNOTATOR: _LABELLER,
     Role.REVIEWER: _REVIEWER,
-    Role.SENIOR: _SENIOR | {Permission.READ_FRAMES},
+    Role.SENIOR: _SENIOR | {Permission.READ_FRAMES, Permission.READ_EVIDENCE},
     Role.ADMIN: frozenset(Permission),
     Role.SAFETY_ENGINEER: frozenset(
         {
@@ -62,6 +66,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.READ_AUDIT,
             Permission.READ_FRAMES,
             Permission.READ_DATASETS,
+            Permission.READ_EVIDENCE,
         }
     ),
 }

@@ -29,6 +29,7 @@ from backend.errors import InvalidInputError, StorageError
 from backend.metadata.repositories.assignments import AssignmentRepository
 from backend.metadata.repositories.audit import AuditRepository
 from backend.metadata.repositories.datasets import DatasetRepository
+from backend.metadata.repositories.evidence import EvidenceRepository
 from backend.metadata.repositories.frames import FrameRepository
 from backend.metadata.repositories.label_sets import LabelSetRepository
 from backend.metadata.repositories.ontologies import OntologyRepository
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.webhooks = WebhookRepository(session)
         self.datasets = DatasetRepository(session)
+        self.evidence = EvidenceRepository(session)
 
 
 class Database:

@@ -9,9 +9,10 @@
 | ``annotation`` | ontologies, tasks, task_frames, triage, routing_decisions, assignments, label_sets, label_revisions, reviews, gold_scores, audit_events |
 | ``datasets`` | dataset_versions |
 | ``webhooks`` | webhooks, webhook_deliveries |
+| ``release`` | gate_verdicts, evidence |
 """
 
-from backend.metadata.models import annotation, datasets, fleet, people, webhooks
+from backend.metadata.models import annotation, datasets, fleet, people, release, webhooks
 from backend.metadata.models.base import Base
 from backend.metadata.models.fleet import Detection, Frame, Vehicle
 
@@ -24,5 +25,6 @@ __all__ = [
     "datasets",
     "fleet",
     "people",
+    "release",
     "webhooks",
 ]

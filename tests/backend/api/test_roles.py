@@ -64,6 +64,9 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/frames"): Permission.READ_FRAMES,
     ("GET", "/frames/{frame_id}"): Permission.READ_FRAMES,
     ("GET", "/vehicles"): Permission.READ_FRAMES,
+    ("GET", "/evidence/verdicts"): Permission.READ_EVIDENCE,
+    ("GET", "/evidence/verdicts/{verdict_id}"): Permission.READ_EVIDENCE,
+    ("POST", "/evidence/verdicts/{verdict_id}/bypass"): Permission.BYPASS_GATE,
 }
 
 #: a JSON body that passes each route's schema, so the answer is about the role, not the body
@@ -81,6 +84,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/webhooks"): {"url": "http://127.0.0.1:9/hook", "events": ["qa.alert"]},
     ("POST", "/datasets"): {"vehicles": ["nobody"]},
     ("POST", "/imports"): {"files": {}},
+    ("POST", "/evidence/verdicts/{verdict_id}/bypass"): {"reason": "role check"},
 }
 
 
