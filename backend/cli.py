@@ -28,6 +28,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "model": "backend.training.cli",
     "backend": "backend.server_cli",
     "release": "backend.release.cli",
+    "suite": "backend.evaluation.suite_cli",
 }
 
 

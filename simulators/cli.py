@@ -14,6 +14,7 @@ examples:
   longtail sim render data/urban --index 12 --out frame12.png
   longtail sim crowd --api http://127.0.0.1:8080 --admin-token-file token --drive data/urban
   longtail sim training-drives --plan baseline --out build/baseline/drives
+  longtail sim suite-drives --out build/suite
 
 built-in scenarios: {scenarios}
 """
@@ -57,6 +58,12 @@ def register(subparsers: Any) -> None:
     )
     plans.add_argument("--out", required=True, help="directory for the drives and splits.json")
     plans.set_defaults(handler=_training_drives)
+
+    suite = sub.add_parser(
+        "suite-drives", help="simulate the drives of the default edge-case suite"
+    )
+    suite.add_argument("--out", required=True, help="directory for the drives")
+    suite.set_defaults(handler=_suite_drives)
 
     crowd = sub.add_parser(
         "crowd",
@@ -118,6 +125,20 @@ def _training_drives(args: argparse.Namespace) -> int:
 
     path = simulate_plan(plan_by_name(args.plan), Path(args.out), progress=True)
     print(f"wrote {path}")
+    return 0
+
+
+def _suite_drives(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulators.suite_drives import SUITE_STRIDE, write_suite_drives
+
+    paths = write_suite_drives(Path(args.out), progress=True)
+    print(f"wrote {len(paths)} drives to {args.out}; build the suite with")
+    print(
+        f"  longtail suite build --stride {SUITE_STRIDE} --data {' '.join(map(str, paths))} "
+        f"--out {Path(args.out) / 'suite.json'}"
+    )
     return 0
 
 

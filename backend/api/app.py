@@ -18,6 +18,7 @@ from backend.api.routes import (
     audit,
     auth,
     datasets,
+    evidence,
     frames,
     health,
     models,
@@ -46,6 +47,7 @@ ROUTERS = (
     frames,
     vehicles,
     models,
+    evidence,
 )
 
 DESCRIPTION = """\

@@ -6,11 +6,14 @@ role               may
 annotator          label tasks handed to them; read the ontology and their own figures
 reviewer           what an annotator may, and review other people's labels; read team figures
 senior             what a reviewer may, and adjudicate (overlap disagreements, escalations);
-                   read the audit log, dataset versions, model versions and rollouts
+                   read the audit log, dataset versions, model versions, rollouts and
+                   release-gate evidence
 admin              everything: people, tokens, ontology, tasks, gold, datasets, exports, webhooks,
-                   model rollouts (start, promote, roll back)
+                   model rollouts (start, promote, roll back); the only role that may bypass a
+                   failed release gate (recorded as evidence)
 safety_engineer    read figures, the audit log, frames, dataset versions and exports, model
-                   versions and rollouts; no labelling
+                   versions, rollouts and the release-gate verdicts with their evidence; no
+                   labelling
 =================  ===========================================================================
 """
 
@@ -48,6 +51,8 @@ class Permission(enum.StrEnum):
     MANAGE_WEBHOOKS = "manage_webhooks"
     READ_RELEASES = "read_releases"
     MANAGE_RELEASES = "manage_releases"
+    READ_EVIDENCE = "read_evidence"
+    BYPASS_GATE = "bypass_gate"
 
 
 _LABELLER = frozenset({Permission.LABEL, Permission.READ_OWN_FIGURES})
@@ -57,7 +62,8 @@ _SENIOR = _REVIEWER | {Permission.ADJUDICATE, Permission.READ_AUDIT, Permission.
 PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ANNOTATOR: _LABELLER,
     Role.REVIEWER: _REVIEWER,
-    Role.SENIOR: _SENIOR | {Permission.READ_FRAMES, Permission.READ_RELEASES},
+    Role.SENIOR: _SENIOR
+    | {Permission.READ_FRAMES, Permission.READ_RELEASES, Permission.READ_EVIDENCE},
     Role.ADMIN: frozenset(Permission),
     Role.SAFETY_ENGINEER: frozenset(
         {
@@ -67,6 +73,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.READ_FRAMES,
             Permission.READ_DATASETS,
             Permission.READ_RELEASES,
+            Permission.READ_EVIDENCE,
         }
     ),
 }

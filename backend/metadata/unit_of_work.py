@@ -29,6 +29,7 @@ from backend.errors import InvalidInputError, StorageError
 from backend.metadata.repositories.assignments import AssignmentRepository
 from backend.metadata.repositories.audit import AuditRepository
 from backend.metadata.repositories.datasets import DatasetRepository
+from backend.metadata.repositories.evidence import EvidenceRepository
 from backend.metadata.repositories.frames import FrameRepository
 from backend.metadata.repositories.label_sets import LabelSetRepository
 from backend.metadata.repositories.model_versions import ModelVersionRepository
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.datasets = DatasetRepository(session)
         self.models = ModelVersionRepository(session)
         self.rollouts = RolloutRepository(session)
+        self.evidence = EvidenceRepository(session)
 
 
 class Database:

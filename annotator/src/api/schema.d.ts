@@ -989,6 +989,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/evidence/verdicts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Verdicts
+         * @description Gate verdicts, newest first, optionally of one candidate version.
+         */
+        get: operations["list_verdicts_evidence_verdicts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/evidence/verdicts/{verdict_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Verdict
+         * @description One verdict with all its evidence rows, in the order written.
+         */
+        get: operations["get_verdict_evidence_verdicts__verdict_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/evidence/verdicts/{verdict_id}/bypass": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bypass
+         * @description Release a failed verdict anyway (admins only); answers the bypass's evidence row.
+         *     409 for a verdict that passed or was bypassed already.
+         */
+        post: operations["bypass_evidence_verdicts__verdict_id__bypass_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1095,6 +1156,14 @@ export interface components {
              * @default
              */
             comment: string;
+        };
+        /**
+         * BypassIn
+         * @description Why a failed gate is bypassed (kept as evidence, with who did it).
+         */
+        BypassIn: {
+            /** Reason */
+            reason: string;
         };
         /** CalibrationIn */
         CalibrationIn: {
@@ -1467,6 +1536,65 @@ export interface components {
             };
             /** Fleet Source */
             fleet_source: string;
+        };
+        /** EvidenceOut */
+        EvidenceOut: {
+            /** Id */
+            id: number;
+            /** Verdict Id */
+            verdict_id: number;
+            /** Run Id */
+            run_id: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Kind
+             * @description floor, ceiling, no_regression, label_agreement, drift, missing, verdict, bypass
+             */
+            kind: string;
+            /** Model Version */
+            model_version: string;
+            /** Dataset Digest */
+            dataset_digest: string;
+            /** Suite Version */
+            suite_version: string;
+            /** Slice */
+            slice: string;
+            /** Metric */
+            metric: string;
+            /** Value */
+            value: number | null;
+            /**
+             * Lo
+             * @description lower end of the 95 % bootstrap interval
+             */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /** Threshold */
+            threshold: number | null;
+            /**
+             * Margin
+             * @description >= 0 passes
+             */
+            margin: number | null;
+            /** Passed */
+            passed: boolean | null;
+            /**
+             * Gated
+             * @description false: reported only
+             */
+            gated: boolean;
+            /**
+             * Actor
+             * @description who bypassed (kind bypass)
+             */
+            actor: string | null;
+            /** Note */
+            note: string;
         };
         /**
          * FieldErrorOut
@@ -2111,6 +2239,103 @@ export interface components {
             revoked_at: string | null;
             /** Revoked */
             revoked: boolean;
+        };
+        /** VerdictDetailOut */
+        VerdictDetailOut: {
+            /** Id */
+            id: number;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Model Version
+             * @description the candidate's version
+             */
+            model_version: string;
+            /** Champion Version */
+            champion_version: string;
+            /**
+             * Dataset Digest
+             * @description the training data's dataset version
+             */
+            dataset_digest: string;
+            /**
+             * Suite Version
+             * @description SHA-256 of the edge-case suite's manifest content
+             */
+            suite_version: string;
+            /** Passed */
+            passed: boolean;
+            /**
+             * Bypassed
+             * @description an admin released it despite a failure
+             */
+            bypassed: boolean;
+            /** Summary */
+            summary: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Evidence */
+            evidence: components["schemas"]["EvidenceOut"][];
+        };
+        /** VerdictOut */
+        VerdictOut: {
+            /** Id */
+            id: number;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Model Version
+             * @description the candidate's version
+             */
+            model_version: string;
+            /** Champion Version */
+            champion_version: string;
+            /**
+             * Dataset Digest
+             * @description the training data's dataset version
+             */
+            dataset_digest: string;
+            /**
+             * Suite Version
+             * @description SHA-256 of the edge-case suite's manifest content
+             */
+            suite_version: string;
+            /** Passed */
+            passed: boolean;
+            /**
+             * Bypassed
+             * @description an admin released it despite a failure
+             */
+            bypassed: boolean;
+            /** Summary */
+            summary: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** VerdictPage */
+        VerdictPage: {
+            /** Items */
+            items: components["schemas"]["VerdictOut"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
         };
         /** WebhookIn */
         WebhookIn: {
@@ -4772,6 +4997,161 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_verdicts_evidence_verdicts_get: {
+        parameters: {
+            query?: {
+                model_version?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerdictPage"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_verdict_evidence_verdicts__verdict_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the gate verdict's id */
+                verdict_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerdictDetailOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    bypass_evidence_verdicts__verdict_id__bypass_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the gate verdict's id */
+                verdict_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BypassIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvidenceOut"];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -10,9 +10,10 @@
 | ``datasets`` | dataset_versions |
 | ``webhooks`` | webhooks, webhook_deliveries |
 | ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports |
+| ``evidence`` | gate_verdicts, evidence |
 """
 
-from backend.metadata.models import annotation, datasets, fleet, people, release, webhooks
+from backend.metadata.models import annotation, datasets, evidence, fleet, people, release, webhooks
 from backend.metadata.models.base import Base
 from backend.metadata.models.fleet import Detection, Frame, Vehicle
 
@@ -23,6 +24,7 @@ __all__ = [
     "Vehicle",
     "annotation",
     "datasets",
+    "evidence",
     "fleet",
     "people",
     "release",

@@ -73,6 +73,9 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("POST", "/rollouts/{campaign_id}/evaluate"): Permission.MANAGE_RELEASES,
     ("POST", "/rollouts/{campaign_id}/promote"): Permission.MANAGE_RELEASES,
     ("POST", "/rollouts/{campaign_id}/rollback"): Permission.MANAGE_RELEASES,
+    ("GET", "/evidence/verdicts"): Permission.READ_EVIDENCE,
+    ("GET", "/evidence/verdicts/{verdict_id}"): Permission.READ_EVIDENCE,
+    ("POST", "/evidence/verdicts/{verdict_id}/bypass"): Permission.BYPASS_GATE,
 }
 
 #: a JSON body that passes each route's schema, so the answer is about the role, not the body
@@ -93,6 +96,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/rollouts"): {"version": "no-such-model"},
     ("POST", "/rollouts/{campaign_id}/promote"): {},
     ("POST", "/rollouts/{campaign_id}/rollback"): {},
+    ("POST", "/evidence/verdicts/{verdict_id}/bypass"): {"reason": "role check"},
 }
 
 
