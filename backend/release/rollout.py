@@ -118,8 +118,10 @@ class RolloutService:
         actor: str = "system",
     ) -> CampaignRecord:
         """Start rolling ``version`` out against the current champion: the canary set is chosen
-        and ``version`` becomes the candidate. ConflictError while another campaign is active
-        or when ``version`` is the champion; NotFoundError without a champion."""
+        and ``version`` becomes the candidate. ConflictError while another campaign is active,
+        when ``version`` is the champion, or when the newest gate verdict on ``version`` against
+        the champion neither passed nor was bypassed by an admin; NotFoundError without a
+        champion."""
         if not 0.0 < canary_share <= 1.0:
             raise InvalidInputError(f"canary_share must be in (0, 1], got {canary_share}")
         if not 1 <= min_canary_reports <= 100_000:
@@ -140,6 +142,7 @@ class RolloutService:
                     )
                 if champion.version == version:
                     raise ConflictError(f"model {version} is already the champion")
+                verdict_id = _release_verdict(uow, version, champion.version)
                 now = self._clock()
                 campaign_id = uow.rollouts.create(
                     version=version,
@@ -164,6 +167,7 @@ class RolloutService:
                         "baseline": champion.version,
                         "canary": canary,
                         "fleet": len(fleet),
+                        "gate_verdict": verdict_id,
                     },
                 )
                 record = uow.rollouts.require(campaign_id)
@@ -400,6 +404,26 @@ def _verdict(checks: Sequence[Check], reports: int, needed: int) -> tuple[Outcom
     if unmeasured:
         return "pending", "waiting: " + "; ".join(c.describe() for c in unmeasured)
     return "promoted", "canary healthy: " + "; ".join(c.describe() for c in checks)
+
+
+def _release_verdict(uow: UnitOfWork, version: str, champion: str) -> int:
+    """The id of the gate verdict that lets ``version`` replace ``champion``: the newest verdict
+    on the pair must have passed or been bypassed by an admin. ConflictError otherwise, so no
+    route, CLI or script can roll out a model the gate has not let through."""
+    verdict = uow.evidence.latest_verdict(version, champion)
+    if verdict is None:
+        raise ConflictError(
+            f"model {version} has no release-gate verdict against champion {champion}: "
+            "compare it on the edge-case suite and record the verdict first"
+        )
+    if not (verdict.passed or verdict.bypassed):
+        failed = ", ".join(verdict.details.get("failed_slices", [])) or "see its evidence"
+        raise ConflictError(
+            f"model {version} failed the release gate against {champion} (verdict "
+            f"{verdict.id}; failed slices: {failed}); only an admin may release it, by "
+            f"bypassing the verdict with a reason (POST /evidence/verdicts/{verdict.id}/bypass)"
+        )
+    return verdict.id
 
 
 def _busy(active: CampaignRecord) -> str:

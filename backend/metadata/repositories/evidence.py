@@ -221,6 +221,21 @@ class EvidenceRepository:
         total = int(self._session.scalar(count) or 0)
         return [self._record(r, r.id in bypassed) for r in rows], total
 
+    def latest_verdict(self, model_version: str, champion_version: str) -> VerdictRecord | None:
+        """The newest verdict on ``model_version`` against ``champion_version`` (None: the pair
+        was never gated)."""
+        stmt = (
+            select(GateVerdictRow)
+            .where(
+                GateVerdictRow.model_version == model_version,
+                GateVerdictRow.champion_version == champion_version,
+            )
+            .order_by(GateVerdictRow.id.desc())
+            .limit(1)
+        )
+        row = self._session.scalars(stmt).first()
+        return None if row is None else self._record(row, bool(self._bypassed([row.id])))
+
     def evidence(self, verdict_id: int) -> list[EvidenceRecord]:
         """The evidence rows of a verdict in the order written."""
         stmt = select(EvidenceRow).where(EvidenceRow.verdict_id == verdict_id)

@@ -3,10 +3,12 @@ a local blob store, a movable clock and the release services over each database.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,23 @@ def world(db_url: str, tmp_path: Path) -> Iterator[ReleaseWorld]:
         yield ReleaseWorld(db, blobs, clock, signer, tmp_path / "packages", release)
     finally:
         db.close()
+
+
+_RUNS = itertools.count(1)
+
+
+def record_gate(db: Database, version: str, champion: str, *, passed: bool = True) -> int:
+    """A gate verdict on ``version`` against ``champion`` (what a rollout requires); its id."""
+    with db.transaction("record a test verdict") as uow:
+        return uow.evidence.add_verdict(
+            run_id=f"test-run-{next(_RUNS)}",
+            at=datetime(2026, 12, 5, tzinfo=UTC),
+            model_version=version,
+            champion_version=champion,
+            dataset_digest="d" * 64,
+            suite_version="s" * 64,
+            passed=passed,
+            summary=f"gate {'PASSED' if passed else 'FAILED'}",
+            details={"failed_slices": [] if passed else ["class:stroller"]},
+            rows=[],
+        )

@@ -13,7 +13,7 @@ from backend.release.registry import register_baseline
 from backend.release.types import HealthReport
 from backend.wiring import build_api
 from tests.backend.annotation.world import World, make_world
-from tests.backend.release.conftest import make_package
+from tests.backend.release.conftest import make_package, record_gate
 from tests.fixtures.http import serve
 
 ROLES = ("annotator", "reviewer", "senior", "admin", "safety_engineer")
@@ -37,6 +37,7 @@ def api(tmp_path: Path) -> Iterator[tuple[World, httpx.Client]]:
         parent_version=None,
         metrics={"recall": 0.81},
     )
+    record_gate(w.backend.db, "m-2", registry_baseline(w))
     with serve(build_api(w.backend)) as client:
         yield w, client
     w.backend.close()

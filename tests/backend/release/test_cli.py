@@ -10,8 +10,9 @@ import pytest
 from backend.cli import main
 from backend.config import load_config
 from backend.ingest.auth import register_vehicle
+from backend.metadata.unit_of_work import Database
 from backend.wiring import open_database
-from tests.backend.release.conftest import make_package
+from tests.backend.release.conftest import make_package, record_gate
 
 
 def test_the_release_commands_drive_the_registry(
@@ -42,6 +43,10 @@ def test_the_release_commands_drive_the_registry(
     db = open_database(load_config(config).metadata)
     try:
         register_vehicle(db, "car-1")
+        assert main(["release", "campaign", "start", "m-2", "--min-reports", "1", *cfg]) != 0
+        assert "no release-gate verdict" in capsys.readouterr().err
+        champion = db_champion(db)
+        record_gate(db, "m-2", champion)
     finally:
         db.close()
     assert main(["release", "campaign", "start", "m-2", "--min-reports", "1", *cfg]) == 0
@@ -55,3 +60,10 @@ def test_the_release_commands_drive_the_registry(
     key.chmod(0o644)
     assert main(["release", "list", *cfg]) == 2
     assert "chmod 600" in capsys.readouterr().err
+
+
+def db_champion(db: Database) -> str:
+    with db.transaction("read the champion") as uow:
+        champion = uow.models.alias("champion")
+    assert champion is not None
+    return champion.version

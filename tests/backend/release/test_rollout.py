@@ -9,12 +9,15 @@ from dataclasses import replace
 
 import pytest
 
+from backend.auth.people import Principal
+from backend.auth.roles import Role
 from backend.errors import ConflictError, InvalidInputError, NotFoundError
+from backend.release.evidence import bypass_gate
 from backend.release.health import HealthLimits
 from backend.release.registry import CANDIDATE, CHAMPION, PREVIOUS, register_baseline
 from backend.release.rollout import canary_fraction, select_canary
 from backend.release.types import HealthReport
-from tests.backend.release.conftest import ReleaseWorld
+from tests.backend.release.conftest import ReleaseWorld, record_gate
 
 FLEET = tuple(f"car-{i:02d}" for i in range(20))
 LIMITS = HealthLimits(
@@ -53,10 +56,11 @@ def test_the_canary_is_deterministic_sized_and_never_empty() -> None:
 def start(world: ReleaseWorld, share: float = 0.2, reports: int = 2) -> int:
     world.vehicles(*FLEET)
     registry = world.release.registry
-    register_baseline(registry)
+    baseline = register_baseline(registry).version
     registry.register(
         world.package("m-2"), run_id="r", dataset_digest=None, parent_version=None, metrics={}
     )
+    record_gate(world.db, "m-2", baseline)
     campaign = world.release.rollout.start_campaign(
         "m-2", canary_share=share, health_limits=LIMITS, min_canary_reports=reports, actor="admin"
     )
@@ -186,6 +190,7 @@ def test_one_campaign_at_a_time_and_manual_decisions(world: ReleaseWorld) -> Non
     registry.register(
         world.package("m-3"), run_id=None, dataset_digest=None, parent_version=None, metrics={}
     )
+    record_gate(world.db, "m-3", rollout.get(campaign_id).baseline_version)
     with pytest.raises(ConflictError, match=f"rollout {campaign_id} of model m-2 is in canary"):
         rollout.start_campaign("m-3", canary_share=0.5, health_limits=LIMITS, min_canary_reports=1)
     baseline = rollout.get(campaign_id).baseline_version
@@ -234,3 +239,34 @@ def test_bad_campaigns_and_reports_are_refused(world: ReleaseWorld) -> None:
         rollout.report_health("car-00", replace(healthy("m-2"), frames=-1))
     with pytest.raises(InvalidInputError, match="latency_ms_p99 must be finite"):
         rollout.report_health("car-00", HealthReport("m-2", 1, 0, 0, 1.0, float("inf"), 0.1, 0.2))
+
+
+def test_no_rollout_without_a_passing_or_bypassed_gate_verdict(world: ReleaseWorld) -> None:
+    world.vehicles(*FLEET)
+    registry = world.release.registry
+    rollout = world.release.rollout
+    baseline = register_baseline(registry).version
+    registry.register(
+        world.package("m-2"), run_id="r", dataset_digest=None, parent_version=None, metrics={}
+    )
+    start = dict(canary_share=0.5, health_limits=LIMITS, min_canary_reports=1)
+    with pytest.raises(ConflictError, match="has no release-gate verdict against champion"):
+        rollout.start_campaign("m-2", **start)  # type: ignore[arg-type]
+    record_gate(world.db, "m-2", "some-other-champion")  # a verdict on another pair counts not
+    with pytest.raises(ConflictError, match="has no release-gate verdict"):
+        rollout.start_campaign("m-2", **start)  # type: ignore[arg-type]
+    failed = record_gate(world.db, "m-2", baseline, passed=False)
+    with pytest.raises(
+        ConflictError, match=rf"failed the release gate .*verdict {failed}; failed slices: class:st"
+    ):
+        rollout.start_campaign("m-2", **start)  # type: ignore[arg-type]
+    assert rollout.active() is None and registry.alias(CANDIDATE) is None
+    admin = Principal("root", Role.ADMIN, calibration="passed")
+    bypass_gate(world.db, admin, failed, "field trial approved by the safety board", world.clock())
+    campaign = rollout.start_campaign("m-2", **start)  # type: ignore[arg-type]
+    assert campaign.state == "canary"
+    # a newer passing verdict after a failed one releases too; a newer failure blocks again
+    rollout.rollback(campaign.id, actor="admin")
+    record_gate(world.db, "m-2", baseline, passed=False)
+    with pytest.raises(ConflictError, match="failed the release gate"):
+        rollout.start_campaign("m-2", **start)  # type: ignore[arg-type]
