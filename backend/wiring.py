@@ -1,7 +1,8 @@
 """The one place a backend process is assembled from its configuration.
 
 :func:`build_backend` creates the engine, migrates the schema, and builds the blob store,
-staging area, repository and ingest service; :func:`start_ingest` adds a running gRPC server.
+staging area, repository and ingest service; :func:`start_ingest` adds a running gRPC server
+(Ingest, and ModelUpdates over the rollout service).
 Tests and the agent's end-to-end tests use :func:`local_config` + :func:`start_ingest`::
 
     backend = build_backend(local_config(tmp_path))
@@ -46,7 +47,10 @@ from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
 from backend.metadata.unit_of_work import Database
 from backend.periodic import Periodic
+from backend.release.delivery import SERVICE_NAME as DELIVERY_SERVICE
+from backend.release.delivery import ModelUpdatesService, model_updates_handler
 from backend.release.services import ReleaseServices, build_release
+from backend.release.types import UpdateSource
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
@@ -193,10 +197,19 @@ def build_annotation(
     )
 
 
-def start_ingest(backend: Backend, *, port: int | None = None) -> IngestServerHandle:
-    """Start the gRPC ingest server of ``backend`` (``port`` overrides the configured one)."""
+def start_ingest(
+    backend: Backend, *, port: int | None = None, delivery: UpdateSource | None = None
+) -> IngestServerHandle:
+    """Start the gRPC ingest server of ``backend`` (``port`` overrides the configured one).
+
+    The same server serves ``longtail.v1.ModelUpdates`` to the vehicles, with the same tokens,
+    over ``delivery`` (default: the backend's rollout service; tests pass their own)."""
     cfg = backend.config.ingest
     tls = TlsFiles(Path(cfg.tls_cert), Path(cfg.tls_key)) if cfg.tls_cert else None
+    updates = ModelUpdatesService(
+        authenticator=TokenAuthenticator(backend.db),
+        delivery=delivery if delivery is not None else backend.release.rollout,
+    )
     return start_ingest_server(
         backend.service,
         host=cfg.host,
@@ -204,6 +217,7 @@ def start_ingest(backend: Backend, *, port: int | None = None) -> IngestServerHa
         tls=tls,
         workers=cfg.workers,
         max_concurrent_rpcs=cfg.max_concurrent_rpcs,
+        services=[(DELIVERY_SERVICE, model_updates_handler(updates))],
     )
 
 

@@ -1,11 +1,12 @@
 """Start the ingest gRPC server: the Ingest service plus gRPC health checking and reflection,
-over TLS when a certificate is given. :func:`start_ingest_server` returns a handle with the bound
+over TLS when a certificate is given; other vehicle-facing services (model delivery) can be
+served beside it, sharing its port, TLS and workers. :func:`start_ingest_server` returns a handle with the bound
 port and ``stop()``; it is what ``longtail backend serve`` and the tests use."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,8 +120,12 @@ def start_ingest_server(
     tls: TlsFiles | None = None,
     workers: int = 32,
     max_concurrent_rpcs: int = 1024,
+    services: Sequence[tuple[str, grpc.GenericRpcHandler]] = (),
 ) -> IngestServerHandle:
-    """Bind ``host:port`` (0 picks a free port), start serving and return the handle."""
+    """Bind ``host:port`` (0 picks a free port), start serving and return the handle.
+
+    ``services``: more (full service name, handler) pairs to serve on the same server; they
+    are reported SERVING by health checking and listed by reflection like Ingest."""
     limits = service.limits
     max_message = limits.max_chunk_bytes + limits.max_metadata_bytes + _MESSAGE_SLACK_BYTES
     server = grpc.server(
@@ -138,12 +143,13 @@ def start_ingest_server(
         # by at most ``workers`` threads at a time, so memory stays near workers x frame limit
         maximum_concurrent_rpcs=max_concurrent_rpcs,
     )
-    server.add_generic_rpc_handlers((ingest_handler(service),))
+    server.add_generic_rpc_handlers((ingest_handler(service), *(h for _, h in services)))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (
             SERVICE_NAME,
+            *(name for name, _ in services),
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ),
@@ -165,7 +171,8 @@ def start_ingest_server(
             f"cannot listen for ingest on {address}: the address is in use or invalid"
         )
     server.start()
-    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    for name in (SERVICE_NAME, *(name for name, _ in services)):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     log.info("ingest listening on %s:%d (%s)", host, bound, "TLS" if tls else "plaintext")
     return IngestServerHandle(

@@ -11,6 +11,8 @@ rollout to the fleet.
     health     HealthLimits and the numbers a canary is judged by (pure)
     rollout    RolloutService: canary campaigns, assignments, health reports, promote/rollback
     types      Assignment and HealthReport: what the vehicle-facing service exchanges
+    delivery   the ``longtail.v1.ModelUpdates`` gRPC service on the ingest server (assignment,
+               resumable download, health reports) over an ``UpdateSource``
 
 The archive format, its digest and signature check are shared with the vehicle
 (``core.formats.model_archive``).

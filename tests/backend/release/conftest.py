@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.perception.package import METADATA_FILE, default_package_path
 from backend.config import ReleaseConfig
@@ -22,7 +23,9 @@ from backend.release.services import ReleaseServices, build_release
 from backend.release.signing import Signer
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
+from core.formats.model_archive import pack_package
 from tests.backend.annotation.world import Clock
+from tests.backend.release.fake_delivery import DeliveryServer
 
 
 def make_package(root: Path, version: str) -> Path:
@@ -92,3 +95,27 @@ def record_gate(db: Database, version: str, champion: str, *, passed: bool = Tru
             details={"failed_slices": [] if passed else ["class:stroller"]},
             rows=[],
         )
+
+
+@pytest.fixture(scope="session")
+def release_key() -> Ed25519PrivateKey:
+    """The release signing key of the delivery tests (generated; never a key of the repository)."""
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Archives of the baseline package renamed ``v2`` and ``v3``, packed as the registry packs."""
+    root = tmp_path_factory.mktemp("packages")
+    return {v: pack_package(make_package(root, v)) for v in ("v2", "v3")}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[DeliveryServer]:
+    """A backend serving Ingest and ModelUpdates (over a FakeDelivery) on loopback, ``car-1``
+    registered."""
+    server = DeliveryServer.start(tmp_path / "backend")
+    try:
+        yield server
+    finally:
+        server.close()
