@@ -24,6 +24,9 @@ Example ``agent.toml`` (all optional; relative paths are relative to the file)::
     endpoint = "ingest.example.com:443"
     ca_file = "ca.pem"
     bandwidth_bytes_per_s = 2000000
+    [updates]                              # signed model updates from the same endpoint
+    public_key = "<64 hex digits>"         # the release key's raw Ed25519 public key
+    poll_interval_s = 300
 
 The shipped, checked examples are ``agent/daemon/agent.example.toml`` (a vehicle install,
 annotated) and ``agent/daemon/agent.dev.toml`` (a development checkout); ``longtail-agent
@@ -145,6 +148,22 @@ class UploadConfig:
 
 
 @dataclass(frozen=True)
+class UpdatesConfig:
+    """Signed model updates, polled from the upload endpoint with the vehicle's token.
+
+    ``public_key``: the raw Ed25519 public key packages must be signed with, 64 hex digits.
+    ``enabled``: not set (the default) means on exactly when a public key is configured; ``true``
+    without a key is refused. ``models_dir`` holds downloads, installed packages and the
+    ``current`` pointer (``agent.updates.install``); ``poll_interval_s`` is the seconds between
+    two polls (health reports go with each)."""
+
+    enabled: bool | None = None
+    public_key: str = ""
+    poll_interval_s: float = option(300.0, low=1.0, high=86400.0)
+    models_dir: str = option("models", path=True)
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """Prometheus endpoint; ``port = 0`` turns it off."""
 
@@ -175,6 +194,7 @@ class AgentConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     spool: SpoolConfig = field(default_factory=SpoolConfig)
     upload: UploadConfig = field(default_factory=UploadConfig)
+    updates: UpdatesConfig = field(default_factory=UpdatesConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
@@ -183,6 +203,26 @@ class AgentConfig:
         if self.daemon.exit_when_done is not None:
             return self.daemon.exit_when_done
         return self.source.kind == "replay"
+
+    def updates_active(self) -> bool:
+        """``updates.enabled``, or by default whether a public key is configured."""
+        if self.updates.enabled is not None:
+            return self.updates.enabled
+        return bool(self.updates.public_key)
+
+    def update_public_key(self) -> bytes:
+        """The raw 32-byte key of ``updates.public_key`` (ConfigError when it is not 64 hex)."""
+        text = self.updates.public_key.strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError(
+                f"updates.public_key: expected 64 hex digits (a raw Ed25519 public key), "
+                f"got {len(text)} characters"
+            )
+        return key
 
     def token(self) -> str:
         """The bearer token: ``vehicle.token`` or the stripped contents of ``vehicle.token_file``."""
@@ -253,7 +293,12 @@ def _cross_field_problems(
             f"upload.backoff_cap_s ({config.upload.backoff_cap_s}) must be >= "
             f"upload.backoff_base_s ({config.upload.backoff_base_s})"
         )
-    if config.upload.enabled and require_token:
+    if config.updates.public_key or config.updates.enabled:
+        try:
+            config.update_public_key()
+        except ConfigError as exc:
+            yield str(exc)
+    if (config.upload.enabled or config.updates_active()) and require_token:
         try:
             token = config.token()
         except ConfigError as exc:

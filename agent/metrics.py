@@ -3,7 +3,9 @@
 Names (prefix ``longtail_agent_``): frames_total, selections_total{rule}, suppressed_total{reason},
 spool_bytes, spool_frames, spool_evictions_total, spool_quarantined_total, handoff_drops_total,
 upload_lag_seconds, uploaded_frames_total{outcome}, upload_failures_total{kind}, upload_bytes_total,
-stage_seconds{stage} (histogram: perception, scoring, selection, encode, spool_write, upload).
+stage_seconds{stage} (histogram: perception, scoring, selection, encode, spool_write, upload),
+model_updates_total{outcome} (installed, activated, refused, unavailable, failed), model_download_bytes_total,
+model_swaps_total, model_running{version} (1 for the version analysing frames, 0 for earlier ones).
 """
 
 from __future__ import annotations
@@ -58,6 +60,21 @@ class AgentMetrics:
             ["stage"],
             buckets=_STAGE_BUCKETS,
             registry=r,
+        )
+        self.model_updates = Counter(
+            p + "model_updates",
+            "Model update attempts, by outcome (refused: failed digest, signature or load check)",
+            ["outcome"],
+            registry=r,
+        )
+        self.model_download_bytes = Counter(
+            p + "model_download_bytes", "Model package bytes downloaded", registry=r
+        )
+        self.model_swaps = Counter(
+            p + "model_swaps", "Models swapped in between two frames", registry=r
+        )
+        self.model_running = Gauge(
+            p + "model_running", "1 for the model version analysing frames", ["version"], registry=r
         )
 
         self._seen_evicted = 0

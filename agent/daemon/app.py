@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,6 +48,11 @@ from agent.selection.signals import SignalSchema
 from agent.spool.handoff import HandOff
 from agent.spool.record import SpoolRecord
 from agent.spool.spool import Spool
+from agent.updates.client import ModelUpdatesClient
+from agent.updates.health import HealthRecorder
+from agent.updates.install import ModelStore
+from agent.updates.swap import ModelSwapper
+from agent.updates.worker import UpdateWorker
 from agent.upload.backoff import Backoff, BandwidthLimiter
 from agent.upload.client import IngestClient, make_channel
 from agent.upload.worker import UploadWorker, publish_spool_state
@@ -59,10 +65,28 @@ log = logging.getLogger(__name__)
 UPLOAD_GRACE_S = 5.0
 
 
-def build_analyzer(config: AgentConfig) -> Analyzer:
-    """Call ``perception.factory`` with the perception config."""
+def build_analyzer(config: AgentConfig, package: Path | None = None) -> Analyzer:
+    """Call ``perception.factory`` with the perception config; ``package`` (an installed model
+    update) replaces ``perception.package``, with the scoring statistics of that package."""
     factory = load_factory(config.perception.factory, "perception.factory")
-    return factory(config.perception)  # type: ignore[no-any-return]
+    perception = config.perception
+    if package is not None:
+        perception = replace(perception, package=str(package), scoring_stats="")
+    return factory(perception)  # type: ignore[no-any-return]
+
+
+def startup_analyzer(config: AgentConfig, store: ModelStore | None) -> Analyzer:
+    """The model of the ``current`` pointer when updates are on and it loads, else the
+    configured one (a current package that fails to load is logged, not fatal)."""
+    current = store.current_package() if store is not None else None
+    if current is not None:
+        try:
+            return build_analyzer(config, current)
+        except (AgentError, CoreError) as exc:
+            log.error(
+                "installed model %s does not load, using the configured one: %s", current, exc
+            )
+    return build_analyzer(config)
 
 
 def build_source(config: AgentConfig, sleep: Callable[[float], bool]) -> Source:
@@ -158,7 +182,11 @@ class Daemon:
         start-up errors."""
         cfg = self.config
         exit_when_done = cfg.exits_when_source_ends()
-        analyzer = build_analyzer(cfg)
+        updating = cfg.updates_active()
+        store = (
+            ModelStore(Path(cfg.updates.models_dir), cfg.update_public_key()) if updating else None
+        )
+        analyzer = startup_analyzer(cfg, store)
         source = build_source(cfg, self._sleep)
         drivable = (
             load_drivable_area(cfg.selection.drivable_area_file)
@@ -173,6 +201,7 @@ class Daemon:
         spool = Spool.open(Path(cfg.spool.dir), cfg.spool.max_bytes, durable=cfg.spool.durable)
         publish_spool_state(spool, self.metrics, time.time())
         handoff: HandOff[SpoolRecord] = HandOff(cfg.spool.handoff_capacity)
+        health = HealthRecorder(rng=random.Random(seed)) if updating else None
         pipeline = Pipeline(
             analyzer,
             schema,
@@ -184,7 +213,22 @@ class Daemon:
             vehicle_id=cfg.vehicle.id,
             sensor=source.sensor,
             drivable=drivable,
+            health=health,
         )
+        swapper = None
+        if store is not None:
+
+            def check(new: Analyzer) -> SignalSchema:
+                new_schema = schema_for(new, source.vehicle_signal_names, drivable is not None)
+                compile_rules(rule_specs(cfg.selection), new_schema.names())
+                return new_schema
+
+            swapper = ModelSwapper(
+                lambda package: build_analyzer(cfg, package),
+                check,
+                self.metrics,
+                analyzer.model_version,
+            )
         stop_metrics = None
         if cfg.metrics.port:
             try:
@@ -202,7 +246,7 @@ class Daemon:
         )
         writer = self._thread("spool-writer", run_spool_writer, handoff, spool, self.metrics)
         producer = self._thread(
-            "pipeline", self._produce, pipeline, source, handoff, spool, exit_when_done
+            "pipeline", self._produce, pipeline, source, handoff, spool, exit_when_done, swapper
         )
         channel: grpc.Channel | None = None
         uploader: threading.Thread | None = None
@@ -215,6 +259,11 @@ class Daemon:
                 # without exit_when_done the uploader keeps polling until told to stop
                 lambda: exit_when_done and not writer.is_alive(),
             )
+        updates_channel: grpc.Channel | None = None
+        updater: threading.Thread | None = None
+        if store is not None and swapper is not None and health is not None:
+            updates_channel, update_worker = self._build_updates(store, swapper, health)
+            updater = self._thread("updates", update_worker.run, self.stop_event.is_set)
         try:
             self._wait(exit_when_done, producer, writer, uploader)
         finally:
@@ -222,6 +271,10 @@ class Daemon:
             source.close()  # a live source blocked waiting for its next frame must return
             for thread in (producer, writer):
                 thread.join()
+            if updates_channel is not None:
+                updates_channel.close()  # ends a download in flight; its part file resumes
+            if updater is not None:
+                updater.join()
             if uploader is not None:
                 # a throttled stream ends at once on stop; give an unthrottled one a moment
                 uploader.join(timeout=min(cfg.upload.timeout_s, UPLOAD_GRACE_S))
@@ -253,6 +306,29 @@ class Daemon:
         backoff = Backoff(up.backoff_base_s, up.backoff_cap_s, random.Random(seed))
         return channel, UploadWorker(spool, client, backoff, self._sleep, self.metrics)
 
+    def _build_updates(
+        self, store: ModelStore, swapper: ModelSwapper, health: HealthRecorder
+    ) -> tuple[grpc.Channel, UpdateWorker]:
+        """The update loop, on a channel of its own to the upload endpoint."""
+        cfg = self.config
+        up = cfg.upload
+        channel = make_channel(up.endpoint, Path(up.ca_file) if up.ca_file else None)
+        client = ModelUpdatesClient(channel, cfg.token(), timeout_s=up.timeout_s)
+        backoff = Backoff(
+            up.backoff_base_s, up.backoff_cap_s, random.Random(cfg.selection.seed or None)
+        )
+        worker = UpdateWorker(
+            client,
+            store,
+            swapper,
+            health,
+            backoff,
+            self._sleep,
+            self.metrics,
+            poll_interval_s=cfg.updates.poll_interval_s,
+        )
+        return channel, worker
+
     def _produce(
         self,
         pipeline: Pipeline,
@@ -260,14 +336,19 @@ class Daemon:
         handoff: HandOff[SpoolRecord],
         spool: Spool,
         exit_when_done: bool,
+        swapper: ModelSwapper | None = None,
     ) -> None:
         try:
             for frame in source.frames():
+                if swapper is not None:
+                    swapper.apply(pipeline)  # a model update takes effect between two frames
                 try:
                     pipeline.process(frame)
                 except (AgentError, CoreError) as exc:
                     # one bad frame (e.g. scoring refused its inputs) must not stop the vehicle
                     log.error("frame=%d skipped: %s", frame.index, exc)
+                    if pipeline.health is not None:
+                        pipeline.health.error(pipeline.analyzer.model_version)
                 if self.stop_event.is_set():
                     break
             if self.stop_event.is_set():

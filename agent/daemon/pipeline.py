@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,7 @@ from agent.metrics import AgentMetrics
 from agent.selection.budget import SelectionBudget
 from agent.selection.dedup import frame_embedding, trigger_place
 from agent.selection.drivable import DrivableArea, drivable_signals
+from agent.selection.rules import MANUAL_RULE, SAMPLE_RULE
 from agent.selection.selector import Selection, Selector
 from agent.selection.signals import SignalSchema, compute_signals
 from agent.spool.handoff import HandOff
@@ -47,10 +49,20 @@ Encoder = Callable[[npt.NDArray[np.float32]], EncodedPayload]
 
 @dataclass(frozen=True)
 class Candidate:
-    """A frame after analysis: what the selector holds in its context ring."""
+    """A frame after analysis: what the selector holds in its context ring, with the version of
+    the model that analysed it (a context frame kept after a model swap keeps its own)."""
 
     frame: SourceFrame
     analysis: Analysis
+    model_version: str = ""
+
+
+class FrameHealth(Protocol):
+    """Receives each analysed frame (``agent.updates.health.HealthRecorder``)."""
+
+    def frame(self, version: str, latency_s: float, score: float, triggered: bool) -> None: ...
+
+    def error(self, version: str) -> None: ...
 
 
 def schema_for(
@@ -83,7 +95,10 @@ class Pipeline:
         vehicle_id: str,
         sensor: SensorDescription,
         drivable: DrivableArea | None = None,
+        health: FrameHealth | None = None,
     ) -> None:
+        """``health`` (optional) is told of every analysed frame; the analyzer and schema can be
+        replaced between frames with ``use_model`` (``agent.updates.swap``)."""
         self.analyzer = analyzer
         self.schema = schema
         self.selector = selector
@@ -94,12 +109,23 @@ class Pipeline:
         self.vehicle_id = vehicle_id
         self.sensor = sensor
         self.drivable = drivable
+        self.health = health
         self.selected_count = 0
         self.frames_processed = 0
 
+    def use_model(self, analyzer: Analyzer, schema: SignalSchema) -> None:
+        """Run the following frames on ``analyzer`` with signals of ``schema`` (call between
+        frames, from the thread that calls ``process``). The selector keeps its state: its
+        rules were checked to compile against ``schema`` before the swap."""
+        self.analyzer = analyzer
+        self.schema = schema
+
     def process(self, frame: SourceFrame) -> list[SpoolRecord]:
         """Analyse, select and hand off one frame; returns the records handed off."""
-        analysis = self.analyzer.analyze(frame.points)
+        analyzer = self.analyzer  # one model per frame, whatever a swap does meanwhile
+        started = time.perf_counter()
+        analysis = analyzer.analyze(frame.points)
+        analysed_s = time.perf_counter() - started
         for stage, seconds in analysis.timings_s.items():
             self.metrics.stage_seconds.labels(stage=stage).observe(seconds)
         started = time.perf_counter()
@@ -112,7 +138,7 @@ class Pipeline:
             drivable_signals(analysis.detections, frame.pose, self.drivable),
         )
         decision = self.selector.offer(
-            Candidate(frame, analysis),
+            Candidate(frame, analysis, analyzer.model_version),
             signals,
             frame.timestamp_ns / 1e9,
             embedding=frame_embedding(analysis.embeddings),
@@ -129,6 +155,14 @@ class Pipeline:
         self.metrics.stage_seconds.labels(stage="selection").observe(time.perf_counter() - started)
         self.metrics.frames.inc()
         self.frames_processed += 1
+        if self.health is not None:
+            rules = set(decision.fired) - {MANUAL_RULE, SAMPLE_RULE}
+            self.health.frame(
+                analyzer.model_version,
+                analysed_s,
+                float(analysis.frame_scores.get("score", float("nan"))),
+                bool(rules),
+            )
         if decision.suppressed:
             self.metrics.suppressed.labels(reason=decision.suppressed).inc()
             log.info(
@@ -185,7 +219,7 @@ class Pipeline:
             sensor=frame_pb2.SensorInfo(
                 name=self.sensor.name, beams=self.sensor.beams, max_range_m=self.sensor.max_range_m
             ),
-            model_version=self.analyzer.model_version,
+            model_version=selection.item.model_version or self.analyzer.model_version,
             rules_fired=list(selection.rules_fired),
             priority=selection.priority,
             payload_size=len(encoded.data),

@@ -190,3 +190,42 @@ def test_exit_when_done_defaults_by_source_kind(
 def test_exit_when_done_refuses_a_non_boolean(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"daemon\.exit_when_done: expected true or false"):
         load_config(write(tmp_path, MINIMAL + '[daemon]\nexit_when_done = "y"\n'), environ={})
+
+
+KEY_HEX = "ab" * 32
+
+
+def test_updates_are_off_until_a_public_key_is_configured(tmp_path: Path) -> None:
+    off = load_config(write(tmp_path, MINIMAL), environ={})
+    assert not off.updates_active()
+    assert off.updates.models_dir == str(tmp_path / "models")
+    on = load_config(write(tmp_path, MINIMAL), environ={"LONGTAIL_UPDATES__PUBLIC_KEY": KEY_HEX})
+    assert on.updates_active() and on.update_public_key() == bytes.fromhex(KEY_HEX)
+    kept_off = load_config(
+        write(tmp_path, MINIMAL + f'[updates]\npublic_key = "{KEY_HEX}"\nenabled = false\n'),
+        environ={},
+    )
+    assert not kept_off.updates_active()
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[updates]\nenabled = true\n", {}, "updates.public_key: expected 64 hex digits"),
+        ('[updates]\npublic_key = "abcd"\n', {}, "got 4 characters"),
+        ("", {"LONGTAIL_UPDATES__PUBLIC_KEY": "zz" * 32}, "updates.public_key: expected 64 hex"),
+        ("[updates]\npoll_interval_s = 0.1\n", {}, "updates.poll_interval_s: must be >= 1.0"),
+    ],
+)
+def test_bad_update_options_are_refused_by_name(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, MINIMAL + text), environ=env)
+    assert message in str(info.value)
+
+
+def test_updates_need_the_token_even_without_upload(tmp_path: Path) -> None:
+    text = f'[source]\npath = "d"\n[upload]\nenabled = false\n[updates]\npublic_key = "{KEY_HEX}"\n'
+    with pytest.raises(ConfigError, match=r"vehicle\.token: empty"):
+        load_config(write(tmp_path, text), environ={})

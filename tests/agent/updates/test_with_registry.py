@@ -1,0 +1,43 @@
+"""The vehicle against the real release stage: the registry packs and signs, the rollout
+assigns the champion through the default wiring (``start_ingest`` serves ModelUpdates over
+``backend.release.rollout``), the vehicle verifies with the registry's public key, installs,
+swaps and reports health where the rollout stores it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.perception.package import ModelPackage, default_package_path
+from backend.wiring import build_backend, local_config, start_ingest
+from tests.agent.updates.vehicle import POLL_S, Vehicle
+from tests.backend.release.conftest import make_package
+
+
+def test_the_champion_reaches_the_vehicle_signed_by_the_registry(tmp_path: Path) -> None:
+    backend = build_backend(local_config(tmp_path / "backend"))
+    token = backend.add_vehicle("car-1")
+    server = start_ingest(backend)
+    registry = backend.release.registry
+    car = Vehicle.start(server.target, token, tmp_path / "models", registry.public_key)
+    baseline = ModelPackage.load(default_package_path()).version
+    try:
+        assert car.poll() == POLL_S and car.version == baseline  # nothing released yet
+        registry.register(
+            make_package(tmp_path / "packages", "v2"),
+            run_id=None,
+            dataset_digest=None,
+            parent_version=None,
+            metrics={},
+        )
+        registry.promote("v2")
+        car.health.frame(baseline, 0.02, 0.4, triggered=True)
+        assert car.poll() == POLL_S
+        assert car.version == "v2"
+        assert car.metric("longtail_agent_model_updates_total", outcome="installed") == 1
+        with backend.db.transaction("read reports") as uow:
+            reports = uow.rollouts.reports(version=baseline)
+        assert [(r.vehicle, r.frames, r.triggers) for r in reports] == [("car-1", 1, 1)]
+    finally:
+        car.close()
+        server.stop(grace_s=0.5)
+        backend.close()
