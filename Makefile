@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) $(APP_BUILD) lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 proto: $(STAMP)
 	$(BIN)/python proto/generate.py
