@@ -207,6 +207,27 @@ class ReleaseConfig:
 
 
 @dataclass(frozen=True)
+class TrainingConfig:
+    """Targeted retraining (``backend.training.retrain``)."""
+
+    #: training sets, candidate caches, runs in progress and the local MLflow store
+    dir: str = option("data/training", path=True)
+    #: Ray cluster address (``ray://host:10001``, ``auto``, or ``local`` for a private instance);
+    #: empty: runs execute in a local worker process
+    ray_address: str = ""
+    #: MLflow tracking URI (``http://mlflow:5000``); empty: ``sqlite:///<dir>/mlflow.db``
+    mlflow_tracking_uri: str = ""
+    seed: int = 0
+    epochs: int = option(4, low=1, high=1000)
+    learning_rate: float = option(5e-4, low=1e-7, high=1.0)
+    #: share of a training set's frames replayed from earlier training data
+    replay_share: float = option(0.5, low=0.0, high=0.95)
+    #: accepted labelled objects a rare class needs to become a known class of the next model
+    min_labels: int = option(20, low=1, high=1_000_000)
+    threads: int = option(2, low=1, high=256)
+
+
+@dataclass(frozen=True)
 class BackendConfig:
     """The whole backend configuration."""
 
@@ -218,6 +239,7 @@ class BackendConfig:
     auth: AuthConfig = field(default_factory=AuthConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
 
 
 def _is_loopback(host: str) -> bool:

@@ -216,6 +216,17 @@ class DatasetVersions:
             raise StorageError(f"{where}: stored labels do not match their digest")
         return content
 
+    def frame_points(self, digest_: str, entry: FrameEntry) -> npt.NDArray[np.float32]:
+        """The decoded points (float32 (N, 4), sensor frame) of one frame of the version,
+        checked against its frame id (the SHA-256 of the stored payload)."""
+        payload = self._blob(entry.blob_key, f"dataset {digest_} frame {entry.id}")
+        if sha256_hex(payload) != entry.id:
+            raise StorageError(f"dataset {digest_}: frame {entry.id} payload is damaged")
+        try:
+            return decode_frame(payload, source=f"frame {entry.id}")
+        except FormatError as exc:
+            raise StorageError(f"dataset {digest_}: {exc}") from exc
+
     def frames(self, digest_: str, manifest: Manifest) -> Iterator[ExportFrame]:
         """Every frame of the version in manifest order with its points and labels."""
         tasks = {t.id: t for t in manifest.tasks}
@@ -226,13 +237,7 @@ class DatasetVersions:
                 if len(cache) > LABEL_CACHE:
                     cache.popitem(last=False)
             content = cache[entry.task]
-            payload = self._blob(entry.blob_key, f"dataset {digest_} frame {entry.id}")
-            if sha256_hex(payload) != entry.id:
-                raise StorageError(f"dataset {digest_}: frame {entry.id} payload is damaged")
-            try:
-                points = decode_frame(payload, source=f"frame {entry.id}")
-            except FormatError as exc:
-                raise StorageError(f"dataset {digest_}: {exc}") from exc
+            points = self.frame_points(digest_, entry)
             point_labels = content.points.get(entry.id)
             if point_labels is not None and point_labels.semantic.shape[0] != points.shape[0]:
                 raise StorageError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,8 +64,14 @@ def train(
     *,
     val: CandidateSet | None = None,
     progress: bool = True,
+    init: CandidateNet | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train a ``CandidateNet`` on ``data`` (labels index the K = ``num_classes`` classes)."""
+    """Train a ``CandidateNet`` on ``data`` (labels index the K = ``num_classes`` classes).
+
+    ``init``, when given, is trained further (fine-tuning; its architecture wins over the
+    config's); ``on_epoch`` is called with each epoch's history entry.
+    """
     if len(data) == 0:
         raise TrainingError("training set has no candidates")
     present = np.unique(data.labels)
@@ -73,7 +80,7 @@ def train(
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
-    model = CandidateNet(
+    model = init or CandidateNet(
         num_classes=num_classes,
         ensemble_size=config.ensemble_size,
         embedding_dim=config.embedding_dim,
@@ -81,6 +88,10 @@ def train(
         width=config.width,
         head_dropout=config.head_dropout,
     )
+    if len(model.heads) != config.ensemble_size:
+        raise TrainingError(
+            f"the model has {len(model.heads)} heads, the config {config.ensemble_size}"
+        )
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -132,6 +143,8 @@ def train(
             entry["val_accuracy"] = accuracy(model, val)
         result.history.append(entry)
         log.info("epoch %d: %s", epoch + 1, entry)
+        if on_epoch is not None:
+            on_epoch(entry)
     model.eval()
     return result
 

@@ -1,0 +1,54 @@
+"""A training set from a real dataset version (SQLite and PostgreSQL, local blob store):
+events stay on one side, frames keep their identity, the suite is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backend.datasets.snapshot import DatasetFilter
+from backend.training.sets import SetConfig, SuiteLeakError, build_set
+from backend.training.sources import DriveSource, VersionSource, frame_digest
+from core.formats.dataset import Dataset
+from tests.backend.annotation.world import World, make_world
+from tests.backend.datasets.conftest import RULES, stock, versions_of
+
+
+@pytest.fixture
+def world(db_url: str, tmp_path: Path) -> Iterator[World]:
+    w = make_world(tmp_path, db_url, rules=RULES)
+    try:
+        yield w
+    finally:
+        w.backend.close()
+
+
+def test_version_frames_become_a_set_split_by_event(
+    world: World, drives: dict[str, Path], tmp_path: Path
+) -> None:
+    stocked = stock(world)
+    versions = versions_of(world)
+    version = versions.build(DatasetFilter(), author="boss").version
+    source = VersionSource(versions, version.digest)
+    frames = source.frames()
+    assert {f.id for f in frames} == {r.id for r in stocked.frames.values()}
+    # the three-frame sequence (30.0 .. 30.2 s on car-1) is one event, car-2's frame another
+    group = {f.id: f.group for f in frames}
+    seq = {group[stocked.frames[k].id] for k in ("seq0", "seq1", "seq2")}
+    assert len(seq) == 1
+    assert group[stocked.frames["other"].id] not in seq
+    ts = build_set(
+        tmp_path, [source], [DriveSource(drives["old"])], SetConfig(val_share=0.5, seed=3)
+    )
+    placed = {f["id"]: g["split"] for g in ts.manifest["groups"] for f in g["frames"]}
+    assert len({placed[stocked.frames[k].id] for k in ("seq0", "seq1", "seq2")}) == 1
+    # the written points are the stored (lossless) frame bit for bit: its identity survives
+    for d in ts.dirs("train") + ts.dirs("val"):
+        ds = Dataset(d)
+        for i in ds.indices:
+            assert frame_digest(ds.points(i)) in placed
+    assert ts.manifest["sources"][0]["digest"] == version.digest
+    with pytest.raises(SuiteLeakError, match=stocked.frames["person"].id):
+        build_set(tmp_path / "x", [source], forbidden={stocked.frames["person"].id})
