@@ -218,7 +218,7 @@ class TrainingConfig:
     #: MLflow tracking URI (``http://mlflow:5000``); empty: ``sqlite:///<dir>/mlflow.db``
     mlflow_tracking_uri: str = ""
     seed: int = 0
-    epochs: int = option(4, low=1, high=1000)
+    epochs: int = option(8, low=1, high=1000)
     learning_rate: float = option(5e-4, low=1e-7, high=1.0)
     #: share of a training set's frames replayed from earlier training data
     replay_share: float = option(0.5, low=0.0, high=0.95)

@@ -5,6 +5,8 @@
     BackendError
     ├── StorageError          a blob or metadata store failed; ``retryable`` says whether to try again
     ├── TrainingError         a dataset or training run that cannot produce a model
+    │   ├── SuiteLeakError    a frame of the edge-case suite offered to a training set
+    │   └── WorkerError       a training/evaluation job failed in its worker, or the worker died
     ├── EvaluationError       predictions or ground truth that cannot be scored
     ├── QualityError          labels that annotation QA cannot compare (shapes, lengths, settings)
     ├── SigningKeyError       the release signing key file is missing, unsafe or unreadable
@@ -38,6 +40,14 @@ class StorageError(BackendError):
 
 class TrainingError(BackendError):
     """Training data or settings that cannot produce a model."""
+
+
+class SuiteLeakError(TrainingError):
+    """A frame of the edge-case suite was offered to a training set (names frame and suite)."""
+
+
+class WorkerError(TrainingError):
+    """A job failed in its worker process or Ray task, or the worker died under it."""
 
 
 class EvaluationError(BackendError):

@@ -12,8 +12,9 @@ Building:
    ``forbidden`` (the edge-case suite's digests) refuses the whole build, naming frame and suite;
 2. all frames of the new sources are taken; replay frames are drawn (seeded) from the replay
    sources so that they make up ``replay_share`` of the set's frames;
-3. groups are split into train and val by a seeded hash of their key, per source kind, until val
-   holds ``val_share`` of the frames; a group is never divided;
+3. groups are split into train and val in the order of a seeded hash of their key, per source
+   kind, so that val holds up to ``val_share`` of the frames (``split_groups``); a group is
+   never divided;
 4. train frames holding a ``focus_classes`` object (the new edge cases) are repeated so that they
    make up at least ``focus_share`` of the training samples (at most ``max_repeat`` times); the
    frame is written once, its repeat count is in the manifest;
@@ -39,7 +40,7 @@ from typing import Any, Final
 import numpy as np
 
 from backend.datasets.manifest import canonical_json
-from backend.errors import TrainingError
+from backend.errors import SuiteLeakError, TrainingError
 from backend.training.sources import FrameSource, SourceFrame, count_points
 from core.classes import RARE_CLASSES
 from core.formats.dataset import DatasetWriter, FrameLabels
@@ -49,10 +50,6 @@ log = logging.getLogger(__name__)
 FORMAT: Final = "longtail.training-set/1"
 MANIFEST_FILE: Final = "manifest.json"
 SPLITS: Final = ("train", "val")
-
-
-class SuiteLeakError(TrainingError):
-    """A frame of the edge-case suite was offered to a training set."""
 
 
 @dataclass(frozen=True)
@@ -128,18 +125,22 @@ def _rank(seed: int, key: str) -> str:
 
 
 def split_groups(sizes: dict[str, int], val_share: float, seed: int) -> dict[str, str]:
-    """``train`` or ``val`` for each group (``sizes``: frames per group): groups in seeded-hash
-    order go to val until it holds ``val_share`` of the frames; with two or more groups and a
-    positive share at least one goes to val and at least one stays in train."""
+    """``train`` or ``val`` for each group (``sizes``: frames per group). In seeded-hash order,
+    a group goes to val when val stays within ``val_share`` of the frames with it; with two or
+    more groups and a positive share, val gets at least the smallest group if none fitted, and
+    train keeps at least one group. A group is never divided."""
     order = sorted(sizes, key=lambda k: _rank(seed, k))
-    total = sum(sizes.values())
     out = dict.fromkeys(order, "train")
+    if val_share <= 0 or len(order) < 2:
+        return out
+    target = val_share * sum(sizes.values())
     held = 0
-    for key in order[:-1]:  # the last group always trains
-        if val_share <= 0 or held >= val_share * total:
-            break
-        out[key] = "val"
-        held += sizes[key]
+    for key in order:
+        if held + sizes[key] <= target and len(order) - list(out.values()).count("val") > 1:
+            out[key] = "val"
+            held += sizes[key]
+    if held == 0:
+        out[min(order, key=lambda k: sizes[k])] = "val"
     return out
 
 

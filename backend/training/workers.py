@@ -17,17 +17,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
-from backend.errors import TrainingError
+from backend.errors import TrainingError, WorkerError
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 #: ``ray_address`` that starts a private Ray instance on this machine
 LOCAL_RAY: str = "local"
-
-
-class WorkerError(TrainingError):
-    """A job failed in its worker, or the worker died under it."""
 
 
 class Executor(Protocol):

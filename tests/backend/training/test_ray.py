@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from backend.errors import TrainingError
+from backend.errors import TrainingError, WorkerError
 from backend.evaluation.run import evaluate_package
 from backend.training.finetune import FinetuneConfig
 from backend.training.retrain import Retrainer
 from backend.training.sources import DriveSource
-from backend.training.workers import LOCAL_RAY, RayExecutor, WorkerError
+from backend.training.workers import LOCAL_RAY, RayExecutor
 from tests.backend.training.registry import CopyRegistry
 
 ray = pytest.importorskip("ray")

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from agent.perception.package import ModelPackage
+from backend.errors import SuiteLeakError, WorkerError
 from backend.training.finetune import FinetuneConfig
 from backend.training.retrain import PROGRESS_FILE, Retrainer, RunRecord, code_version
-from backend.training.sets import SuiteLeakError
 from backend.training.sources import DriveSource
 from backend.training.tracking import MlflowTracker, default_tracking_uri
-from backend.training.workers import InlineExecutor, ProcessExecutor, WorkerError
+from backend.training.workers import InlineExecutor, ProcessExecutor
 from tests.backend.training.registry import CopyRegistry
 
 TINY = FinetuneConfig(epochs=2, batch_size=64, threads=1, min_labels=3)

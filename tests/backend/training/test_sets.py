@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from backend.datasets.manifest import FrameEntry
-from backend.errors import TrainingError
+from backend.errors import SuiteLeakError, TrainingError
 from backend.training.sets import (
     MANIFEST_FILE,
     SetConfig,
-    SuiteLeakError,
     TrainingSet,
     build_set,
     focus_repeat,
@@ -67,6 +66,12 @@ def test_split_groups_is_seeded_and_keeps_both_sides() -> None:
     assert sum(v == "val" for v in a.values()) == 2
     assert split_groups({"only": 5}, 0.5, seed=0) == {"only": "train"}
     assert set(split_groups({"x": 1, "y": 1}, 0.9, seed=0).values()) == {"train", "val"}
+    # a big drive never swamps val: the small one is held out, whatever the hash order
+    for seed in range(5):
+        assert split_groups({"big": 200, "small": 60}, 0.2, seed) == {
+            "big": "train",
+            "small": "val",
+        }
 
 
 def test_suite_frame_is_refused_before_anything_is_written(

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from backend.datasets.snapshot import DatasetFilter
-from backend.training.sets import SetConfig, SuiteLeakError, build_set
+from backend.errors import SuiteLeakError
+from backend.training.sets import SetConfig, build_set
 from backend.training.sources import DriveSource, VersionSource, frame_digest
 from core.formats.dataset import Dataset
 from tests.backend.annotation.world import World, make_world
