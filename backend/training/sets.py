@@ -8,8 +8,9 @@ group (drive or event, never by frame), class-balanced, written in the on-disk d
 
 Building:
 
-1. every frame of every source is listed (identity, group, labels); a frame whose identity is in
-   ``forbidden`` (the edge-case suite's digests) refuses the whole build, naming frame and suite;
+1. every frame of every source is listed (identity, points digest, group, labels); a frame whose
+   identity or points digest is in ``forbidden`` (``backend.evaluation.suite.suite_digests``)
+   refuses the whole build before anything is written, naming the frame and the suite;
 2. all frames of the new sources are taken; replay frames are drawn (seeded) from the replay
    sources so that they make up ``replay_share`` of the set's frames;
 3. groups are split into train and val in the order of a seeded hash of their key, per source
@@ -32,8 +33,8 @@ import math
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +42,7 @@ import numpy as np
 
 from backend.datasets.manifest import canonical_json
 from backend.errors import SuiteLeakError, TrainingError
+from backend.evaluation.suite import points_digest
 from backend.training.sources import FrameSource, SourceFrame, count_points
 from core.classes import RARE_CLASSES
 from core.formats.dataset import DatasetWriter, FrameLabels
@@ -111,12 +113,19 @@ class TrainingSet:
         return dict(self.manifest["summary"]["objects"][split])
 
 
-def _check_forbidden(frames: Iterable[SourceFrame], forbidden: Collection[str], suite: str) -> None:
-    for f in frames:
-        if f.id in forbidden:
+def _with_points_digest(source: FrameSource, frame: SourceFrame) -> SourceFrame:
+    if frame.points_sha256 is not None:
+        return frame
+    return replace(frame, points_sha256=points_digest(source.points(frame)))
+
+
+def _check_forbidden(frame: SourceFrame, forbidden: Collection[str], suite: str) -> None:
+    for digest in (frame.id, frame.points_sha256):
+        if digest in forbidden:
             raise SuiteLeakError(
-                f"frame {f.id} of {f.source} (group {f.group}) belongs to {suite}; a suite frame "
-                "can never enter a training set"
+                f"frame {frame.id} of {frame.source} (group {frame.group}, points digest "
+                f"{frame.points_sha256}) belongs to {suite}; a suite frame can never enter a "
+                "training set"
             )
 
 
@@ -174,9 +183,11 @@ def plan_set(
     suite: str = "the edge-case suite",
 ) -> tuple[dict[str, Any], dict[str, tuple[FrameSource, SourceFrame]]]:
     """The manifest of the set and, by frame id, where each frame comes from (nothing written)."""
-    offered = {id(s): s.frames() for s in (*new, *replay)}
-    for frames in offered.values():
-        _check_forbidden(frames, forbidden, suite)
+    offered: dict[int, list[SourceFrame]] = {}
+    for s in (*new, *replay):
+        offered[id(s)] = [_with_points_digest(s, f) for f in s.frames()]
+        for f in offered[id(s)]:
+            _check_forbidden(f, forbidden, suite)
     new_frames = [(s, f) for s in new for f in offered[id(s)]]
     pool = [(s, f) for s in replay for f in offered[id(s)]]
     if not new_frames and not pool:
@@ -208,6 +219,7 @@ def plan_set(
                 {
                     "index": index,
                     "id": f.id,
+                    "points_sha256": f.points_sha256,
                     "labels_sha256": f.labels_sha256,
                     "classes": dict(sorted(Counter(o.class_name for o in f.objects).items())),
                     "repeat": repeat if split[key] == "train" and has_focus[f.id] else 1,

@@ -2,10 +2,11 @@
 and on-disk drives (simulator drives, groups of earlier training sets) replayed so the model
 does not forget.
 
-Every frame carries its identity, the SHA-256 of its encoded payload (``core.formats.codec``,
-lossless): a version's frames already have it (their frame id); a drive's frames get it by
-encoding their points the way a vehicle without quantisation uploads them. The edge-case suite
-compares the same digests.
+Every frame carries two digests. ``id``: a version's frame id (the SHA-256 of the payload the
+vehicle uploaded, DESIGN.md); a drive frame was never uploaded, so its id is its points digest.
+``points_sha256``: the SHA-256 of its points as little-endian float32 (N, 4)
+(``backend.evaluation.suite.points_digest``), the id the edge-case suite gives its frames, so a
+suite frame is recognised whichever way it reached a source.
 
 Every frame also carries its *group*: frames of one group are neighbours in time (one drive, one
 captured event) and must land on one side of a split. A drive is one group. In a dataset version
@@ -18,7 +19,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -29,8 +30,8 @@ from backend.annotation.labels import LabelContent
 from backend.datasets.manifest import FrameEntry, Manifest, canonical_json
 from backend.datasets.versions import DatasetVersions
 from backend.errors import TrainingError
+from backend.evaluation.suite import points_digest
 from core.errors import FormatError
-from core.formats.codec import encode_frame
 from core.formats.dataset import Dataset, ObjectLabel
 from core.geometry import points_in_boxes
 
@@ -39,11 +40,6 @@ log = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
 #: frames of one vehicle closer than this (seconds) are one event of a dataset version
 DEFAULT_EVENT_GAP_S = 10.0
-
-
-def frame_digest(points: F32) -> str:
-    """The frame's identity: SHA-256 (hex) of its lossless encoded payload."""
-    return hashlib.sha256(encode_frame(points)).hexdigest()
 
 
 def labels_digest(objects: Sequence[ObjectLabel]) -> str:
@@ -57,7 +53,8 @@ class SourceFrame:
     """One labelled frame a source offers: identity, group, position in the group, labels.
 
     ``objects`` are boxes in the sensor frame; ``num_points`` is -1 where the source does not
-    know it (it is counted from the points when the frame is written).
+    know it (it is counted from the points when the frame is written). ``points_sha256`` is
+    None where it is only known once the points are read.
     """
 
     id: str
@@ -66,6 +63,7 @@ class SourceFrame:
     time_ns: int
     objects: tuple[ObjectLabel, ...]
     ref: int  #: the source's own handle of the frame (drive index or version frame index)
+    points_sha256: str | None = None
 
     @property
     def labels_sha256(self) -> str:
@@ -205,22 +203,22 @@ class DriveSource:
                 if not self._ds.has_labels(index):
                     continue
                 labels = self._ds.labels(index)
+                digest = points_digest(self._ds.points(index))
                 out.append(
                     SourceFrame(
-                        frame_digest(self._ds.points(index)),
+                        digest,
                         self.name,
                         "",  # filled below: the group is named after the drive's content
                         labels.timestamp_ns,
                         labels.objects,
                         index,
+                        digest,
                     )
                 )
             if not out:
                 raise TrainingError(f"replay source {self.root}: no labelled frames")
             key = f"{self.root.name}-{_digest_of(out)[:12]}"
-            self._frames = [
-                SourceFrame(f.id, f.source, key, f.time_ns, f.objects, f.ref) for f in out
-            ]
+            self._frames = [replace(f, group=key) for f in out]
         return self._frames
 
     @property

@@ -127,3 +127,16 @@ def test_focus_repeat_bounds() -> None:
 def test_config_refuses_bad_shares() -> None:
     with pytest.raises(TrainingError, match="replay_share"):
         SetConfig(replay_share=1.0)
+
+
+def test_a_real_suite_is_refused(drives: dict[str, Path], tmp_path: Path) -> None:
+    """The edge-case suite's own digests (``suite_digests``) keep its frames out."""
+    from backend.evaluation.suite import build_suite, suite_digests
+
+    suite = build_suite([drives["old"]], tmp_path / "suite", name="edge-cases")
+    new, replay = _sources(drives)
+    with pytest.raises(SuiteLeakError, match="edge-cases"):
+        build_set(
+            tmp_path / "sets", new, replay, forbidden=suite_digests(suite), suite="edge-cases"
+        )
+    assert build_set(tmp_path / "sets", new, forbidden=suite_digests(suite)).digest

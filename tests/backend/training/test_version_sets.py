@@ -10,8 +10,9 @@ import pytest
 
 from backend.datasets.snapshot import DatasetFilter
 from backend.errors import SuiteLeakError
+from backend.evaluation.suite import points_digest
 from backend.training.sets import SetConfig, build_set
-from backend.training.sources import DriveSource, VersionSource, frame_digest
+from backend.training.sources import DriveSource, VersionSource
 from core.formats.dataset import Dataset
 from tests.backend.annotation.world import World, make_world
 from tests.backend.datasets.conftest import RULES, stock, versions_of
@@ -44,12 +45,21 @@ def test_version_frames_become_a_set_split_by_event(
         tmp_path, [source], [DriveSource(drives["old"])], SetConfig(val_share=0.5, seed=3)
     )
     placed = {f["id"]: g["split"] for g in ts.manifest["groups"] for f in g["frames"]}
+    points = {f["points_sha256"] for g in ts.manifest["groups"] for f in g["frames"]}
     assert len({placed[stocked.frames[k].id] for k in ("seq0", "seq1", "seq2")}) == 1
-    # the written points are the stored (lossless) frame bit for bit: its identity survives
+    # the written points are the stored frame's points bit for bit
     for d in ts.dirs("train") + ts.dirs("val"):
         ds = Dataset(d)
         for i in ds.indices:
-            assert frame_digest(ds.points(i)) in placed
+            assert points_digest(ds.points(i)) in points
     assert ts.manifest["sources"][0]["digest"] == version.digest
-    with pytest.raises(SuiteLeakError, match=stocked.frames["person"].id):
-        build_set(tmp_path / "x", [source], forbidden={stocked.frames["person"].id})
+    person = stocked.frames["person"].id
+    with pytest.raises(SuiteLeakError, match=person):
+        build_set(tmp_path / "x", [source], forbidden={person})
+    # the suite names its frames by their points: the same frame is refused by that digest too
+    manifest = versions.manifest(version.digest)
+    entry = next(e for e in manifest.frames if e.id == person)
+    suite_id = points_digest(versions.frame_points(version.digest, entry))
+    with pytest.raises(SuiteLeakError, match=suite_id):
+        build_set(tmp_path / "y", [source], forbidden={suite_id}, suite="suite v1")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
