@@ -251,10 +251,11 @@ def finetune(
     cache_dir: Path | None = None,
     progress: bool = False,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    version: str | None = None,
 ) -> FinetuneResult:
     """Fine-tune the champion package at ``champion_dir`` on ``training_set``; write the new
     package (model, embeddings, scoring statistics) to ``out`` and check the vehicle runtime
-    loads and runs it."""
+    loads and runs it. ``version`` names the package (default ``retrain-<set>-s<seed>``)."""
     clock: dict[str, float] = {}
     t0 = time.perf_counter()
     champion = ModelPackage.load(champion_dir)
@@ -332,7 +333,7 @@ def finetune(
         val_set=val_set,
         training=training,
         metrics=metrics,
-        version=f"retrain-{training_set.digest[:12]}-s{config.seed}",
+        version=version or f"retrain-{training_set.digest[:12]}-s{config.seed}",
     )
     ScoringStats.fit_package(out).save(out)
     t3 = time.perf_counter()

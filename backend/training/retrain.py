@@ -153,6 +153,7 @@ class FinetuneJob:
     config: FinetuneConfig
     cache_dir: str | None = None
     progress_file: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ def run_finetune_job(job: FinetuneJob) -> JobOutput:
             job.config,
             cache_dir=Path(job.cache_dir) if job.cache_dir else None,
             on_epoch=report,
+            version=job.version,
         )
         files = {name: (out / name).read_bytes() for name in PACKAGE_FILES}
     return JobOutput(
@@ -314,6 +316,9 @@ class Retrainer:
                 config,
                 str((self.dir / "cache").resolve()),
                 str((run_dir / PROGRESS_FILE).resolve()),
+                # unique per run: the package's metadata (creation time) differs run to run, and
+                # a registry refuses other content under a version it holds
+                f"retrain-{training_set.digest[:12]}-s{config.seed}-{run_id}",
             )
             output = self.executor.run(run_finetune_job, job)
             t2 = time.perf_counter()

@@ -66,6 +66,7 @@ def test_a_run_is_logged_then_registered(
     assert record.parent_model == ModelPackage.load(tiny_package).version
     assert record.training_set_digest == package.metadata["training"]["dataset_digest"]
     assert record.code_version == "test-code" and record.seed == TINY.seed
+    assert package.version.endswith(record.run_id)
     assert list((root / "runs").iterdir()) == []  # the run directory is gone
     from mlflow.tracking import MlflowClient
 
