@@ -9,7 +9,10 @@
    how many of the frames that show a rare object did the vehicle send, at what upload rate;
 5. label them (``backend.demo_labelling``): the stored frames become tasks, a simulated crowd
    labels, reviews and adjudicates them through the HTTP API (gold from the simulator's truth),
-   QA measures the labels, and the accepted labels become a dataset version exported as KITTI.
+   QA measures the labels, and the accepted labels become a dataset version exported as KITTI;
+6-9. close the loop (``backend.demo_loop``): an edge-case suite, retraining from the champion,
+   the release gate with its evidence, and a signed canary rollout that the vehicle daemon
+   downloads, verifies and swaps in while it drives again, then promotion or rollback.
 
 Everything lands under ``--out`` (default ``out/demo``): the drive, both configs, the logs, the
 backend's database and blobs, ``summary.json`` and a top view of the most urgent frame sent.
@@ -41,6 +44,7 @@ from backend.demo_labelling import (
     print_labelling_summary,
     summarize_labelling,
 )
+from backend.demo_loop import print_loop_summary, run_loop
 from core.classes import is_rare
 from core.formats.dataset import Dataset
 
@@ -121,9 +125,7 @@ def stored_frames(api: str, token: str) -> list[dict[str, Any]]:
             return frames
 
 
-def write_configs(
-    out: Path, drive: Path, ingest_port: int, api_port: int, metrics_port: int
-) -> tuple[Path, Path]:
+def write_backend_config(out: Path, ingest_port: int, api_port: int) -> Path:
     backend_toml = out / "backend.toml"
     backend_toml.write_text(
         f"""[ingest]
@@ -135,8 +137,16 @@ path = "data/blobs"
 staging_path = "data/staging"
 [metadata]
 url = "sqlite:///{(out / "data" / "longtail.db").resolve()}"
+[release]
+signing_key_path = "data/release/signing.key"
 {ANNOTATION_TOML}"""
     )
+    return backend_toml
+
+
+def write_agent_config(
+    out: Path, drive: Path, ingest_port: int, metrics_port: int, public_key: str
+) -> Path:
     agent_toml = out / "agent.toml"
     agent_toml.write_text(
         f"""[vehicle]
@@ -164,12 +174,36 @@ endpoint = "127.0.0.1:{ingest_port}"
 [metrics]
 port = {metrics_port}
 
+[updates]                       # signed model packages from the backend's rollouts
+public_key = "{public_key}"
+poll_interval_s = 1
+models_dir = "models"
+
 [daemon]
 exit_when_done = true
 log_format = "kv"
 """
     )
-    return backend_toml, agent_toml
+    return agent_toml
+
+
+def run_agent(out: Path, agent_toml: Path, label: str, frames: int, metrics_port: int) -> int:
+    """Run the vehicle daemon over the drive once (log ``out/<label>.log``); its exit code."""
+    with (out / f"{label}.log").open("wb") as agent_log:
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "run", "--config", str(agent_toml)],
+            stdout=agent_log,
+            stderr=subprocess.STDOUT,
+            cwd=out,
+        )
+        with tqdm(total=frames, unit="frame", desc=label) as bar:
+            while agent.poll() is None:
+                done = frames_processed(f"http://127.0.0.1:{metrics_port}/metrics")
+                if done is not None:
+                    bar.update(min(done, frames) - bar.n)
+                time.sleep(0.25)
+            bar.update(frames - bar.n)
+    return agent.returncode
 
 
 def rare_frames(dataset: Dataset) -> dict[int, list[str]]:
@@ -199,17 +233,26 @@ def run(args: argparse.Namespace) -> int:
     drive = out / "drive"
     python = sys.executable
 
-    print(f"[1/5] simulating {args.frames} frames of '{args.scenario}' (seed {args.seed})")
+    print(f"[1/9] simulating {args.frames} frames of '{args.scenario}' (seed {args.seed})")
     write_drive(resolve_scenario(args.scenario), args.frames, args.seed, drive, progress=True)
     dataset = Dataset(drive)
     rare = rare_frames(dataset)
     timestamps = {dataset.labels(i).timestamp_ns: i for i in dataset.indices}
 
     ingest_port, api_port, metrics_port = free_port(), free_port(), free_port()
-    backend_toml, agent_toml = write_configs(out, drive, ingest_port, api_port, metrics_port)
+    backend_toml = write_backend_config(out, ingest_port, api_port)
     api = f"http://127.0.0.1:{api_port}"
     cli = [python, "-m", "backend.cli"]
-    print(f"[2/5] starting the backend: gRPC ingest on :{ingest_port}, HTTP API on {api}")
+    config = ["--config", str(backend_toml)]
+    # the release signing key (outside the repository: under the demo's data) and the shipped
+    # baseline registered as the first champion; vehicles trust only this public key
+    for command in (["keygen"], ["seed-baseline"]):
+        subprocess.run([*cli, "release", *command, *config], check=True, capture_output=True)
+    public_key = subprocess.run(
+        [*cli, "release", "pubkey", *config], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    agent_toml = write_agent_config(out, drive, ingest_port, metrics_port, public_key)
+    print(f"[2/9] starting the backend: gRPC ingest on :{ingest_port}, HTTP API on {api}")
     token = (
         subprocess.run(
             [*cli, "backend", "vehicles", "add", "demo-car", "--config", str(backend_toml)],
@@ -250,32 +293,23 @@ def run(args: argparse.Namespace) -> int:
     try:
         wait_for_health(api, server)
         print(
-            "[3/5] running the vehicle daemon on the drive (perception, scoring, selection, spool, upload)"
+            "[3/9] running the vehicle daemon on the drive (perception, scoring, selection, spool, upload)"
         )
         started = time.monotonic()
-        with (out / "agent.log").open("wb") as agent_log:
-            agent = subprocess.Popen(
-                [python, "-m", "agent.cli", "run", "--config", str(agent_toml)],
-                stdout=agent_log,
-                stderr=subprocess.STDOUT,
-                cwd=out,
-            )
-            with tqdm(total=len(dataset), unit="frame", desc="agent") as bar:
-                while agent.poll() is None:
-                    done = frames_processed(f"http://127.0.0.1:{metrics_port}/metrics")
-                    if done is not None:
-                        bar.update(done - bar.n)
-                    time.sleep(0.25)
-                bar.update(len(dataset) - bar.n)
-        if agent.returncode != 0:
-            print(f"the agent exited with code {agent.returncode}; see {out / 'agent.log'}")
+
+        def drive_agent(label: str) -> int:
+            return run_agent(out, agent_toml, label, len(dataset), metrics_port)
+
+        code = drive_agent("agent")
+        if code != 0:
+            print(f"the agent exited with code {code}; see {out / 'agent.log'}")
             return 1
         elapsed = time.monotonic() - started
-        print("[4/5] asking the backend what it stored")
+        print("[4/9] asking the backend what it stored")
         stored = stored_frames(api, admin)
         top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"])) if stored else None
         top_detail = http_json(f"{api}/frames/{top['id']}", token=admin) if top else None
-        print("[5/5] labelling: tasks, a simulated crowd through the API, QA, a dataset version")
+        print("[5/9] labelling: tasks, a simulated crowd through the API, QA, a dataset version")
         truth = truth_from_drive(drive)
         crowd = run_crowd(
             api, admin, truth, seed=args.seed, progress=True, calibration_frames=CALIBRATION_TASKS
@@ -287,15 +321,26 @@ def run(args: argparse.Namespace) -> int:
             "dawid_skene_right": check.dawid_skene_right,
             "majority_right": check.majority_right,
         }
-        labelling = summarize_labelling(crowd.as_dict(), consensus, freeze_dataset(api, admin, out))
+        frozen = freeze_dataset(api, admin, out)
+        labelling = summarize_labelling(crowd.as_dict(), consensus, frozen)
+        loop = run_loop(
+            out=out,
+            backend_toml=backend_toml,
+            dataset_digest=frozen["digest"],
+            label_agreement=labelling["batch"].get("krippendorff_alpha_class"),
+            drive_agent=drive_agent,
+            small=args.small,
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
     summary = summarize(stored, rare, timestamps, len(dataset), elapsed)
     summary["labelling"] = labelling
+    summary["loop"] = loop
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
     print_labelling_summary(labelling, crowd.table())
+    print_loop_summary(loop)
     if top_detail is not None:
         index = timestamps.get(top_detail["captured_at_ns"])
         if index is not None:
@@ -377,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="demo", help="built-in scenario or TOML file")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="a fifth of the suite's frames and one training epoch (the tests' setting)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -261,6 +261,7 @@ class Daemon:
             )
         updates_channel: grpc.Channel | None = None
         updater: threading.Thread | None = None
+        update_worker: UpdateWorker | None = None
         if store is not None and swapper is not None and health is not None:
             updates_channel, update_worker = self._build_updates(store, swapper, health)
             updater = self._thread("updates", update_worker.run, self.stop_event.is_set)
@@ -271,6 +272,8 @@ class Daemon:
             source.close()  # a live source blocked waiting for its next frame must return
             for thread in (producer, writer):
                 thread.join()
+            if update_worker is not None:
+                update_worker.final_report()
             if updates_channel is not None:
                 updates_channel.close()  # ends a download in flight; its part file resumes
             if updater is not None:

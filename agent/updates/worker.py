@@ -90,6 +90,14 @@ class UpdateWorker:
         self.failures = 0
         return self.poll_interval_s
 
+    def final_report(self) -> None:
+        """Report the health not reported yet, once, as the daemon stops (the frames since the
+        last poll would otherwise never reach the rollout that judges this version)."""
+        try:
+            self._report()
+        except UpdateUnavailableError as exc:
+            log.warning("final health report not delivered: %s", exc)
+
     def _update(self, offer: ModelOffer, should_stop: Callable[[], bool]) -> None:
         if (offer.version, offer.digest) in self.refused:
             log.debug("model %s was refused before; not fetching it again", offer.version)

@@ -64,6 +64,24 @@ def register(subparsers: Any) -> None:
     promote.add_argument("--note", default="")
     promote.set_defaults(handler=_promote)
 
+    turn = sub.add_parser(
+        "turn",
+        help="retrain from the champion on a dataset version, gate it on the suite, and start "
+        "a canary rollout if the gate passes",
+    )
+    _config_option(turn)
+    turn.add_argument("dataset", help="digest of the dataset version to learn from")
+    turn.add_argument("--suite", type=Path, required=True, help="the edge-case suite manifest")
+    turn.add_argument(
+        "--replay", type=Path, nargs="*", default=[], help="earlier training drives to replay"
+    )
+    turn.add_argument("--gate", type=Path, default=None, help="gate file (default: shipped)")
+    turn.add_argument(
+        "--label-agreement", type=float, default=None, help="the version's QA agreement (alpha)"
+    )
+    turn.add_argument("--canary-share", type=float, default=None)
+    turn.set_defaults(handler=_turn)
+
     campaign = sub.add_parser("campaign", help="rollout campaigns")
     _config_option(campaign)
     csub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
@@ -228,3 +246,31 @@ def _campaign_decide(args: argparse.Namespace) -> int:
         return 0
 
     return _run(args, action)
+
+
+def _turn(args: argparse.Namespace) -> int:
+    import json
+
+    from backend.evaluation.suite import load_suite
+    from backend.release.gate import DEFAULT_GATE_FILE, load_gate
+    from backend.release.turn import run_turn
+    from backend.wiring import build_backend
+
+    suite = load_suite(args.suite)
+    gate = load_gate(args.gate or DEFAULT_GATE_FILE)
+    backend = build_backend(_config(args))
+    try:
+        result = run_turn(
+            backend,
+            dataset_digest=args.dataset,
+            replay=args.replay,
+            suite=suite,
+            gate=gate,
+            label_agreement=args.label_agreement,
+            canary_share=args.canary_share,
+        )
+    finally:
+        backend.close()
+    print(result.verdict.summary())
+    print(json.dumps(result.summary(), indent=2))
+    return 0 if result.verdict.passed else 1

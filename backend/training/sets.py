@@ -204,6 +204,10 @@ def plan_set(
     for k in ("new", "replay"):
         sizes = {g: len(fs) for g, fs in by_group.items() if kind[fs[0].id] == k}
         split.update(split_groups(sizes, config.val_share, config.seed))
+    if "val" not in split.values():
+        # each kind held one group (one event, one replayed drive): validate across kinds
+        sizes = {g: len(fs) for g, fs in by_group.items()}
+        split = split_groups(sizes, config.val_share, config.seed)
     focus = set(config.focus_classes)
     has_focus = {f.id: any(o.class_name in focus for o in f.objects) for _, f in chosen.values()}
     train_ids = [f.id for _, f in chosen.values() if split[f.group] == "train"]

@@ -12,7 +12,7 @@ from core.formats.dataset import Dataset
 def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     code = demo.main(
-        ["--frames", "24", "--scenario", "rare_heavy", "--seed", "3", "--out", str(out)]
+        ["--frames", "24", "--scenario", "rare_heavy", "--seed", "3", "--out", str(out), "--small"]
     )
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -32,3 +32,16 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> 
     accepted = sum(tier["accepted"] for tier in labelling["tiers"])
     assert accepted == labelling["dataset"]["tasks"] > 0
     assert (out / labelling["dataset"]["kitti_export"]).read_bytes()[:2] == b"PK"
+
+    # the loop closed: a candidate retrained from the champion on the version, gated on the
+    # suite with its evidence stored, rolled out to the canary, which swapped it in and reported
+    loop = summary["loop"]
+    assert loop["candidate"].startswith("retrain-") and loop["champion"].startswith("baseline-")
+    assert loop["gate_passed"] and loop["checks"] > 10 and loop["verdict_id"] == 1
+    assert loop["canary"] == ["demo-car"]
+    rollout = loop["rollout"]
+    assert rollout["state"] in {"promoted", "rolled_back"}, rollout  # decided, with its numbers
+    assert rollout["figures"]["canary"]["frames"] > 0 and rollout["reason"]
+    swapped = (out / "agent-canary.log").read_text()
+    assert f"-> {loop['candidate']} between frames" in swapped
+    assert set(loop["seconds"]) >= {"suite", "retrain", "evaluation", "gate", "rollout"}

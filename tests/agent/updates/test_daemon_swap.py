@@ -132,6 +132,12 @@ def test_frames_stream_through_a_model_swap_without_a_drop(
     assert [f.model_version for f in stored] == [baseline] * HALF + ["v2"] * HALF
     pointer = ModelStore(tmp_path / "models", raw_public_key(release_key)).current()
     assert pointer is not None and pointer.version == "v2"
+    # every frame reaches the rollout's health figures, the last ones in the report sent on exit
+    frames = {baseline: 0, "v2": 0}
+    for vehicle, report in served.delivery.reports:
+        assert vehicle == "car-1"
+        frames[report.version] += report.frames
+    assert frames == {baseline: HALF, "v2": HALF}
 
 
 def test_a_restarted_daemon_runs_the_installed_model_with_the_real_runtime(

@@ -42,6 +42,15 @@ def test_groups_never_straddle_a_split(drives: dict[str, Path], tmp_path: Path) 
         assert all(Dataset(d).has_labels(i) for i in Dataset(d).indices)
 
 
+def test_one_new_event_and_one_replayed_drive_still_give_a_validation_split(
+    drives: dict[str, Path], tmp_path: Path
+) -> None:
+    # each kind alone has one group and cannot be split; the set validates across kinds
+    ts = build_set(tmp_path, [DriveSource(drives["a"])], [DriveSource(drives["old"])], SetConfig())
+    kinds = {g["split"]: g["kind"] for g in ts.manifest["groups"]}
+    assert set(kinds) == {"train", "val"} and len(ts.manifest["groups"]) == 2
+
+
 def test_event_groups_join_tasks_and_close_frames() -> None:
     def entry(i: int, vehicle: str, t_s: float, task: int) -> FrameEntry:
         return FrameEntry(i, f"f{i}", f"frames/f{i}", 1, 1, vehicle, int(t_s * 1e9), {}, "s", task)

@@ -1,0 +1,240 @@
+"""One turn of the loop after labelling: retrain -> edge-case suite -> gate -> evidence -> canary.
+
+:func:`retrain_and_gate` takes a frozen dataset version and the champion of the registry and
+
+1. retrains from the champion on the version plus replayed earlier data
+   (``backend.training.retrain``; the suite's frames are refused by digest), registering the
+   candidate only when the run finished;
+2. evaluates champion and candidate in the same run on every suite slice
+   (``backend.evaluation.compare``) and applies the gate (``backend.release.gate``);
+3. stores the verdict and every number behind it as evidence (``backend.release.evidence``);
+4. starts a canary rollout only when the verdict lets the candidate through (the rollout service
+   checks the verdict again: nothing here can skip the gate).
+
+Each stage's wall time is kept (``TurnResult.seconds``): the feedback-loop latency by stage.
+The champion package is unpacked from the registry's signed archive (digest and signature
+checked), so what is retrained and compared is exactly what the fleet runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from backend.auth.people import utcnow
+from backend.datasets.versions import DatasetVersions
+from backend.evaluation.compare import Comparison, compare_packages
+from backend.evaluation.suite import Suite, suite_digests
+from backend.metadata.repositories.rollouts import CampaignRecord
+from backend.metadata.unit_of_work import Database
+from backend.release.evidence import record_verdict
+from backend.release.gate import GateConfig, GateVerdict, evaluate_gate
+from backend.release.health import HealthLimits
+from backend.release.registry import CHAMPION, ModelRegistry, require_alias
+from backend.release.rollout import RolloutService
+from backend.training.finetune import FinetuneConfig
+from backend.training.retrain import (
+    Retrainer,
+    RunOutcome,
+    RunRecord,
+    configs_from,
+    retrainer_from_config,
+)
+from backend.training.sets import SetConfig
+from backend.training.sources import DriveSource, VersionSource
+from core.formats.model_archive import unpack_archive
+
+if TYPE_CHECKING:
+    from backend.wiring import Backend
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """How a candidate that passed the gate is rolled out."""
+
+    share: float
+    limits: HealthLimits
+    min_reports: int = 1
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced; ``campaign`` is None when the gate failed."""
+
+    run: RunOutcome
+    champion: str
+    comparison: Comparison
+    verdict: GateVerdict
+    verdict_id: int
+    campaign: CampaignRecord | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures a person reads first (JSON-safe)."""
+        return {
+            "champion": self.champion,
+            "candidate": self.run.version,
+            "promoted_classes": list(self.run.promoted),
+            "classes": list(self.run.classes),
+            "training_set": self.run.record.training_set_digest,
+            "mlflow_run_id": self.run.mlflow_run_id,
+            "gate_passed": self.verdict.passed,
+            "failed_slices": self.verdict.failed_slices,
+            "checks": len(self.verdict.checks),
+            "verdict_id": self.verdict_id,
+            "campaign": None if self.campaign is None else self.campaign.id,
+            "canary": [] if self.campaign is None else list(self.campaign.canary_vehicles),
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+        }
+
+
+def registry_register(registry: ModelRegistry) -> Callable[[Path, RunRecord], str]:
+    """The retrainer's ``register`` callable over the model registry."""
+
+    def register(package_dir: Path, record: RunRecord) -> str:
+        version = registry.register(
+            package_dir,
+            run_id=record.run_id,
+            dataset_digest=record.training_set_digest,
+            parent_version=record.parent_model,
+            metrics={
+                "dataset_digests": list(record.dataset_digests),
+                "code_version": record.code_version,
+                "seed": record.seed,
+            },
+            actor="retrainer",
+        )
+        return version.version
+
+    return register
+
+
+def package_dir(registry: ModelRegistry, version: str, cache: Path) -> Path:
+    """A registered version's package, unpacked once under ``cache`` from its signed archive
+    (``open_archive`` checks the digest and signature)."""
+    target = cache / version
+    if not target.exists():
+        unpack_archive(registry.open_archive(version), target)
+    return target
+
+
+def retrain_and_gate(
+    *,
+    registry: ModelRegistry,
+    rollout: RolloutService,
+    versions: DatasetVersions,
+    retrainer: Retrainer,
+    db: Database,
+    dataset_digest: str,
+    replay: Sequence[Path],
+    suite: Suite,
+    gate: GateConfig,
+    label_agreement: float | None,
+    canary: CanaryPlan,
+    work_dir: Path,
+    set_config: SetConfig | None = None,
+    finetune_config: FinetuneConfig | None = None,
+    clock: Callable[[], datetime],
+) -> TurnResult:
+    """One turn (see the module docstring); the verdict and its evidence go to ``db``."""
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    champion = require_alias(registry, CHAMPION).version
+    champion_dir = package_dir(registry, champion, work_dir / "packages")
+    run = retrainer.run(
+        champion_dir,
+        [VersionSource(versions, dataset_digest)],
+        [DriveSource(d) for d in replay],
+        set_config=set_config,
+        config=finetune_config,
+        forbidden=suite_digests(suite),
+        suite=f"edge-case suite {suite.version[:12]}",
+    )
+    seconds.update({f"retrain.{k}": v for k, v in run.seconds.items()})
+    seconds["retrain"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    candidate_dir = package_dir(registry, run.version, work_dir / "packages")
+    comparison = compare_packages(champion_dir, candidate_dir, suite)
+    seconds["evaluation"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    verdict = evaluate_gate(
+        gate,
+        comparison,
+        dataset_digest=run.record.training_set_digest,
+        label_agreement=label_agreement,
+    )
+    verdict_id = record_verdict(
+        db,
+        verdict,
+        run_id=run.record.run_id,
+        at=clock(),
+        details={
+            "suite": suite.version,
+            "dataset_version": dataset_digest,
+            "mlflow_run_id": run.mlflow_run_id,
+        },
+    )
+    seconds["gate"] = time.perf_counter() - t2
+    campaign = None
+    if verdict.passed:
+        t3 = time.perf_counter()
+        campaign = rollout.start_campaign(
+            run.version,
+            canary_share=canary.share,
+            health_limits=canary.limits,
+            min_canary_reports=canary.min_reports,
+            actor="loop",
+        )
+        seconds["rollout_start"] = time.perf_counter() - t3
+    else:
+        log.warning("release blocked: %s", verdict.summary())
+    log.info("loop turn: %s", verdict.summary().splitlines()[0])
+    return TurnResult(run, champion, comparison, verdict, verdict_id, campaign, seconds)
+
+
+def run_turn(
+    backend: Backend,
+    *,
+    dataset_digest: str,
+    replay: Sequence[Path],
+    suite: Suite,
+    gate: GateConfig,
+    label_agreement: float | None,
+    canary_share: float | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> TurnResult:
+    """:func:`retrain_and_gate` wired from a backend's configuration: ``[training]`` (worker
+    process or Ray, MLflow, epochs...) and ``[release]`` (canary share, health limits)."""
+    config = backend.config
+    release = backend.release
+    set_config, finetune_config = configs_from(config.training)
+    return retrain_and_gate(
+        registry=release.registry,
+        rollout=release.rollout,
+        versions=DatasetVersions(backend.db, backend.blobs, clock),
+        retrainer=retrainer_from_config(
+            config.training, registry_register(release.registry), clock
+        ),
+        db=backend.db,
+        dataset_digest=dataset_digest,
+        replay=replay,
+        suite=suite,
+        gate=gate,
+        label_agreement=label_agreement,
+        canary=CanaryPlan(
+            canary_share if canary_share is not None else release.config.canary_share,
+            release.default_limits(),
+            release.config.min_canary_reports,
+        ),
+        work_dir=Path(config.training.dir) / "turns",
+        set_config=set_config,
+        finetune_config=finetune_config,
+        clock=clock,
+    )
