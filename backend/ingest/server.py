@@ -10,14 +10,13 @@ from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from backend.ingest.errors import IngestRejected
+from backend.ingest.errors import IngestRejected, parse_message
 from backend.ingest.service import IngestService
 from core.errors import ConfigError
 from longtail.v1 import ingest_pb2
@@ -30,28 +29,13 @@ SERVICE_NAME: str = ingest_pb2.DESCRIPTOR.services_by_name["Ingest"].full_name
 _MESSAGE_SLACK_BYTES = 64 * 1024
 
 
-_M = TypeVar("_M", bound=Message)
-
-
-def _parse(kind: type[_M], raw: bytes) -> _M:
-    message = kind()
-    try:
-        message.ParseFromString(raw)
-    except DecodeError as exc:
-        raise IngestRejected(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"malformed {kind.__name__} ({len(raw)} bytes): {exc}",
-        ) from exc
-    return message
-
-
 def ingest_handler(service: IngestService) -> grpc.GenericRpcHandler:
     """The Ingest service with requests parsed here rather than by gRPC, so a malformed
     protobuf gets INVALID_ARGUMENT and a log line (gRPC's own parser answers INTERNAL)."""
 
     def query_offset(raw: bytes, context: grpc.ServicerContext) -> ingest_pb2.QueryOffsetReply:
         try:
-            request = _parse(ingest_pb2.QueryOffsetRequest, raw)
+            request = parse_message(ingest_pb2.QueryOffsetRequest, raw)
         except IngestRejected as exc:
             log.warning("QueryOffset refused for %s: %s: %s", context.peer(), exc.code.name, exc)
             context.abort(exc.code, str(exc))
@@ -59,7 +43,7 @@ def ingest_handler(service: IngestService) -> grpc.GenericRpcHandler:
 
     def upload(raw: Iterator[bytes], context: grpc.ServicerContext) -> ingest_pb2.UploadAck:
         # a parse failure raises IngestRejected inside the service, which logs and aborts
-        return service.Upload((_parse(ingest_pb2.UploadChunk, r) for r in raw), context)
+        return service.Upload((parse_message(ingest_pb2.UploadChunk, r) for r in raw), context)
 
     return grpc.method_handlers_generic_handler(
         SERVICE_NAME,

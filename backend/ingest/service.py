@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import StorageError
 from backend.ingest.auth import TokenAuthenticator
-from backend.ingest.errors import IngestRejected
+from backend.ingest.errors import IngestRejected, abort_call
 from backend.ingest.locks import KeyedLocks
 from backend.ingest.validation import (
     IngestLimits,
@@ -86,16 +86,7 @@ class IngestService(ingest_pb2_grpc.IngestServicer):
 
     def _abort(self, context: Any, rpc: str, who: str, exc: Exception) -> NoReturn:
         """Log one line and end the call with the status that fits ``exc``."""
-        if isinstance(exc, IngestRejected):
-            code, message = exc.code, str(exc)
-        elif isinstance(exc, StorageError) and exc.retryable:
-            code, message = grpc.StatusCode.UNAVAILABLE, f"storage unavailable, retry later: {exc}"
-        else:
-            code, message = grpc.StatusCode.INTERNAL, f"internal error: {exc}"
-        level = logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.WARNING
-        log.log(level, "%s refused for %s: %s: %s", rpc, who, code.name, message)
-        context.abort(code, message)
-        raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
+        abort_call(context, log, rpc, who, exc, store="storage")
 
     # -- RPCs ---------------------------------------------------------------------------------
 

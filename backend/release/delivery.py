@@ -17,16 +17,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 import grpc
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from agent.errors import PackageRefusedError
 from agent.updates.verify import check_version
-from backend.errors import BackendError, InvalidInputError, NotFoundError, StorageError
+from backend.errors import BackendError
 from backend.ingest.auth import TokenAuthenticator
-from backend.ingest.errors import IngestRejected
+from backend.ingest.errors import IngestRejected, abort_call, parse_message
 from backend.release.types import HealthReport, UpdateSource
 from core.errors import CoreError
 from core.formats.model_archive import key_fingerprint
@@ -38,21 +38,6 @@ SERVICE_NAME: str = models_pb2.DESCRIPTOR.services_by_name["ModelUpdates"].full_
 
 #: Bytes of archive per DownloadChunk: well under the server's 1 MiB send limit.
 DEFAULT_CHUNK_BYTES = 256 * 1024
-
-
-_M = TypeVar("_M", bound=Message)
-
-
-def _parse(kind: type[_M], raw: bytes) -> _M:
-    message = kind()
-    try:
-        message.ParseFromString(raw)
-    except DecodeError as exc:
-        raise IngestRejected(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"malformed {kind.__name__} ({len(raw)} bytes): {exc}",
-        ) from exc
-    return message
 
 
 def _version(value: str, field: str) -> str:
@@ -110,20 +95,7 @@ class ModelUpdatesService:
 
     def _abort(self, context: Any, rpc: str, who: str, exc: Exception) -> NoReturn:
         """Log one line and end the call with the status that fits ``exc``."""
-        if isinstance(exc, IngestRejected):
-            code, message = exc.code, str(exc)
-        elif isinstance(exc, StorageError) and exc.retryable:
-            code, message = grpc.StatusCode.UNAVAILABLE, f"registry unavailable, retry later: {exc}"
-        elif isinstance(exc, NotFoundError):
-            code, message = grpc.StatusCode.NOT_FOUND, str(exc)
-        elif isinstance(exc, InvalidInputError):
-            code, message = grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-        else:
-            code, message = grpc.StatusCode.INTERNAL, f"internal error: {exc}"
-        level = logging.ERROR if code == grpc.StatusCode.INTERNAL else logging.WARNING
-        log.log(level, "%s refused for %s: %s: %s", rpc, who, code.name, message)
-        context.abort(code, message)
-        raise AssertionError("context.abort returned")  # pragma: no cover - abort always raises
+        abort_call(context, log, rpc, who, exc, store="registry")
 
     def GetAssignment(  # noqa: N802 - the RPC name of the contract
         self, request: models_pb2.GetAssignmentRequest, context: Any
@@ -226,7 +198,7 @@ def model_updates_handler(service: ModelUpdatesService) -> grpc.GenericRpcHandle
     def unary(name: str, kind: type[Message], call: Any) -> Any:
         def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
             try:
-                request = _parse(kind, raw)
+                request = parse_message(kind, raw)
             except IngestRejected as exc:
                 log.warning("%s refused for %s: %s: %s", name, context.peer(), exc.code.name, exc)
                 context.abort(exc.code, str(exc))
