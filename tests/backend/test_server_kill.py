@@ -69,7 +69,10 @@ def test_a_killed_server_loses_no_acknowledged_save(tmp_path: Path, metadata_url
         assert verdict.acknowledged >= KILL_AFTER, verdict
         assert verdict.in_flight_stored + verdict.in_flight_absent >= 1, verdict
         # the leases survived: each client gets its own back and saves on from the stored version
+        assert any(log.leases for log in logs), "no client held a lease when the server died"
         for log in logs:
+            if not log.leases:
+                continue  # under load this client got no lease before the kill: none to get back
             last = max(log.leases)
             headers = {"Authorization": f"Bearer {work.tokens[log.name]}"}
             with httpx.Client(base_url=work.api, headers=headers, timeout=30) as http:
