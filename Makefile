@@ -58,7 +58,7 @@ api-client: $(STAMP) $(NODE_STAMP)
 
 # Every benchmark, each writing its JSON to benchmarks/results/ (about 25 minutes here; the
 # selection benchmark simulates its drives once and caches them under build/).
-BENCHMARKS := bench_demo bench_simulator bench_codec bench_perception bench_scoring bench_agent_path bench_selection bench_selection_probe bench_events bench_tracking bench_ingest bench_task_api
+BENCHMARKS := bench_demo bench_simulator bench_codec bench_perception bench_scoring bench_agent_path bench_selection bench_selection_probe bench_events bench_tracking bench_ingest bench_task_api bench_loop
 bench: $(STAMP)
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
