@@ -32,6 +32,10 @@ capture policy, against the same budget of randomly chosen frames (same labellin
   capture_gain - 3 random_gain comes from a bootstrap over runs (each policy's runs resampled with
   replacement, ``N_BOOT_RUNS`` replicates): it covers seed and draw variation, not the suite's
   sampling (that is in each run's paired interval).
+* **Diagnosis** per policy (``diagnosis``): well-observed truth rare objects (at least
+  ``MIN_RARE_POINTS`` points) in the selected frames, how many selected frames hold one, and the
+  training candidates of each promoted class against background (``candidates_per_class`` of
+  the run; ``benchmarks/results/retrain.json`` learnt one class from about 1800 candidates).
 
 Run: ``.venv/bin/python -m benchmarks.bench_loop [--smoke]``; writes
 ``benchmarks/results/loop.json`` and ``loop_recall.png``.
@@ -43,6 +47,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import math
 import shutil
 import tempfile
 import time
@@ -117,6 +122,9 @@ def build_pool(args: argparse.Namespace, cache: Path) -> tuple[list[PoolDrive], 
                 "seed": POOL_SEED0 + i,
                 "frames": ds.frames,
                 "rare_objects_min_points_per_class": rare_objects,
+                "frames_with_a_well_observed_rare_object": int(
+                    (ds.rare_points >= MIN_RARE_POINTS).sum()
+                ),
                 "simulation_cpu_s": sim_cpu * args.frames / int(path.name.rsplit("frames", 1)[1]),
                 "perception_scoring_cpu_s": ds.cpu_s,
             }
@@ -229,6 +237,9 @@ def one_run(
         "seed": seed,
         "labelled_frames": len(refs),
         "truth_rare_objects_in_frames": rare_in_selection(pool, refs, MIN_RARE_POINTS),
+        "frames_with_a_well_observed_rare_object": sum(
+            int(pool[d].scores.rare_points[f] >= MIN_RARE_POINTS) for d, f in refs
+        ),
         "labelled_rare_objects": rare_only(counts),
         "labelled_objects": sum(counts.values()),
         "promoted": list(outcome.promoted),
@@ -268,6 +279,37 @@ def elsewhere(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     }
 
 
+def diagnosis(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Why a gain is what it is, mean over ``runs``: well-observed truth rare objects in the
+    selected frames (``MIN_RARE_POINTS``), frames among them holding one, and the training
+    candidates of a promoted class (median over the promoted classes)."""
+    from core.classes import is_rare
+
+    def promoted_candidates(r: Mapping[str, Any]) -> float:
+        counts = [n for c, n in r["candidates_per_class"].items() if c in r["promoted"]]
+        return float(np.median(counts)) if counts else math.nan
+
+    return {
+        "truth_rare_objects_in_frames": float(
+            np.mean([sum(r["truth_rare_objects_in_frames"].values()) for r in runs])
+        ),
+        "frames_with_a_well_observed_rare_object": float(
+            np.mean([r["frames_with_a_well_observed_rare_object"] for r in runs])
+        ),
+        "median_training_candidates_per_promoted_class": float(
+            np.nanmean([promoted_candidates(r) for r in runs])
+        ),
+        "training_candidates_background": float(
+            np.mean([r["candidates_per_class"].get("background", 0) for r in runs])
+        ),
+        "training_candidates_rare_total": float(
+            np.mean(
+                [sum(n for c, n in r["candidates_per_class"].items() if is_rare(c)) for r in runs]
+            )
+        ),
+    }
+
+
 def summarise(runs: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     """Per policy: mean and spread of the new-class recall before/after and gain; the capture /
     random gain ratio with its run bootstrap (module docstring)."""
@@ -289,6 +331,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
             ),
             "promoted_runs": [r["promoted"] for r in mine],
             "elsewhere_mean_difference": elsewhere(mine),
+            "diagnosis": diagnosis(mine),
         }
     cap, rnd = gains(runs, "capture"), gains(runs, "random")
     if cap.size and rnd.size:

@@ -77,6 +77,8 @@ def test_the_capture_run_labels_what_the_policy_picks_from_the_pool(
     refs = capture_select(pool, args.budget, PlaceDedup(radius_m=args.place_radius))
     capture = next(r for r in result["runs"] if r["policy"] == "capture")
     assert capture["truth_rare_objects_in_frames"] == rare_in_selection(pool, refs, MIN_RARE_POINTS)
+    held = sum(int(pool[d].scores.rare_points[f] >= MIN_RARE_POINTS) for d, f in refs)
+    assert capture["frames_with_a_well_observed_rare_object"] == held
     assert result["pool"]["frames"] == args.frames * args.drives
 
 
@@ -92,6 +94,12 @@ def test_summary_and_goals_follow_from_the_runs(
             if r["policy"] == policy
         ]
         assert summary[policy]["gain_mean"] == pytest.approx(float(np.mean(diffs)))
+        mine = [r for r in result["runs"] if r["policy"] == policy]
+        truth = [sum(r["truth_rare_objects_in_frames"].values()) for r in mine]
+        diagnosis = summary[policy]["diagnosis"]
+        assert diagnosis["truth_rare_objects_in_frames"] == pytest.approx(float(np.mean(truth)))
+        background = [r["candidates_per_class"]["background"] for r in mine]
+        assert diagnosis["training_candidates_background"] == pytest.approx(np.mean(background))
     cap, rnd = summary["capture"]["gain_mean"], summary["random"]["gain_mean"]
     vs = summary["capture_vs_random"]
     assert vs["margin_capture_minus_3x_random"] == pytest.approx(cap - GOAL_RATIO * rnd)
