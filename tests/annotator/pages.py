@@ -57,6 +57,9 @@ def drag_in_top_view(
     page.mouse.up()
     if shift:
         page.keyboard.up("Shift")
+    # let the page handle the release and draw it before the next input: on a loaded machine a
+    # key press or drag sent at once can reach the page before this drag's last move was drawn
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def wait_saved(page: Page) -> None:
