@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import ray
 
 from backend.errors import TrainingError, WorkerError
 from backend.evaluation.run import evaluate_package
@@ -15,8 +16,6 @@ from backend.training.retrain import Retrainer
 from backend.training.sources import DriveSource
 from backend.training.workers import LOCAL_RAY, RayExecutor
 from tests.backend.training.registry import CopyRegistry
-
-ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
