@@ -28,6 +28,17 @@ MODEL_CLASSES: tuple[str, ...] = (BACKGROUND, *COMMON_CLASSES)
 VAL_EVERY = 7
 
 
+def preprocessing_digest() -> str:
+    """SHA-256 over the source of the pre-processing stages (ground, clustering, box fit,
+    sampling): a cached candidate file made by other code is never reused."""
+    import agent.perception as perception
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(perception.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _candidates(
     roots: Sequence[str | os.PathLike[str]],
     params: PipelineParams,
@@ -35,11 +46,14 @@ def _candidates(
     progress: bool,
 ) -> CandidateSet:
     parts = []
+    code = preprocessing_digest() if cache_dir is not None else ""
     for root in roots:
         cache = None
         if cache_dir is not None:
             key = hashlib.sha256(
-                (dataset_digest([root]) + json.dumps(params.to_json(), sort_keys=True)).encode()
+                (
+                    dataset_digest([root]) + json.dumps(params.to_json(), sort_keys=True) + code
+                ).encode()
             ).hexdigest()[:16]
             cache = cache_dir / f"candidates-{key}.npz"
         parts.append(build_candidates(root, params, MODEL_CLASSES, cache=cache, progress=progress))
