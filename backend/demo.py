@@ -31,12 +31,18 @@ import sys
 import time
 import tomllib
 import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from backend.demo_capture import (
+    print_summary,
+    rare_frames,
+    rare_observations,
+    summarize,
+    summarize_events,
+)
 from backend.demo_labelling import (
     ANNOTATION_TOML,
     CALIBRATION_TASKS,
@@ -45,7 +51,6 @@ from backend.demo_labelling import (
     summarize_labelling,
 )
 from backend.demo_loop import print_loop_summary, run_loop
-from core.classes import is_rare
 from core.formats.dataset import Dataset
 
 log = logging.getLogger(__name__)
@@ -206,17 +211,6 @@ def run_agent(out: Path, agent_toml: Path, label: str, frames: int, metrics_port
     return agent.returncode
 
 
-def rare_frames(dataset: Dataset) -> dict[int, list[str]]:
-    """Frame timestamp (ns) -> rare classes visible in it, from the simulator's ground truth."""
-    found: dict[int, list[str]] = {}
-    for index in dataset.indices:
-        labels = dataset.labels(index)
-        rare = sorted({o.class_name for o in labels.objects if is_rare(o.class_name)})
-        if rare:
-            found[labels.timestamp_ns] = rare
-    return found
-
-
 def run(args: argparse.Namespace) -> int:
     from simulators.crowd import run_crowd, truth_from_drive
     from simulators.crowd.client import ApiClient
@@ -237,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
     write_drive(resolve_scenario(args.scenario), args.frames, args.seed, drive, progress=True)
     dataset = Dataset(drive)
     rare = rare_frames(dataset)
+    seen = rare_observations(dataset)
     timestamps = {dataset.labels(i).timestamp_ns: i for i in dataset.indices}
 
     ingest_port, api_port, metrics_port = free_port(), free_port(), free_port()
@@ -309,6 +304,12 @@ def run(args: argparse.Namespace) -> int:
         stored = stored_frames(api, admin)
         top = max(stored, key=lambda f: (f["priority"], f["captured_at_ns"])) if stored else None
         top_detail = http_json(f"{api}/frames/{top['id']}", token=admin) if top else None
+        events = summarize_events(seen, {f["captured_at_ns"] for f in stored})
+        best = events["best_view"]
+        best_id = next(
+            (f["id"] for f in stored if best and f["captured_at_ns"] == best["timestamp_ns"]), None
+        )
+        rare_detail = http_json(f"{api}/frames/{best_id}", token=admin) if best_id else None
         print("[5/9] labelling: tasks, a simulated crowd through the API, QA, a dataset version")
         truth = truth_from_drive(drive)
         crowd = run_crowd(
@@ -335,83 +336,32 @@ def run(args: argparse.Namespace) -> int:
         server.terminate()
         server.wait(timeout=30)
     summary = summarize(stored, rare, timestamps, len(dataset), elapsed)
+    summary["rare_events"] = events
     summary["labelling"] = labelling
     summary["loop"] = loop
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
     print_labelling_summary(labelling, crowd.table())
     print_loop_summary(loop)
-    if top_detail is not None:
-        index = timestamps.get(top_detail["captured_at_ns"])
-        if index is not None:
-            picture = out / "most_urgent_frame.png"
-            rules = {r["name"]: r["when"] for r in tomllib.loads(DEMO_RULES)["selection"]["rules"]}
-            points, labels = load_frame(drive, index)
-            explanation = explain_frame(top_detail, rules)
-            render_urgent_frame(
-                points, labels, top_detail, explanation, picture, frame_name=f"frame #{index}"
-            )
-            print(
-                f"top view of the most urgent frame sent (#{index}, rules {top_detail['rules_fired']}): {picture}"
-            )
+    rules = {r["name"]: r["when"] for r in tomllib.loads(DEMO_RULES)["selection"]["rules"]}
+    for detail, picture, what in (
+        (top_detail, out / "most_urgent_frame.png", "the most urgent frame sent"),
+        (rare_detail, out / "captured_rare_object.png", "a captured rare object"),
+    ):
+        index = timestamps.get(detail["captured_at_ns"]) if detail else None
+        if detail is None or index is None:
+            continue
+        points, labels = load_frame(drive, index)
+        explanation = explain_frame(detail, rules)
+        render_urgent_frame(
+            points, labels, detail, explanation, picture, frame_name=f"frame #{index}"
+        )
+        print(f"top view of {what} (#{index}, rules {detail['rules_fired']}): {picture}")
     print(
         f"everything is under {out}/ (drive, configs, logs, database, blobs, summary.json, "
         "the dataset's KITTI export)"
     )
     return 0
-
-
-def summarize(
-    stored: list[dict[str, Any]],
-    rare: dict[int, list[str]],
-    timestamps: dict[int, int],
-    total_frames: int,
-    elapsed_s: float,
-) -> dict[str, Any]:
-    """Compare what the backend stored with the simulator's ground truth."""
-    sent = {f["captured_at_ns"] for f in stored}
-    caught = sorted(t for t in rare if t in sent)
-    by_rule = Counter(rule for f in stored for rule in f["rules_fired"])
-    classes_caught = Counter(c for t in caught for c in rare[t])
-    classes_present = Counter(c for t in rare for c in rare[t])
-    return {
-        "frames_driven": total_frames,
-        "frames_uploaded": len(stored),
-        "upload_fraction": len(stored) / max(total_frames, 1),
-        "rare_object_frames": len(rare),
-        "rare_object_frames_uploaded": len(caught),
-        "rare_frame_recall": len(caught) / len(rare) if rare else None,
-        "uploads_by_rule": dict(by_rule.most_common()),
-        "rare_classes_present_frames": dict(classes_present),
-        "rare_classes_uploaded_frames": dict(classes_caught),
-        "agent_wall_s": elapsed_s,
-        "agent_frames_per_s": total_frames / elapsed_s if elapsed_s > 0 else None,
-        "uploaded_frame_indices": sorted(timestamps[t] for t in sent if t in timestamps),
-    }
-
-
-def print_summary(summary: dict[str, Any]) -> None:
-    recall = summary["rare_frame_recall"]
-    lines = [
-        "",
-        f"frames driven                    {summary['frames_driven']}",
-        f"frames uploaded and stored       {summary['frames_uploaded']} "
-        f"({100 * summary['upload_fraction']:.1f} % of the drive)",
-        f"frames showing a rare object     {summary['rare_object_frames']}",
-        f"  of them uploaded               {summary['rare_object_frames_uploaded']}"
-        + (f" (recall {recall:.2f})" if recall is not None else ""),
-        f"agent throughput                 {summary['agent_frames_per_s']:.1f} frames/s "
-        "(replay as fast as possible, upload included)",
-        "uploads by rule                  "
-        + ", ".join(f"{rule}: {n}" for rule, n in summary["uploads_by_rule"].items()),
-        "rare classes (frames uploaded / frames present): "
-        + ", ".join(
-            f"{c} {summary['rare_classes_uploaded_frames'].get(c, 0)}/{n}"
-            for c, n in sorted(summary["rare_classes_present_frames"].items())
-        ),
-        "",
-    ]
-    print("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,7 @@ import numpy.typing as npt
 from agent.scoring import SCORE_NAMES, DetectionScores, Scorer
 from agent.selection.drivable import DrivableArea, unexplained_values
 from backend.evaluation import selection_metrics as sm
+from backend.evaluation.selection_metrics import EventRule
 from backend.paths import portable_path
 from benchmarks.bench_selection import (
     drive_name,
@@ -74,7 +75,6 @@ from benchmarks.selection_events import (
     BUDGETS,
     Capture,
     Event,
-    EventRule,
     PlaceDedup,
     Policy,
     capture,

@@ -36,6 +36,7 @@ import numpy.typing as npt
 from numba import njit
 
 from backend.evaluation import selection_metrics as sm
+from backend.evaluation.selection_metrics import EventRule
 from benchmarks.selection_drives import DriveScores
 
 F64 = npt.NDArray[np.float64]
@@ -44,20 +45,6 @@ I64 = npt.NDArray[np.int64]
 Policy = Callable[[DriveScores, npt.NDArray[np.bool_], I64], F64]
 #: the budgets of the headline table
 BUDGETS: Final = (0.005, 0.01, 0.02, 0.05)
-
-
-@dataclass(frozen=True)
-class EventRule:
-    """When a frame shows a rare object well observed (points on it; range in metres)."""
-
-    min_points: int = 50
-    near_points: int = 10
-    near_range_m: float = 30.0
-
-    def well_observed(self, points: I64, range_m: F64) -> npt.NDArray[np.bool_]:
-        return (points >= self.min_points) | (
-            (points >= self.near_points) & (range_m <= self.near_range_m)
-        )
 
 
 @dataclass(frozen=True)

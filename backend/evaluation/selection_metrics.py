@@ -18,7 +18,10 @@ the frames happen to be in:
   set of frames (a *reference* drive) and applied to positives drawn elsewhere (an *enriched*
   drive with more rare frames): the stratified estimate used when positives are too scarce;
 * ``wilson_interval`` -- the Wilson score interval of a proportion (e.g. event recall: captured
-  events out of eligible ones), which stays inside [0, 1] and is honest near 0 and 1.
+  events out of eligible ones), which stays inside [0, 1] and is honest near 0 and 1;
+* ``EventRule`` / ``event_capture`` -- a rare-object **event** is one rare actor's track; a frame
+  shows it *well observed* when enough LiDAR points fall on it; the event is *eligible* when some
+  frame shows it well observed and *captured* when one of those frames was uploaded.
 
 Scores may be ``-inf`` (a frame with nothing to score ranks last); NaN is refused.
 """
@@ -241,3 +244,60 @@ def wilson_interval(successes: float, trials: int, confidence: float = 0.95) -> 
     centre = (p + z * z / (2.0 * trials)) / denom
     half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """When a frame shows a rare object well observed: at least ``min_points`` LiDAR points on
+    it, or at least ``near_points`` within ``near_range_m`` metres of the sensor."""
+
+    min_points: int = 50
+    near_points: int = 10
+    near_range_m: float = 30.0
+
+    def well_observed(self, points: npt.ArrayLike, range_m: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Per observation (one object in one frame; points on it, range in metres)."""
+        n = np.asarray(points)
+        r = np.asarray(range_m, dtype=np.float64)
+        good: npt.NDArray[np.bool_] = (n >= self.min_points) | (
+            (n >= self.near_points) & (r <= self.near_range_m)
+        )
+        return good
+
+
+@dataclass(frozen=True)
+class EventCapture:
+    """Per rare track (sorted by id): whether it is eligible and whether it was captured."""
+
+    tracks: npt.NDArray[np.int64]
+    eligible: npt.NDArray[np.bool_]
+    captured: npt.NDArray[np.bool_]
+
+    @property
+    def recall(self) -> float:
+        """Captured share of the eligible events (NaN when none is eligible)."""
+        n = int(self.eligible.sum())
+        return float(self.captured.sum()) / n if n else math.nan
+
+
+def event_capture(
+    track: npt.ArrayLike,
+    points: npt.ArrayLike,
+    range_m: npt.ArrayLike,
+    uploaded: npt.ArrayLike,
+    rule: EventRule,
+) -> EventCapture:
+    """Events from observations: one row per rare object per frame, with its track id, the
+    points on it, its range (metres) and whether that frame was uploaded."""
+    ids = np.asarray(track, dtype=np.int64)
+    sent = np.asarray(uploaded, dtype=bool)
+    if not ids.shape == sent.shape == np.shape(points) == np.shape(range_m):
+        raise EvaluationError(
+            f"event rows disagree: track {ids.shape}, points {np.shape(points)}, "
+            f"range {np.shape(range_m)}, uploaded {sent.shape}"
+        )
+    good = rule.well_observed(points, range_m)
+    tracks, inverse = np.unique(ids, return_inverse=True)
+    eligible = np.bincount(inverse, weights=good, minlength=tracks.size) > 0
+    captured = np.bincount(inverse, weights=good & sent, minlength=tracks.size) > 0
+    return EventCapture(tracks, eligible, captured)

@@ -26,6 +26,17 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> 
     ]
     assert len(blobs) == summary["frames_uploaded"]
     assert (out / "most_urgent_frame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # events: rare tracks, counted against the frames the backend stored
+    events = summary["rare_events"]
+    assert events["events"] >= events["eligible"] >= events["captured"]
+    assert sum(c["eligible"] for c in events["by_class"].values()) == events["eligible"] > 0
+    assert sum(c["captured"] for c in events["by_class"].values()) == events["captured"]
+    if events["captured"]:
+        best = events["best_view"]
+        drive = Dataset(out / "drive")
+        stored_at = {drive.labels(i).timestamp_ns for i in summary["uploaded_frame_indices"]}
+        assert best["timestamp_ns"] in stored_at and best["points"] >= events["rule"]["near_points"]
+        assert (out / "captured_rare_object.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     labelling = summary["labelling"]
     assert labelling["flagged"] == ["ann-spammer"]  # caught by the calibration gold
     assert labelling["tasks_left_waiting"] == 0

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from backend.evaluation import selection_metrics as sm
+from backend.evaluation.selection_metrics import EventRule
 from benchmarks.selection_drives import DriveScores, frame_max
 from benchmarks.selection_events import (
-    EventRule,
     capture,
     capture_probability,
     dedup_capture,

@@ -9,10 +9,12 @@ import pytest
 
 from backend.errors import EvaluationError
 from backend.evaluation.selection_metrics import (
+    EventRule,
     ThresholdRule,
     auroc,
     auroc_two_sample,
     budget_count,
+    event_capture,
     lift,
     random_expected_recall,
     recall_at_budget,
@@ -144,3 +146,28 @@ def test_wilson_interval_refuses_impossible_counts() -> None:
     with pytest.raises(EvaluationError, match="successes"):
         wilson_interval(11, 10)
     assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_event_capture_counts_tracks_not_frames() -> None:
+    rule = EventRule(min_points=50, near_points=10, near_range_m=30.0)
+    # track 7: well observed twice, uploaded once (captured); track 3: only ever seen with
+    # 12 points at 45 m (not eligible, even though uploaded); track 9: well observed near the
+    # sensor (12 points at 20 m) but never uploaded
+    track = [7, 7, 7, 3, 9]
+    points = [60, 80, 5, 12, 12]
+    range_m = [40.0, 35.0, 10.0, 45.0, 20.0]
+    uploaded = [False, True, True, True, False]
+    result = event_capture(track, points, range_m, uploaded, rule)
+    assert result.tracks.tolist() == [3, 7, 9]
+    assert result.eligible.tolist() == [False, True, True]
+    assert result.captured.tolist() == [False, True, False]
+    assert result.recall == 0.5
+    # an upload of a frame where the object is badly observed does not capture it
+    only_poor = event_capture([7, 7], [60, 5], [40.0, 10.0], [False, True], rule)
+    assert only_poor.captured.tolist() == [False] and only_poor.recall == 0.0
+
+
+def test_event_capture_refuses_rows_that_disagree() -> None:
+    with pytest.raises(EvaluationError, match=r"track \(2,\), points \(3,\)"):
+        event_capture([1, 2], [1, 2, 3], [1.0, 2.0], [True, False], EventRule())
+    assert math.isnan(event_capture([], [], [], [], EventRule()).recall)
