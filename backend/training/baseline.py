@@ -35,6 +35,7 @@ class BaselineSettings:
 
     seed: int = 7
     epochs: int = 16
+    threads: int = 2  #: PyTorch threads (the weights do not depend on it beyond float rounding)
 
 
 def read_splits(path: Path) -> dict[str, list[Path]]:
@@ -74,7 +75,7 @@ def build_baseline(
         splits["train"],
         out,
         val_dirs=splits["val"],
-        config=TrainConfig(seed=settings.seed, epochs=settings.epochs),
+        config=TrainConfig(seed=settings.seed, epochs=settings.epochs, threads=settings.threads),
         cache_dir=cache_dir,
         version_prefix="baseline",
         progress=progress,

@@ -46,6 +46,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cache", type=Path, default=None, help="directory for candidate caches")
     p.add_argument("--seed", type=int, default=None, help="training seed (default: the plan's)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the plan's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="PyTorch threads (default 2; 1 on a machine busy with other work, where two "
+        "spinning threads on two shared cores run many times slower than one)",
+    )
     p.set_defaults(handler=_build_baseline)
 
 
@@ -89,7 +96,15 @@ def _build_baseline(args: argparse.Namespace) -> int:
         args.out,
         args.report,
         settings=baseline.BaselineSettings(
-            **{k: v for k, v in (("seed", args.seed), ("epochs", args.epochs)) if v is not None}
+            **{
+                k: v
+                for k, v in (
+                    ("seed", args.seed),
+                    ("epochs", args.epochs),
+                    ("threads", args.threads),
+                )
+                if v is not None
+            }
         ),
         cache_dir=args.cache,
     )
