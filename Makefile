@@ -62,12 +62,15 @@ BENCHMARKS := bench_demo bench_simulator bench_codec bench_perception bench_scor
 bench: $(STAMP)
 	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
+# The shipped model: domain-randomised drives over every sensor preset (PLAN=baseline: clean
+# hdl64 drives only, the model shipped before it).
+PLAN ?= randomised
 baseline: $(STAMP)
-	$(BIN)/longtail sim training-drives --plan baseline --out build/baseline/drives
-	$(BIN)/longtail model build-baseline --drives build/baseline/drives --cache build/baseline/cache \
+	$(BIN)/longtail sim training-drives --plan $(PLAN) --out build/$(PLAN)/drives
+	$(BIN)/longtail model build-baseline --drives build/$(PLAN)/drives --cache build/$(PLAN)/cache \
 		--out agent/models/baseline --report benchmarks/results/model_eval.json
 	$(BIN)/python -m benchmarks.provenance stamp benchmarks/results/model_eval.json \
-		--entries simulators.training_drives backend.training.baseline --param plan=baseline
+		--entries simulators.training_drives backend.training.baseline --param plan=$(PLAN)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache $(APP)/node_modules $(APP)/dist

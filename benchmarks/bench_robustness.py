@@ -1,10 +1,10 @@
 """Robustness of the shipped model to real-sensor artefacts: AP per class and distance band.
 
-Run: ``.venv/bin/python -m benchmarks.bench_robustness [--frames 10] [--seed 501]
+Run: ``.venv/bin/python -m benchmarks.bench_robustness [--frames 20] [--seed 501]
 [--package DIR] [--presets hdl64 ...]``. Writes ``benchmarks/results/robustness.json``.
 
 For every sensor preset of the simulator (``simulators.sensors.PRESETS``) a held-out drive of
-the ``urban`` scenario (seed ``--seed``; the baseline trains on 101-105 and tests on 301-302) is
+the ``urban`` scenario (seed ``--seed``; the shipped model trains on 111-150 and tests on 311-315) is
 simulated under each condition: ``clean`` (the baseline of the same run: same traffic, same
 seed), every artefact of ``simulators.effects`` alone, and ``realistic`` (the preset's
 published defaults, all together). The artefacts a preset's defaults leave off (a wet road,
@@ -183,7 +183,7 @@ def run(package_dir: Path, presets: list[str], frames: int, seed: int) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--seed", type=int, default=501)
     parser.add_argument("--package", type=Path, default=default_package_path())
     parser.add_argument("--presets", nargs="+", default=sorted(PRESETS), choices=sorted(PRESETS))
