@@ -1548,6 +1548,39 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** CheckOut */
+        CheckOut: {
+            /** Name */
+            name: string;
+            /**
+             * Value
+             * @description measured; 'inf' when unbounded; null: not yet
+             */
+            value: number | string | null;
+            /** Limit */
+            limit: number;
+            /** Passed */
+            passed: boolean | null;
+        };
+        /** ConditionCheckOut */
+        ConditionCheckOut: {
+            /** Evidence Id */
+            evidence_id: number;
+            /** Kind */
+            kind: string;
+            /** Metric */
+            metric: string;
+            /** Value */
+            value: number | null;
+            /** Lo */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /** Threshold */
+            threshold: number | null;
+            /** Passed */
+            passed: boolean | null;
+        };
         /**
          * ConditionOut
          * @description A triggering condition the suite knows (SOTIF known area).
@@ -1580,7 +1613,7 @@ export interface components {
             /** Gate Passed */
             gate_passed: boolean | null;
             /** Checks */
-            checks: components["schemas"]["backend__api__schemas__safety__CheckOut"][];
+            checks: components["schemas"]["ConditionCheckOut"][];
             /**
              * Accepted Objects
              * @description accepted labelled objects of the class
@@ -1860,7 +1893,7 @@ export interface components {
             /** Reason */
             reason: string;
             /** Checks */
-            checks: components["schemas"]["backend__api__schemas__release__CheckOut"][];
+            checks: components["schemas"]["CheckOut"][];
             /** Canary */
             canary: {
                 [key: string]: unknown;
@@ -3136,39 +3169,6 @@ export interface components {
             created_at: string;
             /** Active */
             active: boolean;
-        };
-        /** CheckOut */
-        backend__api__schemas__release__CheckOut: {
-            /** Name */
-            name: string;
-            /**
-             * Value
-             * @description measured; 'inf' when unbounded; null: not yet
-             */
-            value: number | string | null;
-            /** Limit */
-            limit: number;
-            /** Passed */
-            passed: boolean | null;
-        };
-        /** CheckOut */
-        backend__api__schemas__safety__CheckOut: {
-            /** Evidence Id */
-            evidence_id: number;
-            /** Kind */
-            kind: string;
-            /** Metric */
-            metric: string;
-            /** Value */
-            value: number | null;
-            /** Lo */
-            lo: number | null;
-            /** Hi */
-            hi: number | null;
-            /** Threshold */
-            threshold: number | null;
-            /** Passed */
-            passed: boolean | null;
         };
     };
     responses: never;

@@ -289,7 +289,7 @@ class DiffOut(BaseModel):
     spi_changes: list[SpiChangeOut]
 
 
-class CheckOut(BaseModel):
+class ConditionCheckOut(BaseModel):
     evidence_id: int
     kind: str
     metric: str
@@ -310,7 +310,7 @@ class ConditionOut(BaseModel):
     in_suite: bool = Field(description="the current suite holds the slice")
     spis: list[str]
     gate_passed: bool | None
-    checks: list[CheckOut]
+    checks: list[ConditionCheckOut]
     accepted_objects: int | None = Field(description="accepted labelled objects of the class")
 
 
