@@ -228,6 +228,15 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class SafetyConfig:
+    """The safety case (``backend.safety``)."""
+
+    #: the case in GSN YAML (gsn2x schema, validated at start-up: ``longtail safety validate``);
+    #: empty: the case shipped with the backend (``backend/safety/case.yaml``)
+    case_path: str = option("", path=True)
+
+
+@dataclass(frozen=True)
 class BackendConfig:
     """The whole backend configuration."""
 
@@ -240,6 +249,7 @@ class BackendConfig:
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
 
 
 def _is_loopback(host: str) -> bool:

@@ -11,6 +11,7 @@
     ├── QualityError          labels that annotation QA cannot compare (shapes, lengths, settings)
     ├── SigningKeyError       the release signing key file is missing, unsafe or unreadable
     ├── InvalidInputError     a request or label that breaks a rule (names the field and value)   422
+    │   └── SafetyCaseError   a safety case (GSN YAML) that breaks a rule: each problem names its node
     ├── AuthenticationError   no, an unknown, expired or revoked credential                        401
     ├── PermissionDeniedError a known person whose role does not allow the action                  403
     ├── NotFoundError         the named task, user, dataset... does not exist                      404
@@ -66,6 +67,19 @@ class SigningKeyError(BackendError):
 
 class InvalidInputError(BackendError):
     """A request or label that breaks a rule; the message names the field and the value."""
+
+
+class SafetyCaseError(InvalidInputError):
+    """A safety case that cannot be used: not YAML, a node of unknown kind, a reference to no
+    node, a ``supportedBy`` cycle, a goal left without support and not marked undeveloped, an
+    SPI without a threshold... ``problems`` lists every one, each naming its node; the message
+    joins them under the file's name."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        head = f"safety case {source}: {len(problems)} problem(s)"
+        super().__init__("\n  ".join([head, *problems]))
+        self.source = source
+        self.problems = list(problems)
 
 
 class AuthenticationError(BackendError):

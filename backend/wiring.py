@@ -35,6 +35,7 @@ from backend.config import (
     IngestConfig,
     MetadataConfig,
     ReleaseConfig,
+    SafetyConfig,
     StorageConfig,
     validate,
 )
@@ -51,6 +52,8 @@ from backend.release.delivery import SERVICE_NAME as DELIVERY_SERVICE
 from backend.release.delivery import ModelUpdatesService, model_updates_handler
 from backend.release.services import ReleaseServices, build_release
 from backend.release.types import UpdateSource
+from backend.safety.case import DEFAULT_CASE_FILE, load_case
+from backend.safety.service import SafetyService
 from backend.storage.base import BlobStore
 from backend.storage.local import LocalBlobStore
 from backend.storage.s3 import S3BlobStore, make_s3_client
@@ -118,6 +121,7 @@ class Backend:
     people: People
     annotation: AnnotationServices
     release: ReleaseServices
+    safety: SafetyService
 
     def add_vehicle(self, name: str) -> str:
         """Register a vehicle and return its token (shown once)."""
@@ -164,6 +168,7 @@ def build_backend(
         store.describe(),
         staging.root,
     )
+    release, safety = build_release_stage(db, store, config, clock)
     return Backend(
         config=config,
         db=db,
@@ -172,8 +177,33 @@ def build_backend(
         service=service,
         people=People(db, token_ttl=timedelta(seconds=config.auth.session_s), clock=clock),
         annotation=build_annotation(db, store, config.annotation, clock=clock),
-        release=build_release(db, store, config.release, clock),
+        release=release,
+        safety=safety,
     )
+
+
+def build_safety(
+    db: Database, config: SafetyConfig, clock: Callable[[], datetime] = utcnow
+) -> SafetyService:
+    """The safety stage over ``db`` with the configured case, validated now (a bad case stops
+    the process at start-up with every problem named, never at a release)."""
+    case = load_case(config.case_path or DEFAULT_CASE_FILE)
+    log.info("safety case %s (%s, %d nodes)", case.name, case.digest[:12], len(case.nodes))
+    return SafetyService(db, case, clock)
+
+
+def build_release_stage(
+    db: Database,
+    blobs: BlobStore,
+    config: BackendConfig,
+    clock: Callable[[], datetime] = utcnow,
+) -> tuple[ReleaseServices, SafetyService]:
+    """The release services with the safety stage hooked into every promotion (each release
+    stores its safety case snapshot in the promotion's transaction); the release CLI uses this
+    too, so ``longtail release promote`` records the case like the API does."""
+    safety = build_safety(db, config.safety, clock)
+    release = build_release(db, blobs, config.release, clock, on_promote=(safety.record_release,))
+    return release, safety
 
 
 def build_annotation(
@@ -241,6 +271,7 @@ def build_api(backend: Backend) -> FastAPI:
         annotation=backend.annotation,
         config=backend.config,
         release=backend.release,
+        safety=backend.safety,
     )
     return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
 

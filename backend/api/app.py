@@ -25,6 +25,7 @@ from backend.api.routes import (
     ontology,
     people,
     quality,
+    safety,
     tasks,
     vehicles,
     webhooks,
@@ -48,6 +49,7 @@ ROUTERS = (
     vehicles,
     models,
     evidence,
+    safety,
 )
 
 DESCRIPTION = """\

@@ -21,6 +21,7 @@ from backend.errors import AuthenticationError
 from backend.metadata.models.base import ID_MAX
 from backend.metadata.unit_of_work import Database
 from backend.release.services import ReleaseServices
+from backend.safety.service import SafetyService
 from backend.storage.base import BlobStore
 
 
@@ -34,6 +35,7 @@ class ApiServices:
     annotation: AnnotationServices
     config: BackendConfig
     release: ReleaseServices
+    safety: SafetyService
 
 
 def get_services(request: Request) -> ApiServices:
@@ -54,6 +56,10 @@ def get_release(request: Request) -> ReleaseServices:
     return get_services(request).release
 
 
+def get_safety(request: Request) -> SafetyService:
+    return get_services(request).safety
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -70,6 +76,7 @@ DbDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
 AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
 ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
+SafetyDep = Annotated[SafetyService, Depends(get_safety)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

@@ -8,13 +8,17 @@ reviewer           what an annotator may, and review other people's labels; read
 senior             what a reviewer may, and adjudicate (overlap disagreements, escalations);
                    read the audit log, dataset versions, model versions, rollouts and
                    release-gate evidence
-admin              everything: people, tokens, ontology, tasks, gold, datasets, exports, webhooks,
-                   model rollouts (start, promote, roll back); the only role that may bypass a
-                   failed release gate (recorded as evidence)
+admin              everything but signing off a release: people, tokens, ontology, tasks, gold,
+                   datasets, exports, webhooks, model rollouts (start, promote, roll back); the
+                   only role that may bypass a failed release gate (recorded as evidence)
 safety_engineer    read figures, the audit log, frames, dataset versions and exports, model
-                   versions, rollouts and the release-gate verdicts with their evidence; no
-                   labelling
+                   versions, rollouts, the release-gate verdicts with their evidence and the
+                   safety case; the only role that signs off a release (recorded); no labelling
 =================  ===========================================================================
+
+Reading the safety case (its statuses, SPIs, snapshots, SOTIF view and release reports) takes
+``read_evidence``: it is made of the gate's evidence. Signing off is kept from admins on purpose:
+the role that may bypass a failed gate must not also be the one that signs the release.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class Permission(enum.StrEnum):
     MANAGE_RELEASES = "manage_releases"
     READ_EVIDENCE = "read_evidence"
     BYPASS_GATE = "bypass_gate"
+    SIGN_OFF_RELEASE = "sign_off_release"
 
 
 _LABELLER = frozenset({Permission.LABEL, Permission.READ_OWN_FIGURES})
@@ -64,7 +69,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.REVIEWER: _REVIEWER,
     Role.SENIOR: _SENIOR
     | {Permission.READ_FRAMES, Permission.READ_RELEASES, Permission.READ_EVIDENCE},
-    Role.ADMIN: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission) - {Permission.SIGN_OFF_RELEASE},
     Role.SAFETY_ENGINEER: frozenset(
         {
             Permission.READ_OWN_FIGURES,
@@ -74,6 +79,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.READ_DATASETS,
             Permission.READ_RELEASES,
             Permission.READ_EVIDENCE,
+            Permission.SIGN_OFF_RELEASE,
         }
     ),
 }

@@ -132,15 +132,14 @@ def _pubkey(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, action: Any) -> int:
-    """Build the release services of the configured backend, run ``action`` on them, close."""
-    from backend.auth.people import utcnow
-    from backend.release.services import build_release
-    from backend.wiring import build_blob_store, open_database
+    """Build the release services of the configured backend (with the safety stage's hook: a
+    promotion stores the case it released), run ``action`` on them, close."""
+    from backend.wiring import build_blob_store, build_release_stage, open_database
 
     config = _config(args)
     db = open_database(config.metadata)
     try:
-        release = build_release(db, build_blob_store(config.storage), config.release, utcnow)
+        release, _ = build_release_stage(db, build_blob_store(config.storage), config)
         result: int = action(release)
         return result
     finally:

@@ -9,7 +9,9 @@ content again stores the same bytes under the same key and inserts the row.
 
 Aliases: ``champion`` (what the fleet runs), ``candidate`` (under rollout), ``previous`` (the
 champion before the last promotion). A promotion moves champion -> previous and the version ->
-champion in one transaction, with an audit event.
+champion in one transaction, with an audit event; the ``on_promote`` hooks run in that same
+transaction (the safety stage snapshots the case the model is released with), so a promotion
+and what it records commit together or not at all.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -51,6 +53,9 @@ ALIASES: Final = (CHAMPION, CANDIDATE, PREVIOUS)
 VERSION_RE: Final = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _DIGEST_RE: Final = re.compile(r"^[0-9a-f]{64}$")
 
+#: called in a promotion's transaction with (unit of work, version, actor, time)
+PromotionHook = Callable[[UnitOfWork, str, str, datetime], object]
+
 
 def archive_key(version: str, digest: str) -> str:
     """Where the archive of ``version`` with ``digest`` lives in the blob store."""
@@ -73,7 +78,8 @@ def check_alias(name: str) -> str:
 
 
 class ModelRegistry:
-    """Registered model versions over one database and blob store; ``signer`` signs new ones."""
+    """Registered model versions over one database and blob store; ``signer`` signs new ones;
+    ``on_promote`` hooks run inside every promotion's transaction (module docstring)."""
 
     def __init__(
         self,
@@ -81,11 +87,14 @@ class ModelRegistry:
         blobs: BlobStore,
         signer: Signer,
         clock: Callable[[], datetime],
+        *,
+        on_promote: Sequence[PromotionHook] = (),
     ) -> None:
         self._db = db
         self._blobs = blobs
         self._signer = signer
         self._clock = clock
+        self._on_promote = tuple(on_promote)
 
     @property
     def public_key(self) -> bytes:
@@ -263,6 +272,8 @@ class ModelRegistry:
             details={"version": version, "previous": previous},
             note=note,
         )
+        for hook in self._on_promote:
+            hook(uow, version, actor, now)
         log.info("model %s promoted to champion by %s (previous: %s)", version, actor, previous)
         return previous
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 from backend.config import ReleaseConfig
 from backend.metadata.unit_of_work import Database
 from backend.release.health import HealthLimits
-from backend.release.registry import ModelRegistry
+from backend.release.registry import ModelRegistry, PromotionHook
 from backend.release.rollout import RolloutService
 from backend.release.signing import Signer, load_signer
 from backend.storage.base import BlobStore
@@ -43,9 +43,11 @@ def build_release(
     clock: Callable[[], datetime],
     *,
     signer: Signer | None = None,
+    on_promote: Sequence[PromotionHook] = (),
 ) -> ReleaseServices:
     """The release services over one database and blob store; the signer is loaded from (or,
-    with ``generate_key``, created in) ``signing_key_path`` unless one is passed."""
+    with ``generate_key``, created in) ``signing_key_path`` unless one is passed; ``on_promote``
+    hooks run in every promotion's transaction (``backend.wiring`` passes the safety stage's)."""
     key = signer or load_signer(Path(config.signing_key_path), create=config.generate_key)
-    registry = ModelRegistry(db, blobs, key, clock)
+    registry = ModelRegistry(db, blobs, key, clock, on_promote=on_promote)
     return ReleaseServices(registry, RolloutService(db, registry, clock), key, config)

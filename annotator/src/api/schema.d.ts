@@ -1050,6 +1050,193 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/safety/case": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Case
+         * @description The case judged for ``model_version`` (the champion when left out) on its newest gate
+         *     verdict: every node with its status, reason and evidence rows, and every link.
+         */
+        get: operations["get_case_safety_case_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/spis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Spis
+         * @description Every SPI across the newest ``limit`` gated versions (oldest first): value, interval,
+         *     threshold and status per version; and the open ones (violated or challenged) of
+         *     ``model_version`` (the champion when left out), with their owners.
+         */
+        get: operations["get_spis_safety_spis_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/snapshots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Snapshots
+         * @description Snapshots of released cases, newest first.
+         */
+        get: operations["list_snapshots_safety_snapshots_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/snapshots/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Snapshot
+         * @description The case as it stood when ``version`` was released (404 if it never was).
+         */
+        get: operations["get_snapshot_safety_snapshots__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/snapshots/{base}/diff/{target}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Diff Snapshots
+         * @description What changed between two releases' cases: nodes, links, statuses and SPI figures.
+         */
+        get: operations["diff_snapshots_safety_snapshots__base__diff__target__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/sotif": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Sotif
+         * @description The SOTIF view of ``model_version`` (the champion when left out): the triggering
+         *     conditions the suite knows with their status, and the field discoveries it does not cover.
+         */
+        get: operations["get_sotif_safety_sotif_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/releases/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Release
+         * @description The release of ``version``: gate verdict and checks, case status, snapshot, sign-offs.
+         */
+        get: operations["get_release_safety_releases__version__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/releases/{version}/signoffs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign Off
+         * @description Sign off the release of ``version`` (safety engineers), recorded with the digest of the
+         *     case signed and audited. 409 when the gate's verdict failed and was not bypassed, when the
+         *     version was never gated, or when the caller signed it already.
+         */
+        post: operations["sign_off_safety_releases__version__signoffs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/safety/releases/{version}/report.html": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Report
+         * @description The release report: one self-contained HTML file (no external asset) with the case tree
+         *     and statuses, every SPI, every gate check, the sign-offs and the digests.
+         */
+        get: operations["get_report_safety_releases__version__report_html_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1110,6 +1297,13 @@ export interface components {
             };
             /** Note */
             note: string;
+        };
+        /** BeforeAfterOut */
+        BeforeAfterOut: {
+            /** Before */
+            before: string;
+            /** After */
+            after: string;
         };
         /**
          * BoxIn
@@ -1286,6 +1480,74 @@ export interface components {
             };
             evaluation: components["schemas"]["EvaluationOut"];
         };
+        /**
+         * CaseInfoOut
+         * @description Which case: its name, file, YAML digest (SHA-256), top goal and open (undeveloped) items.
+         */
+        CaseInfoOut: {
+            /** Name */
+            name: string;
+            /** Brief */
+            brief: string;
+            /** Source */
+            source: string;
+            /** Digest */
+            digest: string;
+            /** Root */
+            root: string;
+            /** Undeveloped */
+            undeveloped: string[];
+        };
+        /**
+         * CaseOut
+         * @description The case judged for one model version on its newest gate verdict.
+         */
+        CaseOut: {
+            /** Model Version */
+            model_version: string;
+            /**
+             * Champion
+             * @description the version is the champion now
+             */
+            champion: boolean;
+            case: components["schemas"]["CaseInfoOut"];
+            /** @description the newest gate verdict on the version */
+            verdict: components["schemas"]["VerdictOut"] | null;
+            /**
+             * Current Suite
+             * @description the suite version of the newest verdict
+             */
+            current_suite: string | null;
+            /** Stale */
+            stale: boolean;
+            /**
+             * Top Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            top_status: string;
+            /** Nodes */
+            nodes: components["schemas"]["NodeOut"][];
+            /** Links */
+            links: components["schemas"]["LinkOut"][];
+        };
+        /**
+         * ChangeOut
+         * @description A node or SPI whose ``fields`` changed, with their values before and after.
+         */
+        ChangeOut: {
+            /** Id */
+            id: string;
+            /** Fields */
+            fields: string[];
+            /** Before */
+            before: {
+                [key: string]: unknown;
+            };
+            /** After */
+            after: {
+                [key: string]: unknown;
+            };
+        };
         /** CheckOut */
         CheckOut: {
             /** Name */
@@ -1299,6 +1561,64 @@ export interface components {
             limit: number;
             /** Passed */
             passed: boolean | null;
+        };
+        /** ConditionCheckOut */
+        ConditionCheckOut: {
+            /** Evidence Id */
+            evidence_id: number;
+            /** Kind */
+            kind: string;
+            /** Metric */
+            metric: string;
+            /** Value */
+            value: number | null;
+            /** Lo */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /** Threshold */
+            threshold: number | null;
+            /** Passed */
+            passed: boolean | null;
+        };
+        /**
+         * ConditionOut
+         * @description A triggering condition the suite knows (SOTIF known area).
+         */
+        ConditionOut: {
+            /** Slice */
+            slice: string;
+            /**
+             * Kind
+             * @description class, distance, occlusion, weather or sparsity
+             */
+            kind: string;
+            /**
+             * Status
+             * @description supported, violated, challenged or undeveloped; null when no SPI argues over it
+             */
+            status: string | null;
+            /**
+             * Argued
+             * @description an SPI of the case argues over the slice
+             */
+            argued: boolean;
+            /**
+             * In Suite
+             * @description the current suite holds the slice
+             */
+            in_suite: boolean;
+            /** Spis */
+            spis: string[];
+            /** Gate Passed */
+            gate_passed: boolean | null;
+            /** Checks */
+            checks: components["schemas"]["ConditionCheckOut"][];
+            /**
+             * Accepted Objects
+             * @description accepted labelled objects of the class
+             */
+            accepted_objects: number | null;
         };
         /** CreatedUserOut */
         CreatedUserOut: {
@@ -1498,6 +1818,54 @@ export interface components {
             scores: {
                 [key: string]: number;
             };
+        };
+        /**
+         * DiffOut
+         * @description What changed from the ``base`` release's snapshot to the ``target``'s.
+         */
+        DiffOut: {
+            /** Base */
+            base: string;
+            /** Target */
+            target: string;
+            /** Case Changed */
+            case_changed: boolean;
+            case_digest: components["schemas"]["BeforeAfterOut"];
+            top_status: components["schemas"]["BeforeAfterOut"];
+            /** Nodes Added */
+            nodes_added: components["schemas"]["NodeBriefOut"][];
+            /** Nodes Removed */
+            nodes_removed: components["schemas"]["NodeBriefOut"][];
+            /** Nodes Changed */
+            nodes_changed: components["schemas"]["ChangeOut"][];
+            /** Links Added */
+            links_added: components["schemas"]["LinkOut"][];
+            /** Links Removed */
+            links_removed: components["schemas"]["LinkOut"][];
+            /** Status Changes */
+            status_changes: components["schemas"]["StatusChangeOut"][];
+            /** Spi Changes */
+            spi_changes: components["schemas"]["SpiChangeOut"][];
+        };
+        /**
+         * DiscoveryOut
+         * @description A class of captured, accepted labels the suite does not cover (SOTIF unknown area).
+         */
+        DiscoveryOut: {
+            /** Class Name */
+            class_name: string;
+            /** Objects */
+            objects: number;
+            /** Frames */
+            frames: number;
+            /** Tasks */
+            tasks: number;
+            /** Vehicles */
+            vehicles: string[];
+            /** First Accepted */
+            first_accepted: string | null;
+            /** Last Accepted */
+            last_accepted: string | null;
         };
         /**
          * ErrorOut
@@ -1911,6 +2279,18 @@ export interface components {
             /** Reviews */
             reviews: components["schemas"]["ReviewOut"][];
         };
+        /** LinkOut */
+        LinkOut: {
+            /** Source */
+            source: string;
+            /** Target */
+            target: string;
+            /**
+             * Kind
+             * @description supportedBy or inContextOf
+             */
+            kind: string;
+        };
         /** LoginIn */
         LoginIn: {
             /** Name */
@@ -1982,6 +2362,51 @@ export interface components {
              */
             group: "known" | "rare" | "unknown" | "stuff";
         };
+        /** NodeBriefOut */
+        NodeBriefOut: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Text */
+            text: string;
+        };
+        /**
+         * NodeOut
+         * @description One GSN node with its status (null for contexts, assumptions, justifications).
+         */
+        NodeOut: {
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description goal, strategy, solution, context, assumption, justification
+             */
+            kind: string;
+            /** Text */
+            text: string;
+            /** Undeveloped */
+            undeveloped: boolean;
+            /** Supported By */
+            supported_by: string[];
+            /** In Context Of */
+            in_context_of: string[];
+            /**
+             * Gate
+             * @description 'verdict': the solution cites the gate's verdict
+             */
+            gate: string | null;
+            spi: components["schemas"]["SpiOut"] | null;
+            /**
+             * Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            status: string | null;
+            /** Reason */
+            reason: string;
+            /** Evidence Ids */
+            evidence_ids: number[];
+        };
         /** OntologyOut */
         OntologyOut: {
             /** Version */
@@ -2017,6 +2442,38 @@ export interface components {
             count?: number | null;
             /** Data */
             data: string;
+        };
+        /**
+         * ReleaseOut
+         * @description A model version's release: the gate's verdict and every check (candidate against
+         *     champion per slice), the case's top status, the snapshot, the sign-offs, and why a sign-off
+         *     would be refused (null: the gate lets it be signed).
+         */
+        ReleaseOut: {
+            /** Model Version */
+            model_version: string;
+            /** Champion */
+            champion: boolean;
+            verdict: components["schemas"]["VerdictOut"] | null;
+            /** Checks */
+            checks: components["schemas"]["EvidenceOut"][];
+            /** Failed Slices */
+            failed_slices: string[];
+            /**
+             * Top Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            top_status: string;
+            snapshot: components["schemas"]["SnapshotSummaryOut"] | null;
+            /**
+             * Content Digest
+             * @description the snapshot's digest, or the content's now
+             */
+            content_digest: string;
+            /** Signoffs */
+            signoffs: components["schemas"]["SignOffOut"][];
+            /** Sign Off Blocker */
+            sign_off_blocker: string | null;
         };
         /**
          * ReviewIn
@@ -2086,6 +2543,287 @@ export interface components {
             label_set_id: number;
             /** Version */
             version: number;
+        };
+        /**
+         * SignOffIn
+         * @description A safety engineer's sign-off of a release.
+         */
+        SignOffIn: {
+            /** Comment */
+            comment: string;
+        };
+        /** SignOffOut */
+        SignOffOut: {
+            /** Id */
+            id: number;
+            /** Model Version */
+            model_version: string;
+            /**
+             * Signed At
+             * Format: date-time
+             */
+            signed_at: string;
+            /** Signed By */
+            signed_by: string;
+            /** Comment */
+            comment: string;
+            /** Verdict Id */
+            verdict_id: number;
+            /**
+             * Snapshot Id
+             * @description the release snapshot signed, if released
+             */
+            snapshot_id: number | null;
+            /** Case Digest */
+            case_digest: string;
+            /**
+             * Snapshot Digest
+             * @description digest of the case content signed
+             */
+            snapshot_digest: string;
+        };
+        /**
+         * SnapshotOut
+         * @description A snapshot with its content: ``case_text`` (the YAML), ``structure`` (the parsed nodes),
+         *     ``statuses`` (node -> status, reason, evidence_ids), ``spis`` (as ``SpiOut``),
+         *     ``evidence_ids``, ``verdict_id``, ``verdict_suite``, ``current_suite``.
+         */
+        SnapshotOut: {
+            /** Id */
+            id: number;
+            /** Model Version */
+            model_version: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Case Name */
+            case_name: string;
+            /**
+             * Case Digest
+             * @description SHA-256 of the case YAML text
+             */
+            case_digest: string;
+            /**
+             * Digest
+             * @description SHA-256 of the snapshot's canonical JSON content
+             */
+            digest: string;
+            /**
+             * Top Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            top_status: string;
+            /** Verdict Id */
+            verdict_id: number | null;
+            /** Content */
+            content: {
+                [key: string]: unknown;
+            };
+        };
+        /** SnapshotPage */
+        SnapshotPage: {
+            /** Items */
+            items: components["schemas"]["SnapshotSummaryOut"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /**
+         * SnapshotSummaryOut
+         * @description A release's snapshot: taken when the version was promoted to champion, never changed.
+         */
+        SnapshotSummaryOut: {
+            /** Id */
+            id: number;
+            /** Model Version */
+            model_version: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Case Name */
+            case_name: string;
+            /**
+             * Case Digest
+             * @description SHA-256 of the case YAML text
+             */
+            case_digest: string;
+            /**
+             * Digest
+             * @description SHA-256 of the snapshot's canonical JSON content
+             */
+            digest: string;
+            /**
+             * Top Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            top_status: string;
+            /** Verdict Id */
+            verdict_id: number | null;
+        };
+        /** SotifOut */
+        SotifOut: {
+            /** Model Version */
+            model_version: string;
+            /** Verdict Id */
+            verdict_id: number | null;
+            /** Suite Version */
+            suite_version: string | null;
+            /** Current Suite */
+            current_suite: string | null;
+            /** Known */
+            known: components["schemas"]["ConditionOut"][];
+            /** Unknown */
+            unknown: components["schemas"]["DiscoveryOut"][];
+        };
+        /** SpiChangeOut */
+        SpiChangeOut: {
+            /** Id */
+            id: string;
+            /** Fields */
+            fields: string[];
+            /** Before */
+            before: {
+                [key: string]: unknown;
+            };
+            /** After */
+            after: {
+                [key: string]: unknown;
+            };
+            /** Slice */
+            slice: string;
+            /** Metric */
+            metric: string;
+        };
+        /**
+         * SpiOut
+         * @description One SPI judged on one version's evidence.
+         */
+        SpiOut: {
+            /**
+             * Node
+             * @description the solution node that states it
+             */
+            node: string;
+            /** Slice */
+            slice: string;
+            /** Metric */
+            metric: string;
+            /**
+             * Check
+             * @description the evidence row's kind it reads
+             */
+            check: string;
+            /** Comparator */
+            comparator: string;
+            /**
+             * Threshold
+             * @description the SPI's own threshold
+             */
+            threshold: number;
+            /** Owner */
+            owner: string;
+            /**
+             * Claims
+             * @description the goals it conditions
+             */
+            claims: string[];
+            /**
+             * Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            status: string;
+            /** Reason */
+            reason: string;
+            /**
+             * Evidence Id
+             * @description the evidence row read; null when missing
+             */
+            evidence_id: number | null;
+            /**
+             * Value
+             * @description the row's value (no_regression: the paired difference candidate - champion)
+             */
+            value: number | null;
+            /**
+             * Lo
+             * @description lower end of the 95 % interval
+             */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /**
+             * Gate Threshold
+             * @description the gate's threshold on that row
+             */
+            gate_threshold: number | null;
+            /** Gate Passed */
+            gate_passed: boolean | null;
+            /**
+             * Stale
+             * @description measured on another suite version than the current one
+             */
+            stale: boolean;
+        };
+        /**
+         * SpiTrendOut
+         * @description One SPI's definition and its points across versions.
+         */
+        SpiTrendOut: {
+            /** Node */
+            node: string;
+            /** Text */
+            text: string;
+            /** Slice */
+            slice: string;
+            /** Metric */
+            metric: string;
+            /** Check */
+            check: string;
+            /** Comparator */
+            comparator: string;
+            /** Threshold */
+            threshold: number;
+            /** Owner */
+            owner: string;
+            /** Claims */
+            claims: string[];
+            /** Points */
+            points: components["schemas"]["TrendPointOut"][];
+        };
+        /**
+         * SpisOut
+         * @description Every SPI's trend across the gated versions, and the open ones (violated or challenged)
+         *     of ``model_version`` (the champion unless asked; null when there is none).
+         */
+        SpisOut: {
+            /** Model Version */
+            model_version: string | null;
+            /** Versions */
+            versions: components["schemas"]["TrendVersionOut"][];
+            /** Spis */
+            spis: components["schemas"]["SpiTrendOut"][];
+            /** Open */
+            open: components["schemas"]["SpiOut"][];
+        };
+        /** StatusChangeOut */
+        StatusChangeOut: {
+            /** Id */
+            id: string;
+            /** Before */
+            before: string | null;
+            /** After */
+            after: string | null;
         };
         /**
          * SubmitIn
@@ -2189,6 +2927,68 @@ export interface components {
             token: string;
             /** Expires At */
             expires_at: string | null;
+        };
+        /**
+         * TrendPointOut
+         * @description One SPI on one version.
+         */
+        TrendPointOut: {
+            /** Model Version */
+            model_version: string;
+            /** Verdict Id */
+            verdict_id: number | null;
+            /** At */
+            at: string | null;
+            /** Suite Version */
+            suite_version: string | null;
+            /**
+             * Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            status: string;
+            /** Reason */
+            reason: string;
+            /** Evidence Id */
+            evidence_id: number | null;
+            /** Value */
+            value: number | null;
+            /** Lo */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /** Threshold */
+            threshold: number;
+            /** Gate Threshold */
+            gate_threshold: number | null;
+            /** Gate Passed */
+            gate_passed: boolean | null;
+            /** Stale */
+            stale: boolean;
+        };
+        /**
+         * TrendVersionOut
+         * @description One gated version of the trend, oldest first.
+         */
+        TrendVersionOut: {
+            /** Model Version */
+            model_version: string;
+            /** Verdict Id */
+            verdict_id: number;
+            /**
+             * At
+             * Format: date-time
+             * @description when its newest verdict was recorded
+             */
+            at: string;
+            /** Suite Version */
+            suite_version: string;
+            /**
+             * Top Status
+             * @description supported, violated, challenged or undeveloped
+             */
+            top_status: string;
+            /** Champion */
+            champion: boolean;
         };
         /** UserIn */
         UserIn: {
@@ -5152,6 +5952,464 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EvidenceOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_case_safety_case_get: {
+        parameters: {
+            query?: {
+                /** @description a model version; the champion when left out */
+                model_version?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_spis_safety_spis_get: {
+        parameters: {
+            query?: {
+                /** @description a model version; the champion when left out */
+                model_version?: string | null;
+                /** @description newest gated versions */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpisOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_snapshots_safety_snapshots_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotPage"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_snapshot_safety_snapshots__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the model version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SnapshotOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    diff_snapshots_safety_snapshots__base__diff__target__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the earlier release */
+                base: string;
+                /** @description the later release */
+                target: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiffOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_sotif_safety_sotif_get: {
+        parameters: {
+            query?: {
+                /** @description a model version; the champion when left out */
+                model_version?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SotifOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_release_safety_releases__version__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the model version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReleaseOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    sign_off_safety_releases__version__signoffs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the model version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignOffIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignOffOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_report_safety_releases__version__report_html_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the model version */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -27,9 +27,13 @@ from schemathesis.checks import (
 )
 
 from backend.api.app import openapi_document
+from backend.release.evidence import record_verdict
+from backend.release.gate import load_gate
+from backend.release.registry import register_baseline
 from backend.wiring import build_api
 from tests.backend.annotation.world import CAR, PEDESTRIAN, World, make_world
 from tests.backend.conftest import empty_database
+from tests.backend.safety.conftest import row, verdict_of
 from tests.fixtures.http import serve
 
 #: seconds a request may take: generous, as big generated bodies on a loaded 2-core CI machine
@@ -53,7 +57,8 @@ FUZZ = settings(
 
 def populate(w: World) -> None:
     """Frames of two vehicles, their tasks, people of every role, one lease with a saved
-    revision and one submitted task, so ids 1, 2, ... name real rows."""
+    revision and one submitted task, so ids 1, 2, ... name real rows; the baseline as champion
+    with a gate verdict and its evidence (so the safety case has figures to answer with)."""
     for role in ("admin", "annotator", "reviewer", "senior", "safety_engineer"):
         w.person(f"fuzz-{role.replace('_', '-')}", role)
     w.person("fuzz-second", "annotator")
@@ -80,6 +85,10 @@ def populate(w: World) -> None:
     annotation.workflow.submit(w.who("fuzz-second"), second.assignment.id, version, None)
     mine = annotation.queue.next(w.who("fuzz-annotator"), "annotate")
     annotation.editor.save(w.who("fuzz-annotator"), mine.assignment.id, 0, labels, draft=True)
+    champion = register_baseline(w.backend.release.registry).version
+    rows = [row("all", "recall", 0.5, 0.6), row("class:deer", "recall", 0.2, 0.5)]
+    verdict = verdict_of(champion, champion, rows, gate=load_gate())
+    record_verdict(w.backend.db, verdict, run_id="fuzz-gate", at=w.clock(), details={})
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -76,6 +76,15 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/evidence/verdicts"): Permission.READ_EVIDENCE,
     ("GET", "/evidence/verdicts/{verdict_id}"): Permission.READ_EVIDENCE,
     ("POST", "/evidence/verdicts/{verdict_id}/bypass"): Permission.BYPASS_GATE,
+    ("GET", "/safety/case"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/spis"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/snapshots"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/snapshots/{version}"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/snapshots/{base}/diff/{target}"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/sotif"): Permission.READ_EVIDENCE,
+    ("GET", "/safety/releases/{version}"): Permission.READ_EVIDENCE,
+    ("POST", "/safety/releases/{version}/signoffs"): Permission.SIGN_OFF_RELEASE,
+    ("GET", "/safety/releases/{version}/report.html"): Permission.READ_EVIDENCE,
 }
 
 #: a JSON body that passes each route's schema, so the answer is about the role, not the body
@@ -97,6 +106,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/rollouts/{campaign_id}/promote"): {},
     ("POST", "/rollouts/{campaign_id}/rollback"): {},
     ("POST", "/evidence/verdicts/{verdict_id}/bypass"): {"reason": "role check"},
+    ("POST", "/safety/releases/{version}/signoffs"): {"comment": "role check"},
 }
 
 
