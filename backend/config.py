@@ -224,6 +224,11 @@ class TrainingConfig:
     replay_share: float = option(0.5, low=0.0, high=0.95)
     #: accepted labelled objects a rare class needs to become a known class of the next model
     min_labels: int = option(20, low=1, high=1_000_000)
+    #: validation recall (training set's validation split) a new class needs to stay in the
+    #: next model; below it the class is demoted back to unknown (``backend.training.ontology``)
+    min_val_recall: float = option(0.5, low=0.0, high=1.0)
+    #: new classes tried per retraining run, the best-supported first (0: the ontology is frozen)
+    max_promoted: int = option(2, low=0, high=1000)
     threads: int = option(2, low=1, high=256)
 
 

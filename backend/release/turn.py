@@ -82,6 +82,7 @@ class TurnResult:
             "champion": self.champion,
             "candidate": self.run.version,
             "promoted_classes": list(self.run.promoted),
+            "demoted_classes": list(self.run.demoted),
             "classes": list(self.run.classes),
             "training_set": self.run.record.training_set_digest,
             "mlflow_run_id": self.run.mlflow_run_id,
