@@ -26,6 +26,7 @@ from backend.api.routes import (
     people,
     quality,
     tasks,
+    training,
     vehicles,
     webhooks,
 )
@@ -47,6 +48,7 @@ ROUTERS = (
     frames,
     vehicles,
     models,
+    training,
     evidence,
 )
 

@@ -22,6 +22,7 @@ from backend.metadata.models.base import ID_MAX
 from backend.metadata.unit_of_work import Database
 from backend.release.services import ReleaseServices
 from backend.storage.base import BlobStore
+from backend.training.scheduler import RetrainScheduler
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ApiServices:
     annotation: AnnotationServices
     config: BackendConfig
     release: ReleaseServices
+    training: RetrainScheduler
 
 
 def get_services(request: Request) -> ApiServices:
@@ -54,6 +56,10 @@ def get_release(request: Request) -> ReleaseServices:
     return get_services(request).release
 
 
+def get_training(request: Request) -> RetrainScheduler:
+    return get_services(request).training
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -70,6 +76,7 @@ DbDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[ApiServices, Depends(get_services)]
 AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
 ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
+TrainingDep = Annotated[RetrainScheduler, Depends(get_training)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

@@ -38,6 +38,7 @@ from backend.metadata.repositories.people import PeopleRepository
 from backend.metadata.repositories.reviews import ReviewRepository, VoteRepository
 from backend.metadata.repositories.rollouts import RolloutRepository
 from backend.metadata.repositories.tasks import TaskRepository
+from backend.metadata.repositories.training_runs import TrainingRunRepository
 from backend.metadata.repositories.vehicles import VehicleRepository
 from backend.metadata.repositories.webhooks import WebhookRepository
 
@@ -62,6 +63,7 @@ class UnitOfWork:
         self.models = ModelVersionRepository(session)
         self.rollouts = RolloutRepository(session)
         self.evidence = EvidenceRepository(session)
+        self.training_runs = TrainingRunRepository(session)
 
 
 class Database:

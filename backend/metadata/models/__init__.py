@@ -11,9 +11,19 @@
 | ``webhooks`` | webhooks, webhook_deliveries |
 | ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports |
 | ``evidence`` | gate_verdicts, evidence |
+| ``training`` | training_runs |
 """
 
-from backend.metadata.models import annotation, datasets, evidence, fleet, people, release, webhooks
+from backend.metadata.models import (
+    annotation,
+    datasets,
+    evidence,
+    fleet,
+    people,
+    release,
+    training,
+    webhooks,
+)
 from backend.metadata.models.base import Base
 from backend.metadata.models.fleet import Detection, Frame, Vehicle
 
@@ -28,5 +38,6 @@ __all__ = [
     "fleet",
     "people",
     "release",
+    "training",
     "webhooks",
 ]
