@@ -202,6 +202,9 @@ class ReleaseConfig:
     max_latency_p99_ms: float = option(250.0, low=0.0, high=1e7)
     #: relative change of the score mean or p95 versus the fleet's
     max_score_shift: float = option(0.5, low=0.0, high=1e6)
+    #: packages of the candidate the canary vehicles may refuse (tampered, unsigned, another
+    #: key, would not load) before the campaign rolls back
+    max_refusals: int = option(0, low=0, high=1_000_000)
     #: how often a serving process judges the active campaign (seconds)
     evaluate_interval_s: float = option(10.0, low=0.05, high=86400.0)
 

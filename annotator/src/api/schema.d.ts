@@ -915,7 +915,8 @@ export interface paths {
         };
         /**
          * Rollout Status
-         * @description A campaign and how its canary stands against the limits now (nothing is decided).
+         * @description A campaign, how its canary stands against the limits now (nothing is decided), and the
+         *     packages vehicles refused during it (a canary's refusals are the ``refusals`` check).
          */
         get: operations["rollout_status_rollouts__campaign_id__get"];
         put?: never;
@@ -1368,6 +1369,11 @@ export interface components {
                 [key: string]: unknown;
             };
             evaluation: components["schemas"]["EvaluationOut"];
+            /**
+             * Refusals
+             * @description packages vehicles refused during the campaign, newest first
+             */
+            refusals: components["schemas"]["RefusalOut"][];
         };
         /** CheckOut */
         CheckOut: {
@@ -1895,6 +1901,11 @@ export interface components {
              * @description relative change of score mean or p95
              */
             max_score_shift?: number | null;
+            /**
+             * Max Refusals
+             * @description candidate packages canary vehicles refused
+             */
+            max_refusals?: number | null;
         };
         /** ImportOut */
         ImportOut: {
@@ -2114,6 +2125,23 @@ export interface components {
             slice_min_new: number;
             /** Interval S */
             interval_s: number | null;
+        };
+        /**
+         * RefusalOut
+         * @description A package a vehicle refused during the campaign, and the vehicle's reason.
+         */
+        RefusalOut: {
+            /** Vehicle */
+            vehicle: string;
+            /** Version */
+            version: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Reason */
+            reason: string;
         };
         /**
          * RetrainIn

@@ -9,7 +9,7 @@
 | ``annotation`` | ontologies, tasks, task_frames, triage, routing_decisions, assignments, label_sets, label_revisions, reviews, gold_scores, audit_events |
 | ``datasets`` | dataset_versions |
 | ``webhooks`` | webhooks, webhook_deliveries |
-| ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports |
+| ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports, model_refusals |
 | ``evidence`` | gate_verdicts, evidence |
 | ``training`` | training_runs |
 """
