@@ -202,6 +202,9 @@ class ReleaseConfig:
     max_latency_p99_ms: float = option(250.0, low=0.0, high=1e7)
     #: relative change of the score mean or p95 versus the fleet's
     max_score_shift: float = option(0.5, low=0.0, high=1e6)
+    #: packages of the candidate the canary vehicles may refuse (tampered, unsigned, another
+    #: key, would not load) before the campaign rolls back
+    max_refusals: int = option(0, low=0, high=1_000_000)
     #: how often a serving process judges the active campaign (seconds)
     evaluate_interval_s: float = option(10.0, low=0.05, high=86400.0)
 
@@ -224,7 +227,34 @@ class TrainingConfig:
     replay_share: float = option(0.5, low=0.0, high=0.95)
     #: accepted labelled objects a rare class needs to become a known class of the next model
     min_labels: int = option(20, low=1, high=1_000_000)
+    #: validation recall (training set's validation split) a new class needs to stay in the
+    #: next model; below it the class is demoted back to unknown (``backend.training.ontology``)
+    min_val_recall: float = option(0.5, low=0.0, high=1.0)
+    #: new classes tried per retraining run, the best-supported first (0: the ontology is frozen)
+    max_promoted: int = option(2, low=0, high=1000)
     threads: int = option(2, low=1, high=256)
+    #: the edge-case suite manifest (``longtail suite build``) a retraining turn is gated on;
+    #: empty: turns run only from the CLI, which names one (``release turn --suite``)
+    suite: str = option("", path=True)
+    #: earlier training drives replayed in every turn (dataset directories)
+    replay: tuple[str, ...] = option((), path=True)
+    #: the release gate's rules; empty: the shipped ``backend/release/gate.toml``
+    gate: str = option("", path=True)
+    #: evaluate the retraining trigger in the serving process and start a turn when it fires
+    auto_trigger: bool = False
+    #: how often the serving process evaluates the trigger (seconds)
+    trigger_check_s: float = option(300.0, low=1.0, high=7 * 86400.0)
+    #: accepted boxes since the last turn, all classes, that start one (0: rule off)
+    trigger_min_new_labels: int = option(200, low=0, high=10**9)
+    #: share of one class's accepted boxes that are new since the last turn (0: rule off)
+    trigger_slice_share: float = option(0.5, low=0.0, high=1.0)
+    #: new boxes a class needs before its share counts
+    trigger_slice_min_new: int = option(20, low=1, high=10**9)
+    #: start a turn at least this often while anything is new (seconds; 0: no schedule)
+    trigger_interval_s: float = option(0.0, low=0.0, high=366 * 86400.0)
+    #: a running turn's lease in the database, renewed every third of it (seconds); a process
+    #: that dies mid-turn blocks the next one at most this long
+    lease_s: float = option(900.0, low=10.0, high=86400.0)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,6 +61,8 @@ from backend.storage.staging import StagingArea
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from backend.training.scheduler import RetrainScheduler
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,15 @@ class Backend:
     annotation: AnnotationServices
     release: ReleaseServices
     safety: SafetyService
+    clock: Callable[[], datetime] = utcnow
+    _training: RetrainScheduler | None = field(default=None, init=False, repr=False)
+
+    @property
+    def training(self) -> RetrainScheduler:
+        """The retraining trigger and its one-turn lease (built on first use)."""
+        if self._training is None:
+            self._training = build_training(self)
+        return self._training
 
     def add_vehicle(self, name: str) -> str:
         """Register a vehicle and return its token (shown once)."""
@@ -133,7 +144,10 @@ class Backend:
         return sweep_orphans(self.blobs, self.db, grace_s=grace_s)
 
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections (a retraining turn still running here is left to its
+        lease: the next turn starts once the lease has run out)."""
+        if self._training is not None and not self._training.wait(0):
+            log.warning("closing the backend while a retraining turn runs")
         self.db.close()
 
 
@@ -179,6 +193,29 @@ def build_backend(
         annotation=build_annotation(db, store, config.annotation, clock=clock),
         release=release,
         safety=safety,
+        clock=clock,
+    )
+
+
+def build_training(backend: Backend) -> RetrainScheduler:
+    """The retraining trigger of ``backend``: ``[training]``'s policy over the accepted labels
+    of its database, each turn a :func:`backend.release.turn.turn_on_accepted_labels`."""
+    from backend.release.turn import turn_blocker, turn_on_accepted_labels
+    from backend.training.scheduler import RetrainScheduler, policy_from_config
+
+    config = backend.config.training
+
+    def start_turn(labels_cutoff: datetime, name: str) -> dict[str, object]:
+        return turn_on_accepted_labels(backend, labels_cutoff, name, clock=backend.clock)
+
+    return RetrainScheduler(
+        backend.db,
+        policy_from_config(config),
+        start_turn,
+        backend.clock,
+        auto=config.auto_trigger,
+        lease_s=config.lease_s,
+        ready=lambda: turn_blocker(config),
     )
 
 
@@ -272,14 +309,16 @@ def build_api(backend: Backend) -> FastAPI:
         config=backend.config,
         release=backend.release,
         safety=backend.safety,
+        training=backend.training,
     )
     return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
 
 
 def background_jobs(backend: Backend) -> list[Periodic]:
     """The jobs a serving process runs beside its servers (not started): turning stored frames
-    into tasks and expiring leases, delivering webhook events, and judging the active rollout
-    campaign (promotion or rollback as its canary's health says)."""
+    into tasks and expiring leases, delivering webhook events, judging the active rollout
+    campaign (promotion or rollback as its canary's health says), and with ``[training]
+    auto_trigger`` the retraining trigger (a turn when its policy fires)."""
     import httpx
 
     from backend.webhooks.dispatcher import Dispatcher
@@ -306,4 +345,10 @@ def background_jobs(backend: Backend) -> list[Periodic]:
             annotation.queue.expire()
 
         jobs.append(Periodic("annotation", backend.config.annotation.sync_interval_s, sync))
+    if backend.config.training.auto_trigger:
+        jobs.append(
+            Periodic(
+                "retrain-trigger", backend.config.training.trigger_check_s, backend.training.tick
+            )
+        )
     return jobs

@@ -15,8 +15,10 @@ capture policy, against the same budget of randomly chosen frames (same labellin
 * **Training**: ``backend.training.retrain.Retrainer`` (local worker process, no MLflow) from the
   baseline, the labelled frames as the new source, the same two ``urban`` replay drives for every
   run, edge-case suite frames forbidden by digest, ``FinetuneConfig`` with ``--epochs`` epochs at
-  the default learning rate and ``--min-labels`` (a rare class is promoted only with that many
-  labelled objects in the training split).
+  the default learning rate and ``--min-labels`` (a rare class is tried as a new class only with
+  that many labelled objects in the training split), at most ``--max-promoted`` tried per run and
+  kept only at ``--min-val-recall`` validation recall (``backend.training.ontology``; each run
+  records the review as ``promotion``).
 * **Evaluation**: ``backend.evaluation.compare.compare_packages`` of the baseline against each
   candidate on the default suite (``simulators.suite_drives``, stride ``SUITE_STRIDE``): slice
   ``all``, paired frame-bootstrap 95 % intervals. Recall rule (``frame_scores``): an object of a
@@ -222,7 +224,12 @@ def one_run(
         [DriveSource(p) for p in replay],
         set_config=SetConfig(seed=seed, replay_share=0.3, val_share=0.2),
         config=FinetuneConfig(
-            seed=seed, epochs=args.epochs, threads=args.threads, min_labels=args.min_labels
+            seed=seed,
+            epochs=args.epochs,
+            threads=args.threads,
+            min_labels=args.min_labels,
+            min_val_recall=args.min_val_recall,
+            max_promoted=args.max_promoted if args.max_promoted > 0 else None,
         ),
         forbidden=forbidden,
     )
@@ -243,6 +250,8 @@ def one_run(
         "labelled_rare_objects": rare_only(counts),
         "labelled_objects": sum(counts.values()),
         "promoted": list(outcome.promoted),
+        "demoted": list(outcome.demoted),
+        "promotion": outcome.promotion,
         "classes": list(outcome.classes),
         "candidates_per_class": outcome.candidates_per_class,
         "figures": rows_of(comparison, new_classes),
@@ -282,11 +291,13 @@ def elsewhere(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 def diagnosis(runs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     """Why a gain is what it is, mean over ``runs``: well-observed truth rare objects in the
     selected frames (``MIN_RARE_POINTS``), frames among them holding one, and the training
-    candidates of a promoted class (median over the promoted classes)."""
+    candidates of a class tried as a new class (median over the tried classes: kept or
+    demoted by the promotion review)."""
     from core.classes import is_rare
 
     def promoted_candidates(r: Mapping[str, Any]) -> float:
-        counts = [n for c, n in r["candidates_per_class"].items() if c in r["promoted"]]
+        tried = {*r["promoted"], *r.get("demoted", ())}
+        counts = [n for c, n in r["candidates_per_class"].items() if c in tried]
         return float(np.median(counts)) if counts else math.nan
 
     return {
@@ -481,6 +492,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-combined", dest="combined", action="store_false")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--min-labels", type=int, default=20)
+    p.add_argument(
+        "--min-val-recall", type=float, default=0.5, help="validation recall a new class needs"
+    )
+    p.add_argument(
+        "--max-promoted", type=int, default=2, help="new classes tried per run (0: no cap)"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--place-radius", type=float, default=PlaceDedup().radius_m)
     p.add_argument("--replay-frames", type=int, default=REPLAY_FRAMES)

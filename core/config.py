@@ -20,8 +20,8 @@ Rules, the same for the vehicle and the cloud:
   prefix on a development machine). The value is read by the option's type: a string option takes
   the text as is (``LONGTAIL_VEHICLE__ID=0042`` stays ``"0042"``), numbers parse as numbers,
   booleans accept ``true/false/1/0/yes/no/on/off``, tables and arrays parse as TOML.
-* **Paths** (``option(..., path=True)``), including defaults, are relative to the config file's
-  folder (the working directory when there is no file), never to wherever the process started.
+* **Paths** (``option(..., path=True)``, a string or an array of strings), including defaults,
+  are relative to the config file's folder (the working directory when there is no file), never to wherever the process started.
 * **Optional options** typed ``X | None`` default to None, meaning "not set: the process
   decides" (TOML has no null, so a value in the file or environment is always an ``X``).
 * **Every problem** is collected, each with its location (``agent.toml: upload.chunk_bytes``,
@@ -294,7 +294,8 @@ def _scalar(option: str, hint: Any, value: Any, meta: Mapping[str, Any], base: P
                 isinstance(element, bool) or not isinstance(element, int | float)
             ):
                 raise ConfigError(f"expected an array of numbers, got {value!r}")
-        return tuple(float(e) if item is float else e for e in value)
+        items = tuple(float(e) if item is float else e for e in value)
+        return _resolve(base, items) if meta.get("path") and item is str else items
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"expected true or false, got {value!r}")
@@ -318,5 +319,12 @@ def _scalar(option: str, hint: Any, value: Any, meta: Mapping[str, Any], base: P
     if choices is not None and value not in choices:
         raise ConfigError(f"must be one of {', '.join(choices)}; got {value!r}")
     if meta.get("path") and value:
-        value = str((base / Path(value).expanduser()).resolve())
+        value = _resolve(base, value)
     return value
+
+
+def _resolve(base: Path, value: Any) -> Any:
+    """A path option's value (a string, or a tuple of them) resolved against ``base``."""
+    if isinstance(value, tuple):
+        return tuple(str((base / Path(v).expanduser()).resolve()) for v in value)
+    return str((base / Path(value).expanduser()).resolve())

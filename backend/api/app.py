@@ -27,6 +27,7 @@ from backend.api.routes import (
     quality,
     safety,
     tasks,
+    training,
     vehicles,
     webhooks,
 )
@@ -48,6 +49,7 @@ ROUTERS = (
     frames,
     vehicles,
     models,
+    training,
     evidence,
     safety,
 )

@@ -23,6 +23,7 @@ from backend.metadata.unit_of_work import Database
 from backend.release.services import ReleaseServices
 from backend.safety.service import SafetyService
 from backend.storage.base import BlobStore
+from backend.training.scheduler import RetrainScheduler
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ApiServices:
     config: BackendConfig
     release: ReleaseServices
     safety: SafetyService
+    training: RetrainScheduler
 
 
 def get_services(request: Request) -> ApiServices:
@@ -60,6 +62,10 @@ def get_safety(request: Request) -> SafetyService:
     return get_services(request).safety
 
 
+def get_training(request: Request) -> RetrainScheduler:
+    return get_services(request).training
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -77,6 +83,7 @@ ServicesDep = Annotated[ApiServices, Depends(get_services)]
 AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
 ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
 SafetyDep = Annotated[SafetyService, Depends(get_safety)]
+TrainingDep = Annotated[RetrainScheduler, Depends(get_training)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

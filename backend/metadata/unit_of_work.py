@@ -39,6 +39,7 @@ from backend.metadata.repositories.reviews import ReviewRepository, VoteReposito
 from backend.metadata.repositories.rollouts import RolloutRepository
 from backend.metadata.repositories.safety import SafetyRepository
 from backend.metadata.repositories.tasks import TaskRepository
+from backend.metadata.repositories.training_runs import TrainingRunRepository
 from backend.metadata.repositories.vehicles import VehicleRepository
 from backend.metadata.repositories.webhooks import WebhookRepository
 
@@ -64,6 +65,7 @@ class UnitOfWork:
         self.rollouts = RolloutRepository(session)
         self.evidence = EvidenceRepository(session)
         self.safety = SafetyRepository(session)
+        self.training_runs = TrainingRunRepository(session)
 
 
 class Database:

@@ -259,15 +259,18 @@ def _turn(args: argparse.Namespace) -> int:
     gate = load_gate(args.gate or DEFAULT_GATE_FILE)
     backend = build_backend(_config(args))
     try:
-        result = run_turn(
-            backend,
-            dataset_digest=args.dataset,
-            replay=args.replay,
-            suite=suite,
-            gate=gate,
-            label_agreement=args.label_agreement,
-            canary_share=args.canary_share,
-        )
+        # the one-turn lease: refused while a turn runs anywhere (the trigger's, the API's)
+        with backend.training.lease(ACTOR, ACTOR, [f"dataset version {args.dataset}"]) as held:
+            result = run_turn(
+                backend,
+                dataset_digest=args.dataset,
+                replay=args.replay,
+                suite=suite,
+                gate=gate,
+                label_agreement=args.label_agreement,
+                canary_share=args.canary_share,
+            )
+            held.summary = result.summary()
     finally:
         backend.close()
     print(result.verdict.summary())

@@ -8,7 +8,10 @@ holds no policy. A download sends the archive from the vehicle's byte offset in
 chunks of ``chunk_bytes``; the vehicle resumes a dropped stream by asking again from the bytes it
 holds. Only the version assigned to the calling vehicle can be downloaded.
 
-Every refusal aborts with a precise status code (see ``proto/longtail/v1/models.proto``) and one
+A health report may carry a package the vehicle refused (tampered, unsigned, another key, would
+not load); the rollout stores it, and a canary's refusals roll its campaign back.
+
+Every refusal of a call aborts with a precise status code (see ``proto/longtail/v1/models.proto``) and one
 log line; a registry outage (``StorageError`` with ``retryable``) is UNAVAILABLE.
 """
 
@@ -38,6 +41,8 @@ SERVICE_NAME: str = models_pb2.DESCRIPTOR.services_by_name["ModelUpdates"].full_
 
 #: Bytes of archive per DownloadChunk: well under the server's 1 MiB send limit.
 DEFAULT_CHUNK_BYTES = 256 * 1024
+#: characters of a refusal's reason that are kept
+MAX_REASON = 1000
 
 
 def _version(value: str, field: str) -> str:
@@ -50,8 +55,9 @@ def _version(value: str, field: str) -> str:
 
 
 def health_from_message(message: models_pb2.HealthReport) -> HealthReport:
-    """The report as the rollout sees it; INVALID_ARGUMENT for a bad version or a latency or
-    score that is negative or not finite."""
+    """The report as the rollout sees it, with the refusal it carries (its reason cut at
+    ``MAX_REASON`` characters); INVALID_ARGUMENT for a bad version or refused version or a
+    latency or score that is negative or not finite."""
     version = _version(message.version, "version")
     for name in ("latency_ms_p50", "latency_ms_p99", "score_mean", "score_p95"):
         value = getattr(message, name)
@@ -60,6 +66,9 @@ def health_from_message(message: models_pb2.HealthReport) -> HealthReport:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"health report of {version!r}: {name} must be finite and >= 0, got {value}",
             )
+    refused = None
+    if message.refused_version:
+        refused = _version(message.refused_version, "refused_version")
     if message.triggers > message.frames:
         raise IngestRejected(
             grpc.StatusCode.INVALID_ARGUMENT,
@@ -74,6 +83,8 @@ def health_from_message(message: models_pb2.HealthReport) -> HealthReport:
         latency_ms_p99=message.latency_ms_p99,
         score_mean=message.score_mean,
         score_p95=message.score_p95,
+        refused_version=refused,
+        refused_reason=message.refused_reason[:MAX_REASON] if refused else "",
     )
 
 
@@ -172,19 +183,13 @@ class ModelUpdatesService:
     def ReportHealth(  # noqa: N802 - the RPC name of the contract
         self, request: models_pb2.HealthReport, context: Any
     ) -> models_pb2.ReportHealthReply:
-        """Hand the report to the rollout; a refusal the vehicle reports is logged here."""
+        """Hand the report, and the refusal it carries, to the rollout (a canary's refusals
+        count against its health)."""
         who = context.peer()
         try:
             vehicle = self._auth.authenticate(context.invocation_metadata()).name
             who = f"vehicle {vehicle}"
             report = health_from_message(request)
-            if request.refused_version:
-                log.warning(
-                    "vehicle %s refused model %r: %s",
-                    vehicle,
-                    request.refused_version[:128],
-                    request.refused_reason[:1000],
-                )
             self._delivery.report_health(vehicle, report)
         except (BackendError, CoreError, ValueError) as exc:
             self._abort(context, "ReportHealth", who, exc)

@@ -13,6 +13,13 @@ The checks, each with its measured value and its limit:
 * ``trigger_rate_ratio``  canary triggers per frame / the fleet's         <= max_trigger_rate_ratio
 * ``score_shift``         largest relative change of score mean and p95   <= max_score_shift
   versus the fleet: max(|c - f| / max(|f|, 1e-9)) over the two
+* ``refusals``            packages of the candidate the canary vehicles   <= max_refusals
+                          refused (tampered, unsigned, another key, would not load); always
+                          measured, 0 by default: one refusal rolls the campaign back
+
+A refusal counts as an error of the canary, but not in the per-frame error rate: a vehicle that
+refused the candidate never ran it, so it has no frames to divide by, and one refusal against a
+thousand frames of other canary vehicles (0.1 %) must not pass for healthy.
 
 The fleet reference is the champion's reports (see ``backend.release.rollout``); without one the
 two relative checks are unmeasured, and a campaign is promoted only when every check was
@@ -44,6 +51,7 @@ class HealthLimits:
     max_trigger_rate_ratio: float = 3.0
     max_latency_p99_ms: float = 250.0
     max_score_shift: float = 0.5
+    max_refusals: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -93,9 +101,11 @@ class HealthFigures:
     latency_ms_p99: float | None
     score_mean: float | None
     score_p95: float | None
+    refusals: int = 0
 
     @classmethod
-    def of(cls, reports: Sequence[ReportRecord]) -> HealthFigures:
+    def of(cls, reports: Sequence[ReportRecord], refusals: int = 0) -> HealthFigures:
+        """The figures of ``reports`` and of ``refusals`` packages refused."""
         frames = sum(r.frames for r in reports)
         triggers = sum(r.triggers for r in reports)
         errors = sum(r.errors for r in reports)
@@ -117,6 +127,7 @@ class HealthFigures:
             latency_ms_p99=weighted("latency_ms_p99"),
             score_mean=weighted("score_mean"),
             score_p95=weighted("score_p95"),
+            refusals=refusals,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,7 +173,7 @@ def _relative(canary: float | None, fleet: float | None) -> float | None:
 
 
 def judge(canary: HealthFigures, fleet: HealthFigures, limits: HealthLimits) -> list[Check]:
-    """The four checks of the canary against the fleet reference and the limits."""
+    """The five checks of the canary against the fleet reference and the limits."""
     ratio: float | None = None
     if canary.trigger_rate is not None and fleet.trigger_rate is not None:
         if fleet.trigger_rate > 0:
@@ -182,4 +193,5 @@ def judge(canary: HealthFigures, fleet: HealthFigures, limits: HealthLimits) -> 
         _check("latency_p99_ms", canary.latency_ms_p99, limits.max_latency_p99_ms),
         _check("trigger_rate_ratio", ratio, limits.max_trigger_rate_ratio),
         _check("score_shift", max(shifts) if len(shifts) == 2 else None, limits.max_score_shift),
+        _check("refusals", float(canary.refusals), limits.max_refusals),
     ]

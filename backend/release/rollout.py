@@ -20,8 +20,9 @@ Health: the canary figures are the reports of canary vehicles about the candidat
 campaign; the fleet reference is the reports of the other vehicles about the champion during the
 campaign, or, when there are none (a one-vehicle fleet), the newest reports about the champion
 from before it (``REFERENCE_REPORTS``). See ``backend.release.health`` for the checks. A limit
-broken rolls back at once; the campaign is promoted once ``min_canary_reports`` canary reports
-arrived and every check was measured and passed.
+broken rolls back at once (a canary vehicle that refuses the candidate's package breaks the
+``refusals`` limit, 0 by default); the campaign is promoted once ``min_canary_reports`` canary
+reports arrived and every check was measured and passed.
 
 Everything lives in the database: new service objects over the same database resume a campaign
 where it was. One campaign at a time (the database refuses a second one).
@@ -43,6 +44,7 @@ from backend.metadata.repositories.rollouts import (
     PROMOTED,
     ROLLED_BACK,
     CampaignRecord,
+    RefusalRecord,
     ReportRecord,
 )
 from backend.metadata.unit_of_work import Database, UnitOfWork
@@ -228,13 +230,29 @@ class RolloutService:
         return self._registry.open_archive(version)
 
     def report_health(self, vehicle_name: str, report: HealthReport) -> None:
-        """Store one health report; it joins the active campaign, if any. NotFoundError for an
-        unknown vehicle, InvalidInputError for a negative or non-finite figure."""
+        """Store one health report and the refusal it carries; both join the active campaign,
+        if any. NotFoundError for an unknown vehicle, InvalidInputError for a negative or
+        non-finite figure."""
         check_report(report)
         with self._db.transaction(f"store a health report of {vehicle_name}") as uow:
             if uow.vehicles.get(vehicle_name) is None:
                 raise NotFoundError(f"no vehicle {vehicle_name!r} is registered")
             active = uow.rollouts.active()
+            if report.refused_version is not None:
+                log.warning(
+                    "vehicle %s refused model %r%s: %s",
+                    vehicle_name,
+                    report.refused_version,
+                    "" if active is None else f" (rollout {active.id})",
+                    report.refused_reason,
+                )
+                uow.rollouts.add_refusal(
+                    vehicle_name,
+                    report.refused_version,
+                    None if active is None else active.id,
+                    self._clock(),
+                    report.refused_reason,
+                )
             uow.rollouts.add_report(
                 vehicle_name,
                 None if active is None else active.id,
@@ -252,6 +270,13 @@ class RolloutService:
             )
 
     # -- decisions ---------------------------------------------------------------------------
+
+    def refusals(self, campaign_id: int) -> list[RefusalRecord]:
+        """The packages vehicles refused while campaign ``campaign_id`` was active, newest
+        first."""
+        with self._db.transaction(f"list the refusals of rollout {campaign_id}") as uow:
+            uow.rollouts.require(campaign_id)
+            return uow.rollouts.refusals(campaign_id=campaign_id)
 
     def evaluate(self, campaign_id: int, *, decide: bool = True) -> Evaluation:
         """Judge the campaign's canary health (module docstring). With ``decide`` a broken limit
@@ -379,7 +404,19 @@ class RolloutService:
                 limit=REFERENCE_REPORTS,
             )
             source = "the champion's reports before the campaign"
-        canary_figures, fleet_figures = HealthFigures.of(canary), HealthFigures.of(fleet)
+        refused = uow.rollouts.refusals(campaign_id=campaign.id)
+        canary_figures = HealthFigures.of(
+            canary,
+            sum(1 for r in refused if r.version == campaign.version and r.vehicle in canary_set),
+        )
+        fleet_figures = HealthFigures.of(
+            fleet,
+            sum(
+                1
+                for r in refused
+                if r.version == campaign.baseline_version and r.vehicle not in canary_set
+            ),
+        )
         limits = HealthLimits.from_dict(campaign.health_limits)
         checks = tuple(judge(canary_figures, fleet_figures, limits))
         if not campaign.active:

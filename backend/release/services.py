@@ -33,6 +33,7 @@ class ReleaseServices:
             max_trigger_rate_ratio=c.max_trigger_rate_ratio,
             max_latency_p99_ms=c.max_latency_p99_ms,
             max_score_shift=c.max_score_shift,
+            max_refusals=float(c.max_refusals),
         )
 
 

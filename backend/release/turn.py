@@ -12,6 +12,10 @@
    checks the verdict again: nothing here can skip the gate).
 
 Each stage's wall time is kept (``TurnResult.seconds``): the feedback-loop latency by stage.
+:func:`turn_on_accepted_labels` is the turn the retraining trigger and ``POST /training/retrain``
+start (``backend.training.scheduler``): a dataset version of every label accepted before a
+cutoff, the QA report's class agreement as the label-agreement figure, and the suite, replay and
+gate that ``[training]`` names.
 The champion package is unpacked from the registry's signed archive (digest and signature
 checked), so what is retrained and compared is exactly what the fleet runs.
 """
@@ -19,6 +23,7 @@ checked), so what is retrained and compared is exactly what the fleet runs.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,13 +32,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from backend.auth.people import utcnow
+from backend.config import TrainingConfig
+from backend.datasets.snapshot import DatasetFilter
 from backend.datasets.versions import DatasetVersions
+from backend.errors import ConflictError
 from backend.evaluation.compare import Comparison, compare_packages
-from backend.evaluation.suite import Suite, suite_digests
+from backend.evaluation.suite import Suite, load_suite, suite_digests
 from backend.metadata.repositories.rollouts import CampaignRecord
 from backend.metadata.unit_of_work import Database
 from backend.release.evidence import record_verdict
-from backend.release.gate import GateConfig, GateVerdict, evaluate_gate
+from backend.release.gate import (
+    DEFAULT_GATE_FILE,
+    GateConfig,
+    GateVerdict,
+    evaluate_gate,
+    load_gate,
+)
 from backend.release.health import HealthLimits
 from backend.release.registry import CHAMPION, ModelRegistry, require_alias
 from backend.release.rollout import RolloutService
@@ -82,6 +96,7 @@ class TurnResult:
             "champion": self.champion,
             "candidate": self.run.version,
             "promoted_classes": list(self.run.promoted),
+            "demoted_classes": list(self.run.demoted),
             "classes": list(self.run.classes),
             "training_set": self.run.record.training_set_digest,
             "mlflow_run_id": self.run.mlflow_run_id,
@@ -238,3 +253,50 @@ def run_turn(
         finetune_config=finetune_config,
         clock=clock,
     )
+
+
+def turn_blocker(config: TrainingConfig) -> str | None:
+    """Why :func:`turn_on_accepted_labels` cannot run with ``config`` (None when it can)."""
+    if not config.suite:
+        return "no edge-case suite is configured ([training] suite)"
+    if not Path(config.suite).is_file():
+        return f"the edge-case suite {config.suite} ([training] suite) does not exist"
+    missing = [d for d in config.replay if not Path(d).is_dir()]
+    if missing:
+        return f"replay drives {missing} ([training] replay) do not exist"
+    if config.gate and not Path(config.gate).is_file():
+        return f"the gate file {config.gate} ([training] gate) does not exist"
+    return None
+
+
+def turn_on_accepted_labels(
+    backend: Backend,
+    labels_cutoff: datetime,
+    name: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> dict[str, Any]:
+    """One turn on every label accepted before ``labels_cutoff``: the dataset version
+    ``name`` of them (or the existing version of the same content), the QA report's class
+    agreement (Krippendorff's alpha over the overlap tasks; None before there is one), and
+    ``[training]``'s suite, replay drives and gate; returns the turn's summary."""
+    from backend.annotation.reports import report
+
+    config = backend.config.training
+    blocked = turn_blocker(config)
+    if blocked is not None:
+        raise ConflictError(f"cannot start a retraining turn: {blocked}")
+    versions = DatasetVersions(backend.db, backend.blobs, clock)
+    built = versions.build(DatasetFilter(accepted_to=labels_cutoff), author="retrainer", name=name)
+    with backend.db.transaction("read the QA report for a retraining turn") as uow:
+        alpha = report(uow, backend.config.annotation, clock()).batch.krippendorff_alpha_class
+    result = run_turn(
+        backend,
+        dataset_digest=built.version.digest,
+        replay=[Path(d) for d in config.replay],
+        suite=load_suite(config.suite),
+        gate=load_gate(config.gate or DEFAULT_GATE_FILE),
+        label_agreement=None if math.isnan(alpha) else float(alpha),
+        clock=clock,
+    )
+    return {**result.summary(), "dataset_version": built.version.digest, "label_agreement": alpha}

@@ -28,7 +28,9 @@ class Assignment:
 class HealthReport:
     """A vehicle's health figures for the model ``version`` over one reporting interval: frames
     processed, trigger firings and errors counted in that interval, per-frame latency p50/p99 in
-    milliseconds, and the mean and p95 of the frame score (the selection's priority score)."""
+    milliseconds, and the mean and p95 of the frame score (the selection's priority score).
+    ``refused_version``: a package the vehicle refused since its previous report (None: none),
+    with the vehicle's reason."""
 
     version: str
     frames: int
@@ -38,6 +40,8 @@ class HealthReport:
     latency_ms_p99: float
     score_mean: float
     score_p95: float
+    refused_version: str | None = None
+    refused_reason: str = ""
 
 
 class UpdateSource(Protocol):
@@ -52,5 +56,5 @@ class UpdateSource(Protocol):
         ...
 
     def report_health(self, vehicle_name: str, report: HealthReport) -> None:
-        """Store one health report of ``vehicle_name``."""
+        """Store one health report of ``vehicle_name`` (and the refusal it carries)."""
         ...

@@ -7,13 +7,20 @@ transposed under generated names as the second operand of a ``MatMul``; those ar
 the bias ``Add`` that consumes the ``MatMul``'s output. The loaded model is checked against ONNX
 Runtime on random inputs (largest absolute difference at most ``LOAD_ATOL``).
 
-New classes (``backend.training.ontology``) get new rows in the last layer of every ensemble
+Trial classes (``backend.training.ontology``) get new rows in the last layer of every ensemble
 head; the old rows are copied, so the grown model scores the old classes exactly as before.
 A new row starts as the mean of the head's foreground rows (the champion's notion of "an
 object") plus Gaussian noise of ``NEW_ROW_NOISE`` times their spread (so heads and new classes
 differ), and its bias as the mean foreground bias minus log(number of foreground classes), so
 the new class starts less likely than a typical known class and takes over only where training
 pushes it.
+
+After training, the ontology's review keeps a trial class only when its validation recall clears
+``FinetuneConfig.min_val_recall``; a demoted class's rows are dropped from every head
+(:func:`drop_classes`) and its candidates left out of the package's embeddings and scoring
+statistics, exactly as for a class that was never promoted, so the packaged model never names
+it. Its validation candidates' share still called foreground by the packaged model is recorded
+(``unknown_foreground_share``): what the vehicle will still detect of it as an unknown object.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,9 +45,17 @@ from agent.perception.pipeline import Perception
 from agent.perception.preprocess import PipelineParams
 from agent.scoring import ScoringStats
 from backend.errors import TrainingError
-from backend.training.candidates import CandidateSet, build_candidates
+from backend.training.candidates import DROPPED, CandidateSet, build_candidates
 from backend.training.model import CandidateNet
-from backend.training.ontology import DEFAULT_MIN_LABELS, next_classes
+from backend.training.ontology import (
+    DEFAULT_MAX_PROMOTED,
+    DEFAULT_MIN_LABELS,
+    DEFAULT_MIN_RECALL,
+    OntologyDecision,
+    PromotionReview,
+    next_classes,
+    review_promotions,
+)
 from backend.training.package import write_package
 from backend.training.sets import TrainingSet
 from backend.training.train import TrainConfig, predict, train
@@ -69,11 +84,18 @@ class FinetuneConfig:
     jitter: float = 0.03  #: metres of Gaussian noise on training points
     threads: int = 2
     min_labels: int = DEFAULT_MIN_LABELS  #: accepted objects a rare class needs to be learnt
+    #: validation recall a trial class needs to stay in the package (else demoted to unknown)
+    min_val_recall: float = DEFAULT_MIN_RECALL
+    #: trial classes per turn, best-supported first (None: no cap)
+    max_promoted: int | None = DEFAULT_MAX_PROMOTED
 
 
 @dataclass
 class FinetuneResult:
-    """What a fine-tuning run produced (``package`` lives at ``package.path``)."""
+    """What a fine-tuning run produced (``package`` lives at ``package.path``): the package's
+    classes, the trial classes kept (``promoted``) and ``demoted``, the training candidates per
+    trained class (demoted ones included), the package's validation recall per class, and the
+    promotion review with its numbers (``promotion``, JSON)."""
 
     package: ModelPackage
     classes: tuple[str, ...]
@@ -83,6 +105,8 @@ class FinetuneResult:
     candidates_per_class: dict[str, int]
     val_recall: dict[str, float]
     seconds: dict[str, float] = field(default_factory=dict)
+    demoted: tuple[str, ...] = ()
+    promotion: dict[str, Any] = field(default_factory=dict)
 
 
 def onnx_state_dict(path: Path) -> dict[str, np.ndarray]:
@@ -186,6 +210,39 @@ def grow_classes(
     return model
 
 
+def drop_classes(
+    model: CandidateNet, classes: tuple[str, ...], keep: tuple[str, ...]
+) -> CandidateNet:
+    """``model`` with only the class rows of ``keep`` (a subsequence of ``classes`` that keeps
+    ``classes[0]``, the background) in the last layer of every head, in ``keep``'s order."""
+    rows = [classes.index(c) for c in keep if c in classes]
+    if len(rows) != len(keep) or rows != sorted(rows) or not rows or rows[0] != 0:
+        raise TrainingError(f"cannot keep classes {list(keep)} of {list(classes)}")
+    if len(rows) == len(classes):
+        return model
+    index = torch.tensor(rows)
+    for head in model.heads:
+        assert isinstance(head, torch.nn.Sequential)
+        last = head[-1]
+        assert isinstance(last, torch.nn.Linear)
+        kept = torch.nn.Linear(last.in_features, len(rows))
+        with torch.no_grad():
+            kept.weight.copy_(last.weight.detach()[index])
+            kept.bias.copy_(last.bias.detach()[index])
+        head[-1] = kept
+    return model
+
+
+def relabel(data: CandidateSet, classes: tuple[str, ...], keep: tuple[str, ...]) -> CandidateSet:
+    """``data`` (labels indexing ``classes``) with labels indexing ``keep``; candidates of the
+    classes not kept are left out (as candidates of unknown classes always are)."""
+    where = {c: i for i, c in enumerate(keep)}
+    table = np.array([where.get(c, DROPPED) for c in classes], dtype=np.int64)
+    labels = table[data.labels]
+    rows = labels != DROPPED
+    return replace(data.take(rows), labels=labels[rows])
+
+
 def weights_digest(model: CandidateNet) -> str:
     """SHA-256 over the model's parameters (names, shapes and float32 bytes, in order)."""
     h = hashlib.sha256()
@@ -225,16 +282,22 @@ def set_candidates(
     return CandidateSet.concat(parts)
 
 
+def mean_class(model: CandidateNet, data: CandidateSet) -> np.ndarray:
+    """The ensemble-mean class (argmax of the heads' mean softmax) of each candidate."""
+    logits, _, _ = predict(model, data)
+    z = logits - logits.max(axis=2, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=2, keepdims=True)
+    guess: np.ndarray = p.mean(axis=1).argmax(axis=1)
+    return guess
+
+
 def class_recall(
     model: CandidateNet, data: CandidateSet, classes: tuple[str, ...]
 ) -> dict[str, float]:
     """Per class, the share of its candidates whose ensemble-mean class is right (NaN when
     absent)."""
-    logits, _, _ = predict(model, data)
-    z = logits - logits.max(axis=2, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=2, keepdims=True)
-    guess = p.mean(axis=1).argmax(axis=1)
+    guess = mean_class(model, data)
     out = {}
     for k, name in enumerate(classes):
         mine = data.labels == k
@@ -260,7 +323,10 @@ def finetune(
     t0 = time.perf_counter()
     champion = ModelPackage.load(champion_dir)
     decision = next_classes(
-        champion.class_names, training_set.object_counts("train"), min_labels=config.min_labels
+        champion.class_names,
+        training_set.object_counts("train"),
+        min_labels=config.min_labels,
+        max_promoted=config.max_promoted,
     )
     classes = decision.classes
     params = champion.params
@@ -305,13 +371,19 @@ def finetune(
         torch.use_deterministic_algorithms(deterministic)
     t2 = time.perf_counter()
     clock["train"] = t2 - t1
-    digest = weights_digest(result.model)
-    recall = class_recall(result.model, val_set, classes)
+    model, review, promotion = _review(result.model, decision, val_set, config)
+    if review.demoted:
+        train_set = relabel(train_set, classes, review.classes)
+        val_set = relabel(val_set, classes, review.classes)
+        classes = review.classes
+    digest = weights_digest(model)
+    recall = class_recall(model, val_set, classes)
     training: dict[str, Any] = {
         "parent": champion.version,
         "parent_model_sha256": hashlib.sha256(champion.model_path.read_bytes()).hexdigest(),
         "dataset_digest": training_set.digest,
         "ontology": decision.as_json(),
+        "promotion": promotion,
         "finetune": asdict(config),
         "epochs": config.epochs,
         "candidates_per_class": per_class,
@@ -325,7 +397,7 @@ def finetune(
     }
     package = write_package(
         out,
-        model=result.model,
+        model=model,
         config=train_config,
         params=params,
         classes=classes,
@@ -341,8 +413,51 @@ def finetune(
     check_runtime(out, training_set)
     clock["runtime_check"] = time.perf_counter() - t3
     return FinetuneResult(
-        package, classes, decision.promoted, result.history, digest, per_class, recall, clock
+        package,
+        classes,
+        review.kept,
+        result.history,
+        digest,
+        per_class,
+        recall,
+        clock,
+        review.demoted,
+        promotion,
     )
+
+
+def _review(
+    model: CandidateNet,
+    decision: OntologyDecision,
+    val_set: CandidateSet,
+    config: FinetuneConfig,
+) -> tuple[CandidateNet, PromotionReview, dict[str, Any]]:
+    """The promotion review of the trained ``model`` on ``val_set`` (labels index
+    ``decision.classes``), the model with the demoted classes' rows dropped, and the review as
+    JSON with the demoted classes' ``unknown_foreground_share``."""
+    classes = decision.classes
+    counts = np.bincount(val_set.labels, minlength=len(classes))
+    review = review_promotions(
+        decision,
+        class_recall(model, val_set, classes),
+        dict(zip(classes, (int(c) for c in counts), strict=True)),
+        min_recall=config.min_val_recall,
+    )
+    promotion: dict[str, Any] = {
+        **review.as_json(),
+        "max_promoted": config.max_promoted,
+        "deferred": decision.deferred,
+    }
+    if review.demoted:
+        model = drop_classes(model, classes, review.classes)
+        share: dict[str, float | None] = {}
+        for name in review.demoted:
+            mine = val_set.labels == classes.index(name)
+            seen = mean_class(model, val_set.take(mine)) > 0 if mine.any() else None
+            share[name] = None if seen is None else float(seen.mean())
+        promotion["unknown_foreground_share"] = share
+        log.warning("demoted to unknown after training: %s", review.as_json()["verdicts"])
+    return model, review, promotion
 
 
 def check_runtime(package_dir: Path, training_set: TrainingSet) -> None:

@@ -101,7 +101,9 @@ Register = Callable[[Path, RunRecord], str]
 
 @dataclass
 class RunOutcome:
-    """A registered run."""
+    """A registered run: its classes, the new classes that passed the promotion review
+    (``promoted``) and those demoted back to unknown (``demoted``), and the review with its
+    numbers (``promotion``, as in ``FinetuneResult``)."""
 
     record: RunRecord
     version: str
@@ -113,6 +115,8 @@ class RunOutcome:
     history: list[dict[str, float]]
     mlflow_run_id: str | None
     seconds: dict[str, float] = field(default_factory=dict)
+    demoted: tuple[str, ...] = ()
+    promotion: dict[str, Any] = field(default_factory=dict)
 
 
 def code_version(repo: Path | None = None) -> str:
@@ -168,6 +172,8 @@ class JobOutput:
     candidates_per_class: dict[str, int]
     val_recall: dict[str, float]
     seconds: dict[str, float]
+    demoted: tuple[str, ...]
+    promotion: dict[str, Any]
 
 
 def run_finetune_job(job: FinetuneJob) -> JobOutput:
@@ -200,7 +206,21 @@ def run_finetune_job(job: FinetuneJob) -> JobOutput:
         result.candidates_per_class,
         result.val_recall,
         result.seconds,
+        result.demoted,
+        result.promotion,
     )
+
+
+def promotion_metrics(promotion: dict[str, Any]) -> dict[str, float]:
+    """The promotion review's numbers as MLflow metrics: per trial class its validation
+    recall (as judged, before demotion), validation candidates and 1.0 kept / 0.0 demoted."""
+    out: dict[str, float] = {}
+    for name, verdict in promotion.get("verdicts", {}).items():
+        if verdict["val_recall"] is not None:
+            out[f"promotion.{name}.val_recall"] = float(verdict["val_recall"])
+        out[f"promotion.{name}.val_candidates"] = float(verdict["val_candidates"])
+        out[f"promotion.{name}.kept"] = 1.0 if verdict["kept"] else 0.0
+    return out
 
 
 def _plain(value: dict[str, Any]) -> dict[str, Any]:
@@ -332,9 +352,13 @@ class Retrainer:
                         **{k: v for k, v in record.to_json().items() if "config" not in k},
                         "set": record.set_config,
                         "finetune": record.finetune_config,
+                        "promotion": output.promotion,
                     },
                     history=output.history,
-                    metrics={f"val_recall.{k}": v for k, v in output.val_recall.items()},
+                    metrics={
+                        **{f"val_recall.{k}": v for k, v in output.val_recall.items()},
+                        **promotion_metrics(output.promotion),
+                    },
                     tags={
                         "parent_model": record.parent_model,
                         "training_set": record.training_set_digest,
@@ -342,6 +366,8 @@ class Retrainer:
                         "weights_sha256": output.weights_sha256,
                         "model_sha256": hashlib.sha256(output.files["model.onnx"]).hexdigest(),
                         "classes": ",".join(output.classes),
+                        "promoted": ",".join(output.promoted),
+                        "demoted": ",".join(output.demoted),
                     },
                     package_dir=package_dir,
                 )
@@ -364,6 +390,8 @@ class Retrainer:
             output.history,
             mlflow_id,
             {**clock, **{f"worker.{k}": v for k, v in output.seconds.items()}},
+            output.demoted,
+            output.promotion,
         )
 
     @staticmethod
@@ -412,5 +440,7 @@ def configs_from(config: TrainingConfig) -> tuple[SetConfig, FinetuneConfig]:
             learning_rate=config.learning_rate,
             threads=config.threads,
             min_labels=config.min_labels,
+            min_val_recall=config.min_val_recall,
+            max_promoted=config.max_promoted,
         ),
     )

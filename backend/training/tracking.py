@@ -2,8 +2,10 @@
 
 One MLflow run per retraining run, in the experiment ``longtail-retraining``: the record as
 parameters (flattened, ``set.*`` and ``finetune.*``), the per-epoch history as metrics with the
-epoch as step, the final validation recall per class, tags (parent model, training-set digest,
-code version, weights and package digests) and the package as the artifact ``package/``.
+epoch as step, the final validation recall per class and the promotion review
+(``promotion.<class>.val_recall``, ``.val_candidates``, ``.kept``), tags (parent model,
+training-set digest, code version, weights and package digests, promoted and demoted classes)
+and the package as the artifact ``package/``.
 The embedded default is a SQLite store (``sqlite:///<training dir>/mlflow.db``) with artifacts
 in ``<training dir>/mlartifacts``; a server URI (``http://...``) is used as given.
 """

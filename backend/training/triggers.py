@@ -1,5 +1,6 @@
 """When to retrain: new accepted labels (a count, or a share of a slice), a schedule, or an
-explicit request. Pure decision logic: the caller supplies the label counts and the clock.
+explicit request. Pure decision logic: the caller supplies the label counts and the clock
+(``backend.training.scheduler`` counts them from the database and runs the turns).
 
 A *slice* is whatever the caller counts labels by (a class such as ``stroller``, a condition
 such as ``rain``). ``slice_share`` fires when the labels accepted since the last run make up at
@@ -49,12 +50,28 @@ class LabelStats:
 
 
 @dataclass(frozen=True)
+class RuleCheck:
+    """One rule of the policy on the stats now: the figure it reads (``value``: new labels;
+    a slice's share of new labels; seconds since the schedule was due, negative before), its
+    threshold, whether it fires, and the reason it gives when it does. ``slice`` names the
+    slice of a ``slice_share`` check."""
+
+    rule: str  #: min_new_labels | slice_share | schedule
+    value: float
+    threshold: float
+    fires: bool
+    reason: str
+    slice: str | None = None
+
+
+@dataclass(frozen=True)
 class TriggerDecision:
     """Whether a run is due now, why, and when the schedule next makes one due."""
 
     due: bool
     reasons: tuple[str, ...]
     next_due: datetime | None
+    checks: tuple[RuleCheck, ...] = ()
 
 
 class RetrainTrigger:
@@ -70,26 +87,55 @@ class RetrainTrigger:
             return None
         return self._clock() if last_run is None else last_run + self.policy.interval
 
-    def evaluate(
-        self, stats: LabelStats, last_run: datetime | None, *, requested: bool = False
-    ) -> TriggerDecision:
-        """The decision now, given the labels since ``last_run`` (None: never ran)."""
+    def checks(self, stats: LabelStats, last_run: datetime | None) -> tuple[RuleCheck, ...]:
+        """Every rule that is on, on ``stats`` now: the count, the share of each slice with
+        at least ``slice_min_new`` new labels, and the schedule (only while something is new)."""
         p, now = self.policy, self._clock()
-        reasons = []
-        if requested:
-            reasons.append("requested")
+        out: list[RuleCheck] = []
         new = stats.new_count()
-        if p.min_new_labels is not None and new >= p.min_new_labels:
-            reasons.append(f"{new} new labels >= {p.min_new_labels}")
+        if p.min_new_labels is not None:
+            out.append(
+                RuleCheck(
+                    "min_new_labels",
+                    float(new),
+                    float(p.min_new_labels),
+                    new >= p.min_new_labels,
+                    f"{new} new labels >= {p.min_new_labels}",
+                )
+            )
         if p.slice_share is not None:
             for name in sorted(stats.new):
                 fresh, total = stats.new[name], stats.total.get(name, 0)
                 if fresh < p.slice_min_new:
                     continue
                 share = fresh / max(total, fresh)
-                if share >= p.slice_share:
-                    reasons.append(f"slice {name}: {fresh}/{max(total, fresh)} new ({share:.2f})")
+                out.append(
+                    RuleCheck(
+                        "slice_share",
+                        share,
+                        p.slice_share,
+                        share >= p.slice_share,
+                        f"slice {name}: {fresh}/{max(total, fresh)} new ({share:.2f})",
+                        name,
+                    )
+                )
         next_due = self.next_due(last_run)
-        if next_due is not None and now >= next_due and new > 0:
-            reasons.append(f"schedule: due since {next_due.isoformat()}")
-        return TriggerDecision(bool(reasons), tuple(reasons), next_due)
+        if next_due is not None and new > 0:
+            out.append(
+                RuleCheck(
+                    "schedule",
+                    (now - next_due).total_seconds(),
+                    0.0,
+                    now >= next_due,
+                    f"schedule: due since {next_due.isoformat()}",
+                )
+            )
+        return tuple(out)
+
+    def evaluate(
+        self, stats: LabelStats, last_run: datetime | None, *, requested: bool = False
+    ) -> TriggerDecision:
+        """The decision now, given the labels since ``last_run`` (None: never ran)."""
+        checks = self.checks(stats, last_run)
+        reasons = (["requested"] if requested else []) + [c.reason for c in checks if c.fires]
+        return TriggerDecision(bool(reasons), tuple(reasons), self.next_due(last_run), checks)

@@ -16,6 +16,7 @@ class Section:
     flag: bool | None = None
     count: int = option(3, low=1)
     folder: str = option("data", path=True)
+    folders: tuple[str, ...] = option((), path=True)
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,11 @@ def test_config_error_lists_every_problem() -> None:
     error = config_error(["a: one", "b: two"])
     assert str(error) == "2 problems in the configuration:\n  a: one\n  b: two"
     assert error.problems == ("a: one", "b: two")
+
+
+def test_an_array_of_paths_is_relative_to_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[section]\nfolders = ["a", "/abs/b"]\n')
+    assert load_config(Schema, path, {}).section.folders == (str(tmp_path / "a"), "/abs/b")
+    assert load_config(Schema, write(tmp_path, ""), {}).section.folders == ()
+    with pytest.raises(ConfigError, match="expected an array of strings"):
+        load_config(Schema, write(tmp_path, "[section]\nfolders = [1]\n"), {})

@@ -915,7 +915,8 @@ export interface paths {
         };
         /**
          * Rollout Status
-         * @description A campaign and how its canary stands against the limits now (nothing is decided).
+         * @description A campaign, how its canary stands against the limits now (nothing is decided), and the
+         *     packages vehicles refused during it (a canary's refusals are the ``refusals`` check).
          */
         get: operations["rollout_status_rollouts__campaign_id__get"];
         put?: never;
@@ -983,6 +984,89 @@ export interface paths {
          *     promotion); 409 when there is nothing to roll back.
          */
         post: operations["rollback_rollout_rollouts__campaign_id__rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/training/trigger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Trigger Status
+         * @description Accepted boxes per class since the last turn's cutoff (and in all), each rule of the
+         *     policy on them, whether a turn is due and which rules fire, and what blocks one.
+         */
+        get: operations["trigger_status_training_trigger_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/training/retrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Request Retrain
+         * @description Start a retraining turn now on every label accepted so far, whatever the trigger's
+         *     counts; it runs in the background (follow it at ``GET /training/runs/{run_id}``). 409
+         *     while another turn runs or when the backend has no edge-case suite (``[training] suite``).
+         */
+        post: operations["request_retrain_training_retrain_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/training/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Runs
+         * @description Retraining turns, newest first.
+         */
+        get: operations["list_runs_training_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/training/runs/{run_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Run
+         * @description One retraining turn (404 if there is none).
+         */
+        get: operations["get_run_training_runs__run_id__get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1479,6 +1563,11 @@ export interface components {
                 [key: string]: unknown;
             };
             evaluation: components["schemas"]["EvaluationOut"];
+            /**
+             * Refusals
+             * @description packages vehicles refused during the campaign, newest first
+             */
+            refusals: components["schemas"]["RefusalOut"][];
         };
         /**
          * CaseInfoOut
@@ -2180,6 +2269,11 @@ export interface components {
              * @description relative change of score mean or p95
              */
             max_score_shift?: number | null;
+            /**
+             * Max Refusals
+             * @description candidate packages canary vehicles refused
+             */
+            max_refusals?: number | null;
         };
         /** ImportOut */
         ImportOut: {
@@ -2444,6 +2538,37 @@ export interface components {
             data: string;
         };
         /**
+         * PolicyOut
+         * @description The trigger's thresholds (null: the rule is off).
+         */
+        PolicyOut: {
+            /** Min New Labels */
+            min_new_labels: number | null;
+            /** Slice Share */
+            slice_share: number | null;
+            /** Slice Min New */
+            slice_min_new: number;
+            /** Interval S */
+            interval_s: number | null;
+        };
+        /**
+         * RefusalOut
+         * @description A package a vehicle refused during the campaign, and the vehicle's reason.
+         */
+        RefusalOut: {
+            /** Vehicle */
+            vehicle: string;
+            /** Version */
+            version: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Reason */
+            reason: string;
+        };
+        /**
          * ReleaseOut
          * @description A model version's release: the gate's verdict and every check (candidate against
          *     champion per slice), the case's top status, the snapshot, the sign-offs, and why a sign-off
@@ -2474,6 +2599,17 @@ export interface components {
             signoffs: components["schemas"]["SignOffOut"][];
             /** Sign Off Blocker */
             sign_off_blocker: string | null;
+        };
+        /**
+         * RetrainIn
+         * @description Ask for a retraining turn now, and why.
+         */
+        RetrainIn: {
+            /**
+             * Note
+             * @default
+             */
+            note: string;
         };
         /**
          * ReviewIn
@@ -2521,6 +2657,33 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * RuleCheckOut
+         * @description One rule on the counts now.
+         */
+        RuleCheckOut: {
+            /**
+             * Rule
+             * @description min_new_labels, slice_share or schedule
+             */
+            rule: string;
+            /**
+             * Slice
+             * @description the class a slice_share check is about
+             */
+            slice: string | null;
+            /**
+             * Value
+             * @description new labels; a class's share of new; s past due
+             */
+            value: number;
+            /** Threshold */
+            threshold: number;
+            /** Fires */
+            fires: boolean;
+            /** Reason */
+            reason: string;
         };
         /**
          * SaveIn
@@ -2929,6 +3092,70 @@ export interface components {
             expires_at: string | null;
         };
         /**
+         * TrainingRunOut
+         * @description A retraining turn: what started it and why, its lease, the accepted labels it learnt
+         *     from, and what it produced (model version, gate verdict) or why it failed.
+         */
+        TrainingRunOut: {
+            /** Id */
+            id: number;
+            /**
+             * Trigger
+             * @description auto, requested or cli
+             */
+            trigger: string;
+            /** Actor */
+            actor: string;
+            /** Reasons */
+            reasons: string[];
+            /**
+             * State
+             * @description running, finished, failed or abandoned
+             */
+            state: string;
+            /**
+             * Holder
+             * @description host:pid of the process that ran it
+             */
+            holder: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Lease Expires At
+             * Format: date-time
+             */
+            lease_expires_at: string;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Labels Cutoff
+             * @description it learnt the labels accepted before
+             */
+            labels_cutoff: string | null;
+            /**
+             * New Labels
+             * @description accepted boxes per class new to this turn
+             */
+            new_labels: {
+                [key: string]: number;
+            };
+            /** Model Version */
+            model_version: string | null;
+            /** Verdict Id */
+            verdict_id: number | null;
+            /** Gate Passed */
+            gate_passed: boolean | null;
+            /** Summary */
+            summary: {
+                [key: string]: unknown;
+            } | null;
+            /** Error */
+            error: string | null;
+        };
+        /**
          * TrendPointOut
          * @description One SPI on one version.
          */
@@ -2989,6 +3216,57 @@ export interface components {
             top_status: string;
             /** Champion */
             champion: boolean;
+        };
+        /**
+         * TriggerStatusOut
+         * @description The retraining trigger now: accepted boxes per class since the last turn's cutoff and
+         *     in all, each rule on them, whether a turn is due and why, and what blocks one.
+         */
+        TriggerStatusOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Auto Trigger */
+            auto_trigger: boolean;
+            policy: components["schemas"]["PolicyOut"];
+            /**
+             * Since
+             * @description the last turn's cutoff (null: no turn yet)
+             */
+            since: string | null;
+            /** New Labels */
+            new_labels: {
+                [key: string]: number;
+            };
+            /** Total Labels */
+            total_labels: {
+                [key: string]: number;
+            };
+            /** New Total */
+            new_total: number;
+            /** Due */
+            due: boolean;
+            /**
+             * Reasons
+             * @description the rules that fire now
+             */
+            reasons: string[];
+            /** Checks */
+            checks: components["schemas"]["RuleCheckOut"][];
+            /**
+             * Next Due
+             * @description when the schedule is next due
+             */
+            next_due: string | null;
+            /**
+             * Blocked
+             * @description why no turn can start now (null: one can)
+             */
+            blocked: string | null;
+            running: components["schemas"]["TrainingRunOut"] | null;
+            last_run: components["schemas"]["TrainingRunOut"] | null;
         };
         /** UserIn */
         UserIn: {
@@ -5797,6 +6075,203 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    trigger_status_training_trigger_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerStatusOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    request_retrain_training_retrain_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetrainIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingRunOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_runs_training_runs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingRunOut"][];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_run_training_runs__run_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the retraining turn's id */
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrainingRunOut"];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -21,9 +21,12 @@ from backend.api.schemas.release import (
     DecisionIn,
     EvaluationOut,
     ModelVersionOut,
+    RefusalOut,
 )
 from backend.auth.people import Principal
 from backend.auth.roles import Permission
+from backend.release.rollout import Evaluation
+from backend.release.services import ReleaseServices
 
 router = APIRouter(tags=["release"])
 
@@ -90,12 +93,10 @@ def list_rollouts(
 
 @router.get("/rollouts/{campaign_id}", response_model=CampaignStatusOut)
 def rollout_status(campaign_id: CampaignId, _who: Reader, release: ReleaseDep) -> CampaignStatusOut:
-    """A campaign and how its canary stands against the limits now (nothing is decided)."""
+    """A campaign, how its canary stands against the limits now (nothing is decided), and the
+    packages vehicles refused during it (a canary's refusals are the ``refusals`` check)."""
     evaluation = release.rollout.evaluate(campaign_id, decide=False)
-    campaign = release.rollout.get(campaign_id)
-    return CampaignStatusOut(
-        **CampaignOut.of(campaign).model_dump(), evaluation=EvaluationOut.of(evaluation)
-    )
+    return _status(release, campaign_id, evaluation)
 
 
 @router.post("/rollouts/{campaign_id}/evaluate", response_model=CampaignStatusOut)
@@ -105,9 +106,17 @@ def evaluate_rollout(
     """Judge the campaign now: promoted when the canary is healthy, rolled back when a limit
     is broken, unchanged while pending (the server also does this periodically)."""
     evaluation = release.rollout.evaluate(campaign_id)
+    return _status(release, campaign_id, evaluation)
+
+
+def _status(
+    release: ReleaseServices, campaign_id: int, evaluation: Evaluation
+) -> CampaignStatusOut:
     campaign = release.rollout.get(campaign_id)
     return CampaignStatusOut(
-        **CampaignOut.of(campaign).model_dump(), evaluation=EvaluationOut.of(evaluation)
+        **CampaignOut.of(campaign).model_dump(),
+        evaluation=EvaluationOut.of(evaluation),
+        refusals=[RefusalOut.of(r) for r in release.rollout.refusals(campaign_id)],
     )
 
 

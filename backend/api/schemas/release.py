@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.metadata.repositories.model_versions import AliasRecord, ModelVersionRecord
-from backend.metadata.repositories.rollouts import CampaignRecord
+from backend.metadata.repositories.rollouts import CampaignRecord, RefusalRecord
 from backend.release.rollout import Evaluation
 
 #: printable text (PostgreSQL text refuses NUL; control characters only garble listings)
@@ -75,6 +75,9 @@ class HealthLimitsIn(BaseModel):
     max_latency_p99_ms: float | None = Field(default=None, ge=0, le=1e7, description="ms")
     max_score_shift: float | None = Field(
         default=None, ge=0, le=1e6, description="relative change of score mean or p95"
+    )
+    max_refusals: float | None = Field(
+        default=None, ge=0, le=1e6, description="candidate packages canary vehicles refused"
     )
 
 
@@ -154,8 +157,24 @@ class CampaignOut(BaseModel):
         return cls(**fields)
 
 
+class RefusalOut(BaseModel):
+    """A package a vehicle refused during the campaign, and the vehicle's reason."""
+
+    vehicle: str
+    version: str
+    received_at: datetime
+    reason: str
+
+    @classmethod
+    def of(cls, r: RefusalRecord) -> RefusalOut:
+        return cls(vehicle=r.vehicle, version=r.version, received_at=r.received_at, reason=r.reason)
+
+
 class CampaignStatusOut(CampaignOut):
     evaluation: EvaluationOut
+    refusals: list[RefusalOut] = Field(
+        description="packages vehicles refused during the campaign, newest first"
+    )
 
 
 class CampaignPage(BaseModel):

@@ -9,9 +9,10 @@
 | ``annotation`` | ontologies, tasks, task_frames, triage, routing_decisions, assignments, label_sets, label_revisions, reviews, gold_scores, audit_events |
 | ``datasets`` | dataset_versions |
 | ``webhooks`` | webhooks, webhook_deliveries |
-| ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports |
+| ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports, model_refusals |
 | ``evidence`` | gate_verdicts, evidence |
 | ``safety`` | safety_snapshots, safety_signoffs |
+| ``training`` | training_runs |
 """
 
 from backend.metadata.models import (
@@ -22,6 +23,7 @@ from backend.metadata.models import (
     people,
     release,
     safety,
+    training,
     webhooks,
 )
 from backend.metadata.models.base import Base
@@ -39,5 +41,6 @@ __all__ = [
     "people",
     "release",
     "safety",
+    "training",
     "webhooks",
 ]

@@ -109,3 +109,23 @@ class VehicleModelReport(Base):
         Index("ix_vehicle_model_reports_campaign", "campaign_id", "version"),
         Index("ix_vehicle_model_reports_version", "version", "received_at"),
     )
+
+
+class ModelRefusal(Base):
+    """A vehicle refused the package of model ``version`` (a tampered, unsigned or wrongly
+    signed archive, or one that would not load) and said why; ``campaign_id`` is the campaign
+    active when the report arrived, if any. A canary's refusals are a health check of its own
+    (``backend.release.health``)."""
+
+    __tablename__ = "model_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vehicle: Mapped[str] = mapped_column(ForeignKey("vehicles.name"))
+    version: Mapped[str] = mapped_column(String(128))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rollout_campaigns.id"), default=None
+    )
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_model_refusals_campaign", "campaign_id", "version"),)

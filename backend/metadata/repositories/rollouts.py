@@ -1,4 +1,5 @@
-"""Rollout campaigns and the health reports vehicles send about the model they run."""
+"""Rollout campaigns, the health reports vehicles send about the model they run, and the
+packages they refused."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFoundError
-from backend.metadata.models.release import RolloutCampaign, VehicleModelReport
+from backend.metadata.models.release import ModelRefusal, RolloutCampaign, VehicleModelReport
 from backend.metadata.records import utc
 
 #: campaign states: ``canary`` is the only active one
@@ -62,6 +63,18 @@ class ReportRecord:
     latency_ms_p99: float
     score_mean: float
     score_p95: float
+
+
+@dataclass(frozen=True)
+class RefusalRecord:
+    """A package a vehicle refused, why, and the campaign active when it was reported."""
+
+    id: int
+    vehicle: str
+    version: str
+    campaign_id: int | None
+    received_at: datetime
+    reason: str
 
 
 def _campaign(row: RolloutCampaign) -> CampaignRecord:
@@ -195,6 +208,39 @@ class RolloutRepository:
         self._session.add(row)
         self._session.flush()
         return row.id
+
+    def add_refusal(
+        self, vehicle: str, version: str, campaign_id: int | None, at: datetime, reason: str
+    ) -> int:
+        """Store that ``vehicle`` refused the package of ``version``; returns its id."""
+        row = ModelRefusal(
+            vehicle=vehicle, version=version, campaign_id=campaign_id, received_at=at, reason=reason
+        )
+        self._session.add(row)
+        self._session.flush()
+        return row.id
+
+    def refusals(
+        self, *, campaign_id: int | None = None, version: str | None = None, limit: int = 1000
+    ) -> list[RefusalRecord]:
+        """Refusals (of one campaign, of one version), newest first."""
+        stmt = select(ModelRefusal)
+        if campaign_id is not None:
+            stmt = stmt.where(ModelRefusal.campaign_id == campaign_id)
+        if version is not None:
+            stmt = stmt.where(ModelRefusal.version == version)
+        stmt = stmt.order_by(ModelRefusal.received_at.desc(), ModelRefusal.id.desc()).limit(limit)
+        return [
+            RefusalRecord(
+                id=r.id,
+                vehicle=r.vehicle,
+                version=r.version,
+                campaign_id=r.campaign_id,
+                received_at=utc(r.received_at),
+                reason=r.reason,
+            )
+            for r in self._session.scalars(stmt)
+        ]
 
     def reports(
         self,

@@ -11,7 +11,14 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFoundError
-from backend.metadata.models.annotation import RoutingDecision, Task, TaskFrame, Triage
+from backend.metadata.models.annotation import (
+    LabelRevision,
+    LabelSet,
+    RoutingDecision,
+    Task,
+    TaskFrame,
+    Triage,
+)
 from backend.metadata.models.fleet import Frame
 from backend.metadata.records import utc
 
@@ -319,3 +326,32 @@ class TaskRepository:
             select(RoutingDecision.rule, func.count()).group_by(RoutingDecision.rule)
         )
         return {rule: int(n) for rule, n in rows}
+
+    def accepted_class_counts(
+        self, since: datetime | None
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Accepted boxes per class: of the tasks accepted at or after ``since`` (all of them
+        when None), and of every accepted task. The tasks a dataset version takes: accepted,
+        not gold, the current revision of their accepted label set."""
+        rows = self._session.execute(
+            select(Task.accepted_at, LabelRevision.boxes)
+            .join(LabelSet, LabelSet.id == Task.accepted_label_set_id)
+            .join(
+                LabelRevision,
+                and_(
+                    LabelRevision.label_set_id == LabelSet.id,
+                    LabelRevision.version == LabelSet.version,
+                ),
+            )
+            .where(Task.stage == "accepted", Task.is_gold.is_(False))
+        )
+        new: dict[str, int] = {}
+        total: dict[str, int] = {}
+        for accepted_at, stored in rows:
+            fresh = since is None or (accepted_at is not None and utc(accepted_at) >= since)
+            for box in (stored or {}).get("boxes", ()):  # stored as {"boxes": [...]}
+                name = str(box.get("class_name", ""))
+                total[name] = total.get(name, 0) + 1
+                if fresh:
+                    new[name] = new.get(name, 0) + 1
+        return new, total

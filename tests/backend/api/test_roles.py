@@ -73,6 +73,10 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("POST", "/rollouts/{campaign_id}/evaluate"): Permission.MANAGE_RELEASES,
     ("POST", "/rollouts/{campaign_id}/promote"): Permission.MANAGE_RELEASES,
     ("POST", "/rollouts/{campaign_id}/rollback"): Permission.MANAGE_RELEASES,
+    ("GET", "/training/trigger"): Permission.READ_RELEASES,
+    ("POST", "/training/retrain"): Permission.MANAGE_RELEASES,
+    ("GET", "/training/runs"): Permission.READ_RELEASES,
+    ("GET", "/training/runs/{run_id}"): Permission.READ_RELEASES,
     ("GET", "/evidence/verdicts"): Permission.READ_EVIDENCE,
     ("GET", "/evidence/verdicts/{verdict_id}"): Permission.READ_EVIDENCE,
     ("POST", "/evidence/verdicts/{verdict_id}/bypass"): Permission.BYPASS_GATE,
@@ -105,6 +109,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/rollouts"): {"version": "no-such-model"},
     ("POST", "/rollouts/{campaign_id}/promote"): {},
     ("POST", "/rollouts/{campaign_id}/rollback"): {},
+    ("POST", "/training/retrain"): {"note": "role check"},
     ("POST", "/evidence/verdicts/{verdict_id}/bypass"): {"reason": "role check"},
     ("POST", "/safety/releases/{version}/signoffs"): {"comment": "role check"},
 }

@@ -112,6 +112,33 @@ def test_only_admins_start_and_decide_campaigns(api: tuple[World, httpx.Client])
     assert page["total"] == 1 and page["items"][0]["state"] == "rolled_back"
 
 
+def test_a_rollout_shows_the_packages_its_canary_refused(api: tuple[World, httpx.Client]) -> None:
+    w, client = api
+    body = {"version": "m-2", "canary_share": 1.0, "min_canary_reports": 1}
+    campaign = client.post("/rollouts", json=body, headers=auth(w, "admin")).json()
+    assert campaign["health_limits"]["max_refusals"] == w.backend.config.release.max_refusals
+    path = f"/rollouts/{campaign['id']}"
+    assert client.get(path, headers=auth(w, "senior")).json()["refusals"] == []
+    refusal = HealthReport(
+        registry_baseline(w), 50, 1, 0, 20.0, 40.0, 0.3, 0.8, "m-2", "package would not load"
+    )
+    w.backend.release.rollout.report_health("car-2", refusal)
+    status = client.get(path, headers=auth(w, "safety_engineer")).json()
+    assert [(r["vehicle"], r["version"], r["reason"]) for r in status["refusals"]] == [
+        ("car-2", "m-2", "package would not load")
+    ]
+    check = next(c for c in status["evaluation"]["checks"] if c["name"] == "refusals")
+    assert check == {"name": "refusals", "value": 1.0, "limit": 0.0, "passed": False}
+    assert status["evaluation"]["canary"]["refusals"] == 1
+    assert status["evaluation"]["outcome"] == "rolled_back"  # what the next judgement does
+    decided = client.post(f"{path}/evaluate", headers=auth(w, "admin")).json()
+    assert (
+        decided["state"] == "rolled_back"
+        and "refusals 1 ABOVE limit 0" in (decided["decision_reason"])
+    )
+    assert len(decided["refusals"]) == 1
+
+
 def test_bad_campaign_requests_are_refused_not_crashed(api: tuple[World, httpx.Client]) -> None:
     w, client = api
     admin = auth(w, "admin")
@@ -123,6 +150,7 @@ def test_bad_campaign_requests_are_refused_not_crashed(api: tuple[World, httpx.C
         {"version": "../m-2"},
         {"version": "m-2", "health_limits": {"max_error_rate": -1}},
         {"version": "m-2", "health_limits": {"bogus": 1}},
+        {"version": "m-2", "health_limits": {"max_refusals": -1}},
     ):
         assert client.post("/rollouts", json=bad, headers=admin).status_code == 422, bad
     assert client.get("/rollouts/99", headers=admin).status_code == 404

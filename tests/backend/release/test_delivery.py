@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from backend.release.delivery import SERVICE_NAME
+from backend.release.delivery import MAX_REASON, SERVICE_NAME
 from core.formats.model_archive import key_fingerprint
 from longtail.v1 import ingest_pb2, ingest_pb2_grpc, models_pb2, models_pb2_grpc
 from tests.backend.release.fake_delivery import DeliveryServer, raw_public_key
@@ -138,7 +138,7 @@ def test_a_bad_token_gets_unauthenticated_on_every_rpc(
 
 
 def test_health_reports_reach_the_rollout_and_bad_ones_are_refused(
-    served: DeliveryServer, caplog: pytest.LogCaptureFixture
+    served: DeliveryServer,
 ) -> None:
     channel, stub = _stub(served)
     report = models_pb2.HealthReport(
@@ -153,8 +153,16 @@ def test_health_reports_reach_the_rollout_and_bad_ones_are_refused(
         refused_version="v3",
         refused_reason="signature does not verify",
     )
-    with channel, caplog.at_level("WARNING", logger="backend.release.delivery"):
+    with channel:
         stub.ReportHealth(report, metadata=_auth(served.token))
+        long = models_pb2.HealthReport(
+            version="v2", frames=1, refused_version="v3", refused_reason="x" * 5000
+        )
+        stub.ReportHealth(long, metadata=_auth(served.token))
+        bad_refusal = models_pb2.HealthReport(version="v2", frames=1, refused_version="../v3")
+        assert _code(lambda: stub.ReportHealth(bad_refusal, metadata=_auth(served.token))) == (
+            grpc.StatusCode.INVALID_ARGUMENT
+        )
         bad = models_pb2.HealthReport(version="v2", frames=1, latency_ms_p99=math.nan)
         assert _code(lambda: stub.ReportHealth(bad, metadata=_auth(served.token))) == (
             grpc.StatusCode.INVALID_ARGUMENT
@@ -169,7 +177,7 @@ def test_health_reports_reach_the_rollout_and_bad_ones_are_refused(
         assert _code(lambda: garbage(b"\xff\xff\xff", metadata=_auth(served.token))) == (
             grpc.StatusCode.INVALID_ARGUMENT
         )
-    assert len(served.delivery.reports) == 1
+    assert len(served.delivery.reports) == 2
     vehicle, got = served.delivery.reports[0]
     assert vehicle == "car-1"
     assert (got.version, got.frames, got.triggers, got.errors) == ("v2", 100, 7, 1)
@@ -179,7 +187,10 @@ def test_health_reports_reach_the_rollout_and_bad_ones_are_refused(
         0.2,
         0.7,
     )
-    assert any("car-1 refused model 'v3'" in r.getMessage() for r in caplog.records)
+    # the refusal travels with the report to the rollout, which records and judges it
+    assert (got.refused_version, got.refused_reason) == ("v3", "signature does not verify")
+    _, cut = served.delivery.reports[1]
+    assert cut.refused_version == "v3" and cut.refused_reason == "x" * MAX_REASON
 
 
 def test_ingest_and_model_updates_share_one_server(served: DeliveryServer) -> None:

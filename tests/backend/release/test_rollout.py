@@ -116,6 +116,7 @@ def test_a_healthy_canary_is_promoted_with_its_numbers(world: ReleaseWorld) -> N
         "latency_p99_ms": True,
         "trigger_rate_ratio": True,
         "score_shift": True,
+        "refusals": True,
     }
     assert result.canary.frames == 2000 * len(rollout.get(campaign_id).canary_vehicles)
     assert result.fleet.trigger_rate == pytest.approx(0.01)
@@ -130,6 +131,72 @@ def test_a_healthy_canary_is_promoted_with_its_numbers(world: ReleaseWorld) -> N
     assert {rollout.assignment_for(v).version for v in FLEET} == {"m-2"}  # type: ignore[union-attr]
     assert rollout.active() is None
     assert rollout.evaluate(campaign_id).outcome == "promoted"  # decided stays decided
+
+
+def test_a_canary_that_refuses_the_candidate_rolls_back_with_the_refusal(
+    world: ReleaseWorld,
+) -> None:
+    campaign_id = start(world, reports=2)
+    rollout = world.release.rollout
+    campaign = rollout.get(campaign_id)
+    baseline = campaign.baseline_version
+    canary = campaign.canary_vehicles[0]
+    others = [v for v in FLEET if v not in campaign.canary_vehicles]
+    # a fleet vehicle refusing the champion, and refusals of other versions, are stored but are
+    # not the canary's: the campaign stays pending
+    rollout.report_health(
+        others[0], replace(healthy(baseline), refused_version=baseline, refused_reason="old key")
+    )
+    rollout.report_health(
+        others[1], replace(healthy(baseline), refused_version="m-2", refused_reason="not mine")
+    )
+    pending = rollout.evaluate(campaign_id)
+    assert pending.outcome == "pending" and pending.canary.refusals == 0
+    assert pending.fleet.refusals == 1  # the champion's refusal by a fleet vehicle, shown
+    assert {c.name: c.passed for c in pending.checks}["refusals"] is True
+    # the canary vehicle refused the candidate (it keeps running the champion and says so)
+    world.clock.advance(5)
+    reason = "model m-2: signature does not verify with the configured public key"
+    rollout.report_health(
+        canary, replace(healthy(baseline), refused_version="m-2", refused_reason=reason)
+    )
+    result = rollout.evaluate(campaign_id)
+    assert result.outcome == "rolled_back" and result.canary.refusals == 1
+    assert "refusals 1 ABOVE limit 0" in result.reason
+    assert rollout.get(campaign_id).decision_figures["canary"]["refusals"] == 1
+    refused = rollout.refusals(campaign_id)
+    newest = refused[0]
+    assert (newest.vehicle, newest.version, newest.reason) == (canary, "m-2", reason)
+    assert len(refused) == 3 and {r.campaign_id for r in refused} == {campaign_id}
+    assert world.release.registry.alias(CANDIDATE) is None
+    assert rollout.assignment_for(canary).version == baseline  # type: ignore[union-attr]
+    with pytest.raises(NotFoundError):
+        rollout.refusals(campaign_id + 1000)
+
+
+def test_a_refusal_limit_above_zero_tolerates_that_many(world: ReleaseWorld) -> None:
+    world.vehicles(*FLEET)
+    registry = world.release.registry
+    baseline = register_baseline(registry).version
+    registry.register(
+        world.package("m-2"), run_id="r", dataset_digest=None, parent_version=None, metrics={}
+    )
+    record_gate(world.db, "m-2", baseline)
+    rollout = world.release.rollout
+    campaign = rollout.start_campaign(
+        "m-2",
+        canary_share=1.0,
+        health_limits=replace(LIMITS, max_refusals=1.0),
+        min_canary_reports=1,
+        actor="admin",
+    )
+    first, second = campaign.canary_vehicles[:2]
+    refusal = replace(healthy(baseline), refused_version="m-2", refused_reason="would not load")
+    rollout.report_health(first, refusal)
+    assert rollout.evaluate(campaign.id).outcome == "pending"  # 1 refusal, limit 1
+    rollout.report_health(second, refusal)
+    result = rollout.evaluate(campaign.id)
+    assert result.outcome == "rolled_back" and "refusals 2 ABOVE limit 1" in result.reason
 
 
 def test_errors_above_the_limit_roll_back_and_say_by_how_much(world: ReleaseWorld) -> None:

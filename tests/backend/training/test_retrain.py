@@ -25,7 +25,8 @@ from backend.training.tracking import MlflowTracker, default_tracking_uri
 from backend.training.workers import InlineExecutor, ProcessExecutor
 from tests.backend.training.registry import CopyRegistry
 
-TINY = FinetuneConfig(epochs=2, batch_size=64, threads=1, min_labels=3)
+#: the bar at 0 keeps the fixture's deer (two epochs do not teach it: validation recall 0)
+TINY = FinetuneConfig(epochs=2, batch_size=64, threads=1, min_labels=3, min_val_recall=0.0)
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -77,10 +78,42 @@ def test_a_run_is_logged_then_registered(
     assert run.data.tags["weights_sha256"] == outcome.weights_sha256
     assert run.data.params["training_set_digest"] == record.training_set_digest
     assert run.data.params["finetune.learning_rate"] == str(TINY.learning_rate)
+    assert run.data.params["promotion.kept"] == "['deer']"
+    assert run.data.tags["promoted"] == "deer" and run.data.tags["demoted"] == ""
+    assert run.data.metrics["promotion.deer.kept"] == 1.0
+    assert run.data.metrics["promotion.deer.val_recall"] == pytest.approx(
+        outcome.promotion["verdicts"]["deer"]["val_recall"]
+    )
     losses = client.get_metric_history(run.info.run_id, "train_loss")
     assert sorted(m.step for m in losses) == [1, 2]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "package")}
     assert "package/model.onnx" in artifacts and "package/scoring.npz" in artifacts
+
+
+def test_a_demoted_class_is_recorded_in_the_outcome_and_mlflow(
+    tiny_package: Path, drives: dict[str, Path], tmp_path: Path
+) -> None:
+    registry = CopyRegistry(tmp_path / "registry")
+    root = tmp_path / "training"
+    root.mkdir()
+    tracker = MlflowTracker(default_tracking_uri(root), artifact_dir=root / "mlartifacts")
+    outcome = _retrainer(tmp_path, registry, tracker=tracker).run(
+        tiny_package, *_sources(drives), config=replace(TINY, min_val_recall=1.0)
+    )
+    verdict = outcome.promotion["verdicts"]["deer"]
+    assert verdict["val_recall"] < 1.0  # measured; the bar of 1.0 is above it
+    assert outcome.demoted == ("deer",) and outcome.promoted == ()
+    assert "deer" not in ModelPackage.load(tmp_path / "registry" / outcome.version).class_names
+    from mlflow.tracking import MlflowClient
+
+    assert outcome.mlflow_run_id is not None
+    run = MlflowClient(default_tracking_uri(root)).get_run(outcome.mlflow_run_id)
+    assert run.data.tags["demoted"] == "deer" and run.data.tags["promoted"] == ""
+    assert run.data.metrics["promotion.deer.kept"] == 0.0
+    assert run.data.metrics["promotion.deer.val_candidates"] == verdict["val_candidates"]
+    assert run.data.params["promotion.min_recall"] == "1.0"
+    # the record reruns the same review: its finetune config carries the bar
+    assert outcome.record.configs()[1].min_val_recall == 1.0
 
 
 def test_same_record_same_weights(

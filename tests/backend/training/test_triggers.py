@@ -59,3 +59,33 @@ def test_explicit_request_and_policy_checks() -> None:
         TriggerPolicy(slice_share=1.5)
     with pytest.raises(TrainingError, match="interval"):
         TriggerPolicy(interval=timedelta(0))
+
+
+def test_checks_show_every_rule_with_its_figure_and_threshold() -> None:
+    clock = Clock()
+    policy = TriggerPolicy(
+        min_new_labels=100, slice_share=0.5, slice_min_new=20, interval=timedelta(hours=1)
+    )
+    trigger = RetrainTrigger(policy, clock)
+    clock.now = T0 + timedelta(minutes=30)
+    stats = LabelStats({"stroller": 30, "car": 40, "dog": 5}, {"stroller": 50, "car": 400})
+    d = trigger.evaluate(stats, T0)
+    by_rule = {(c.rule, c.slice): c for c in d.checks}
+    # dog's 5 new labels are below slice_min_new: its share is not judged at all
+    assert set(by_rule) == {
+        ("min_new_labels", None),
+        ("slice_share", "car"),
+        ("slice_share", "stroller"),
+        ("schedule", None),
+    }
+    assert (by_rule["min_new_labels", None].value, by_rule["min_new_labels", None].fires) == (
+        75.0,
+        False,
+    )
+    assert by_rule["slice_share", "car"].value == pytest.approx(0.1)
+    assert (
+        by_rule["slice_share", "stroller"].fires and by_rule["slice_share", "stroller"].value == 0.6
+    )
+    assert by_rule["schedule", None].value == -1800.0 and not by_rule["schedule", None].fires
+    assert d.reasons == tuple(c.reason for c in d.checks if c.fires)
+    assert d.reasons == ("slice stroller: 30/50 new (0.60)",)
