@@ -175,6 +175,7 @@ def run(package_dir: Path, presets: list[str], frames: int, seed: int) -> dict[s
         },
         "goal": f"under realistic, no class with >= {MIN_GT} boxes loses more than {GOAL_LOSS:.0%} of its clean AP",
         "goal_failures": goal_failures,
+        "goal_summary": "; ".join(goal_failures) if goal_failures else "none",
         "meets_goal": not goal_failures,
         "seconds": time.perf_counter() - started,
         "presets": out,
