@@ -1,6 +1,8 @@
 // The labelling view: draw, move, rotate, resize and classify boxes, auto-fit them, take or
-// dismiss pre-labels, undo/redo, autosave (409: show the conflict, never overwrite), submit.
+// dismiss pre-labels, paint point classes (painter.ts), undo/redo, autosave (409: show the
+// conflict, never overwrite), submit.
 import { ApiError, autoFit, readTask, submit, type BoxLabel, type Lease } from "./api/client";
+import { Painter, type PainterHost } from "./painter";
 import { Saver } from "./saver";
 import {
   PRELABEL_COLOUR,
@@ -11,7 +13,7 @@ import {
 } from "./scene";
 import type { Shortcut } from "./shortcuts";
 import { toBoxFrame, wrapAngle } from "./state";
-import { $, Workbench, classColourIndex, el } from "./workbench";
+import { $, Workbench, classColourIndex, el, pointsOf } from "./workbench";
 
 const STEP_M = 0.1;
 const STEP_YAW = (1 * Math.PI) / 180;
@@ -30,18 +32,20 @@ type Drag =
   | { kind: "rotate"; start: number[]; angle0: number }
   | { kind: "resize"; axis: 0 | 1; side: 1 | -1; start: number[] };
 
-export class Labeller extends Workbench {
+export class Labeller extends Workbench implements PainterHost {
   readonly mode = "annotate" as const;
   readonly saver: Saver;
+  readonly painter: Painter;
   private dismissed: Set<string>;
   private drag: Drag | null = null;
   private dragBefore: string | null = null;
 
   constructor(lease: Lease, onDone: () => void) {
     super(lease, onDone);
-    this.saver = new Saver(lease.assignment_id, lease.working?.version ?? 0, () => ({
+    this.painter = new Painter(this, $<HTMLCanvasElement>("overlay"));
+    this.saver = new Saver(lease.assignment_id, lease.working?.version ?? 0, async () => ({
       boxes: this.state.boxes,
-      points: {},
+      points: await this.painter.labels(),
     }));
     this.dismissed = new Set(
       JSON.parse(localStorage.getItem(this.dismissKey) ?? "[]") as string[],
@@ -54,17 +58,39 @@ export class Labeller extends Workbench {
     this.showSaveState();
   }
 
+  get assignmentId(): number {
+    return this.lease.assignment_id;
+  }
+
+  selectedLabel(): BoxLabel | undefined {
+    return this.state.selectedLabel();
+  }
+
+  override pointLabelsChanged(): void {
+    super.pointLabelsChanged();
+    const count = this.painter.labelled;
+    document.body.dataset.labelled = String(count);
+    $("labelled-count").textContent = `${count} of ${this.words.length} points have a class`;
+  }
+
+  protected override cancelGesture(): boolean {
+    return this.painter.cancel();
+  }
+
   private get dismissKey(): string {
     return `longtail.dismissed.${this.lease.task_id}`;
   }
 
   override async open(): Promise<void> {
     await super.open();
+    void this.painter.loadStructure();
     $("submit").onclick = () => void this.submitTask();
     $("conflict-load").onclick = () => void this.loadServerVersion();
+    this.painter.bind();
   }
 
   override close(): void {
+    this.painter.setTool("box");
     super.close();
     $("submit").onclick = null;
   }
@@ -183,6 +209,7 @@ export class Labeller extends Workbench {
       ),
     );
     $("review-box").hidden = reviews.length === 0;
+    this.painter.panel();
   }
 
   /** Track id and the ontology's attributes of the selected box, editable (undoable edits). */
@@ -242,6 +269,8 @@ export class Labeller extends Workbench {
   private async loadServerVersion(): Promise<void> {
     const fresh = await readTask(this.lease.assignment_id);
     this.state.reset((fresh.working?.labels.boxes ?? []) as BoxLabel[]);
+    await this.loadPointLabels(pointsOf(fresh.working?.labels, this.frameId));
+    this.painter.reloaded();
     this.saver.resolved(fresh.working?.version ?? 0);
   }
 
@@ -308,6 +337,7 @@ export class Labeller extends Workbench {
   }
 
   protected act(shortcut: Shortcut, index: number, event: KeyboardEvent): void {
+    if (this.painter.act(shortcut.action, index)) return;
     const big = event.shiftKey ? 10 : 1;
     const sign = index === 0 ? 1 : -1;
     const sizeStep = (axis: number) =>
@@ -330,12 +360,14 @@ export class Labeller extends Workbench {
       case "height":
         return sizeStep(5);
       case "class":
-        if (index < this.classes.length) this.setClass(this.classes[index]);
+        if (this.painter.tool !== "box") this.painter.setClass(index);
+        else if (index < this.classes.length) this.setClass(this.classes[index]);
         return;
       case "fit":
         void this.fit();
         return;
       case "accept":
+        if (this.painter.finishPolygon()) return;
         if (this.state.selection?.layer === "prelabels") this.accept(this.state.selection.id);
         return;
       case "delete": {
@@ -359,12 +391,33 @@ export class Labeller extends Workbench {
   }
 
   protected override listenTop(top: HTMLElement, signal: AbortSignal): void {
+    const persp = $("persp-area");
     top.addEventListener("pointerdown", (event) => this.pointerDown(event), { signal });
-    window.addEventListener("pointermove", (event) => this.pointerMove(event), { signal });
-    window.addEventListener("pointerup", (event) => this.pointerUp(event), { signal });
+    persp.addEventListener("pointerdown", (event) => this.painter.down(event, "persp"), { signal });
+    window.addEventListener(
+      "pointermove",
+      (event) => {
+        const over = event.target === top ? "top" : event.target === persp ? "persp" : null;
+        if (this.painter.tool !== "box") this.painter.move(event, over);
+        this.pointerMove(event);
+      },
+      { signal },
+    );
+    window.addEventListener(
+      "pointerup",
+      (event) => {
+        this.painter.up();
+        this.pointerUp(event);
+      },
+      { signal },
+    );
+    for (const area of [top, persp]) {
+      area.addEventListener("dblclick", () => this.painter.finishPolygon(), { signal });
+    }
   }
 
   private pointerDown(event: PointerEvent): void {
+    if (this.painter.down(event, "top")) return;
     if (event.button !== 0) return;
     const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
     const selected = this.state.selectedLabel();

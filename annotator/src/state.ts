@@ -1,14 +1,24 @@
-// The labels being edited: the person's boxes, the selection, and undo/redo as snapshots.
-// Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame (metres, centre, yaw about +z).
+// The labels being edited: the person's boxes, the selection, and one undo/redo history for
+// every edit: box edits as snapshots, other edits (point labels) as entries that know how to
+// undo and redo themselves. Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame
+// (metres, centre, yaw about +z).
 import type { BoxLabel } from "./api/client";
 
 export type Selection = { layer: "labels" | "prelabels"; id: string } | null;
 
+/** An edit of something other than the boxes, in the same history as the box edits. */
+export interface Undoable {
+  undo(): void;
+  redo(): void;
+}
+
+type Entry = { boxes: string } | { other: Undoable };
+
 export class LabelState {
   boxes: BoxLabel[] = [];
   selection: Selection = null;
-  private undoStack: string[] = [];
-  private redoStack: string[] = [];
+  private undoStack: Entry[] = [];
+  private redoStack: Entry[] = [];
   private listeners: Array<(changed: boolean) => void> = [];
 
   /** Replace everything (a task opened, the server's version loaded): no undo across it. */
@@ -34,11 +44,33 @@ export class LabelState {
     const before = JSON.stringify(this.boxes);
     mutate(this.boxes);
     if (JSON.stringify(this.boxes) === before) return;
-    this.undoStack.push(before);
-    if (this.undoStack.length > 500) this.undoStack.shift();
-    this.redoStack = [];
+    this.push({ boxes: before });
     if (this.selection?.layer === "labels" && !this.byId(this.selection.id)) this.selection = null;
     this.emit(true);
+  }
+
+  /** Record an edit already made to something else than the boxes (it is undone with them). */
+  record(edit: Undoable): void {
+    this.push({ other: edit });
+    this.emit(true);
+  }
+
+  private push(entry: Entry): void {
+    this.undoStack.push(entry);
+    if (this.undoStack.length > 500) this.undoStack.shift();
+    this.redoStack = [];
+  }
+
+  /** Apply `entry` (undo or redo), returning the entry that reverses it. */
+  private swap(entry: Entry, forward: boolean): Entry {
+    if ("other" in entry) {
+      if (forward) entry.other.redo();
+      else entry.other.undo();
+      return entry;
+    }
+    const now = JSON.stringify(this.boxes);
+    this.boxes = JSON.parse(entry.boxes) as BoxLabel[];
+    return { boxes: now };
   }
 
   /** Edit the selected box of the person's labels (nothing when a pre-label or none is selected). */
@@ -54,16 +86,14 @@ export class LabelState {
   undo(): void {
     const prev = this.undoStack.pop();
     if (prev === undefined) return;
-    this.redoStack.push(JSON.stringify(this.boxes));
-    this.boxes = JSON.parse(prev) as BoxLabel[];
+    this.redoStack.push(this.swap(prev, false));
     this.emit(true);
   }
 
   redo(): void {
     const next = this.redoStack.pop();
     if (next === undefined) return;
-    this.undoStack.push(JSON.stringify(this.boxes));
-    this.boxes = JSON.parse(next) as BoxLabel[];
+    this.undoStack.push(this.swap(next, true));
     this.emit(true);
   }
 

@@ -70,3 +70,29 @@ test("shortcuts: every key is unique per mode, Ctrl+Z differs from Ctrl+z", () =
   assert.equal(match(key("x"), "review")?.shortcut.action, "reject-box");
   assert.equal(match(key("3"), "annotate")?.index, 2);
 });
+
+test("one history: point edits (record) and box edits undo and redo in order", () => {
+  const state = new LabelState();
+  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {} };
+  state.reset([box]);
+  state.select({ layer: "labels", id: "b1" });
+  const painted: string[] = [];
+  state.editSelected((b) => (b.class_name = "truck"));
+  state.record({ undo: () => painted.pop(), redo: () => painted.push("road") });
+  painted.push("road"); // the edit was made, then recorded
+  state.editSelected((b) => (b.class_name = "bus"));
+  state.undo(); // the bus
+  assert.equal(state.byId("b1")?.class_name, "truck");
+  assert.deepEqual(painted, ["road"]);
+  state.undo(); // the paint
+  assert.deepEqual(painted, []);
+  state.undo(); // the truck
+  assert.equal(state.byId("b1")?.class_name, "car");
+  state.redo();
+  state.redo();
+  assert.deepEqual(painted, ["road"]);
+  assert.equal(state.byId("b1")?.class_name, "truck");
+  state.record({ undo: () => undefined, redo: () => undefined }); // a new edit drops the redo
+  state.redo();
+  assert.equal(state.byId("b1")?.class_name, "truck");
+});
