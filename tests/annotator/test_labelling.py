@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,43 @@ def test_the_lease_is_renewed_while_the_person_works(tmp_path: Path) -> None:
         page.keyboard.press("Control+s")
         wait_saved(page)  # the lease held: a lapsed one would answer 409 "expired"
         assert working_boxes(backend)[0] == 1
+
+
+def test_leaving_the_page_gives_the_lease_back_and_a_reload_keeps_the_task(
+    tmp_path: Path,
+) -> None:
+    """Closing the page releases the lease at once (pagehide, a keepalive request): another
+    annotator gets the task without waiting for the lease (15 min here) to lapse. A reload
+    releases it too, and the same person gets it back with their saved work."""
+    people = {"ann": "annotator", "ann2": "annotator", "ops": "safety_engineer"}
+    with (
+        running_backend(tmp_path, people) as backend,
+        offline_page(webgl=True) as offline,
+        backend.api("ann2") as other,
+    ):
+        page = offline.page
+        log_in(page, backend.url, "ann")
+        task = page.inner_text("#task")
+        drag_in_top_view(page, (3.0, 5.0), (5.0, 6.0))
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        assert other.post("/work/next").status_code == 204  # ann holds the only slot
+        page.reload()
+        wait_ready(page)
+        assert page.inner_text("#task") == task and page.locator("#boxes li").count() == 1
+        page.close()
+        deadline = time.monotonic() + 15
+        while (taken := other.post("/work/next")).status_code == 204:
+            assert time.monotonic() < deadline, "the lease was not given back"
+            time.sleep(0.2)
+        assert taken.status_code == 200, taken.text
+        assert f"task {taken.json()['task_id']} " in task + " "
+        with backend.api("ops") as ops:
+            actions = [e["action"] for e in ops.get("/audit", params={"actor": "ann"}).json()]
+        # granted, released by the reload, resumed by the reloaded page, released by the close
+        assert [a for a in actions if a.startswith("lease.")] == [
+            "lease.granted",
+            "lease.released",
+            "lease.resumed",
+            "lease.released",
+        ], actions
