@@ -97,7 +97,8 @@ def recall_precision(
     painted: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]
 ) -> tuple[float, float]:
     both = float(np.count_nonzero(painted & truth))
-    return both / max(1, np.count_nonzero(truth)), both / max(1, np.count_nonzero(painted))
+    truths, painteds = int(np.count_nonzero(truth)), int(np.count_nonzero(painted))
+    return both / max(1, truths), both / max(1, painteds)
 
 
 def footprint(box: tuple[float, ...], grow: float) -> list[tuple[float, float]]:
