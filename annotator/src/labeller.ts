@@ -12,7 +12,7 @@ import {
   type BoxStyle,
 } from "./scene";
 import type { Shortcut } from "./shortcuts";
-import { toBoxFrame, wrapAngle } from "./state";
+import { dragInSlice, sliceFrame, toBoxFrame, wrapAngle, type SliceView } from "./state";
 import { $, Workbench, classColourIndex, el, pointsOf } from "./workbench";
 
 const STEP_M = 0.1;
@@ -30,7 +30,10 @@ type Drag =
   | { kind: "draw"; x0: number; y0: number; x1: number; y1: number }
   | { kind: "move"; x0: number; y0: number; start: number[] }
   | { kind: "rotate"; start: number[]; angle0: number }
-  | { kind: "resize"; axis: 0 | 1; side: 1 | -1; start: number[] };
+  | { kind: "resize"; axis: 0 | 1; side: 1 | -1; start: number[] }
+  | { kind: "slice"; view: SliceView; grab: SliceGrab; start: number[]; a0: number; b0: number };
+
+type SliceGrab = { kind: "move" } | { kind: "along" | "height"; side: 1 | -1 };
 
 export class Labeller extends Workbench implements PainterHost {
   readonly mode = "annotate" as const;
@@ -414,6 +417,38 @@ export class Labeller extends Workbench implements PainterHost {
     for (const area of [top, persp]) {
       area.addEventListener("dblclick", () => this.painter.finishPolygon(), { signal });
     }
+    for (const view of ["side", "front"] as const) {
+      $(`${view}-area`).addEventListener("pointerdown", (event) => this.sliceDown(event, view), { signal });
+    }
+  }
+
+  /** Metres right of and above the followed box's centre under a pointer in a slice view. */
+  private sliceMetres(event: PointerEvent, view: SliceView, box: number[]): [number, number] {
+    const rect = $(`${view}-area`).getBoundingClientRect();
+    const { half } = sliceFrame(box, view);
+    const scale = half / (rect.height / 2); // metres per pixel
+    return [
+      (event.clientX - rect.left - rect.width / 2) * scale,
+      (rect.top + rect.height / 2 - event.clientY) * scale,
+    ];
+  }
+
+  /** A press in the side or front view: move the selected box (inside), resize it (an edge). */
+  private sliceDown(event: PointerEvent, view: SliceView): void {
+    const selected = this.state.selectedLabel();
+    const box = this.views.followed;
+    if (event.button !== 0 || !selected || !box) return;
+    const [a, b] = this.sliceMetres(event, view, box);
+    const { along, half } = sliceFrame(box, view);
+    const grab = (EDGE_PX * 2 * half) / $(`${view}-area`).getBoundingClientRect().height;
+    const [ha, hb] = [along / 2, box[5] / 2];
+    if (Math.abs(a) > ha + grab || Math.abs(b) > hb + grab) return;
+    let how: SliceGrab = { kind: "move" };
+    if (Math.abs(Math.abs(a) - ha) <= grab && Math.abs(b) <= hb) how = { kind: "along", side: a > 0 ? 1 : -1 };
+    else if (Math.abs(Math.abs(b) - hb) <= grab && Math.abs(a) <= ha) how = { kind: "height", side: b > 0 ? 1 : -1 };
+    this.dragBefore = JSON.stringify(this.state.boxes);
+    this.drag = { kind: "slice", view, grab: how, start: [...box], a0: a, b0: b };
+    event.preventDefault();
   }
 
   private pointerDown(event: PointerEvent): void {
@@ -455,8 +490,15 @@ export class Labeller extends Workbench implements PainterHost {
   private pointerMove(event: PointerEvent): void {
     const drag = this.drag;
     if (!drag) return;
-    const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
     const sel = this.state.selectedLabel();
+    if (drag.kind === "slice") {
+      if (!sel) return;
+      const [a, b] = this.sliceMetres(event, drag.view, drag.start);
+      sel.box = dragInSlice(drag.start, drag.view, drag.grab, drag.a0, drag.b0, a, b);
+      this.redraw();
+      return;
+    }
+    const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
     if (drag.kind === "draw") {
       drag.x1 = x;
       drag.y1 = y;

@@ -5,6 +5,7 @@
 import * as THREE from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import type { BoxLabel } from "./api/client";
+import { sliceFrame } from "./state";
 
 export type ColourMode = "intensity" | "height" | "distance" | "label";
 export const COLOUR_MODES: ColourMode[] = ["intensity", "height", "distance", "label"];
@@ -267,7 +268,7 @@ export class Views {
   private renderSlice(area: HTMLElement, canvasRect: DOMRect, view: "side" | "front"): void {
     const box = this.followed;
     if (!box || area.hidden) return;
-    const [x, y, z, l, w, h, yaw] = box;
+    const [x, y, z, l, w, , yaw] = box;
     const c = Math.cos(yaw);
     const s = Math.sin(yaw);
     const [dx, dy] = view === "side" ? [s, -c] : [c, s]; // towards the camera
@@ -275,7 +276,7 @@ export class Views {
     const distance = 50;
     const rect = area.getBoundingClientRect();
     const aspect = rect.width / Math.max(1, rect.height);
-    const half = Math.max(l, w, h) * 0.7 + 0.5;
+    const half = sliceFrame(box, view).half;
     const cam = this.sliceCamera;
     cam.left = -half * aspect;
     cam.right = half * aspect;
@@ -295,6 +296,9 @@ export class Views {
     this.renderer.clear();
     this.renderer.setClearColor(0x101418);
     this.renderer.render(this.scene, cam);
+    // where the slice looks (sensor frame, metres): the page maps drags with it, tests too
+    const right = view === "side" ? [c, s] : [-s, c];
+    area.dataset.view = [x, y, z, right[0], right[1], half].join(",");
   }
 
   zoomTop(factor: number): void {

@@ -52,6 +52,8 @@ export const MOUSE_HELP: Array<[string, string]> = [
   ["drag inside the selected box", "move it"],
   ["drag an edge of the selected box", "resize that side (the opposite side stays)"],
   ["Shift + drag on the selected box", "rotate it about its centre"],
+  ["drag inside the box in the side or front view", "move it along that view (and up / down)"],
+  ["drag an edge in the side or front view", "resize its length (side), width (front) or height"],
   ["drag / right-drag / wheel in the 3D view", "orbit / pan / zoom (with a point tool: paint / orbit / zoom)"],
   ["point tools, in the top or the 3D view", "touch only the points shown and in the height band (z, h)"],
 ];

@@ -146,3 +146,58 @@ export function inFootprint(box: number[], x: number, y: number, margin = 0): bo
   const [u, v] = toBoxFrame(box, x, y);
   return Math.abs(u) <= box[3] / 2 + margin && Math.abs(v) <= box[4] / 2 + margin;
 }
+
+/** The side view looks at a box from its right (heading to the right of the screen), the front
+ * view from ahead of it (the box's left to the right of the screen); both with +z up. */
+export type SliceView = "side" | "front";
+
+/** The slice of `box` in `view`: the screen-right axis (unit, sensor x-y), the box's extent
+ * along it and the half height of the view (metres) that the slice cameras show. */
+export function sliceFrame(box: number[], view: SliceView): { right: [number, number]; along: number; half: number } {
+  const c = Math.cos(box[6]);
+  const s = Math.sin(box[6]);
+  return {
+    right: view === "side" ? [c, s] : [-s, c],
+    along: view === "side" ? box[3] : box[4],
+    half: Math.max(box[3], box[4], box[5]) * 0.7 + 0.5,
+  };
+}
+
+/**
+ * A box dragged in a side or front view: from `start`, the pointer moved from (a0, b0) to
+ * (a, b), metres right of and above the start box's centre in that view. `grab` says what
+ * the press took: the inside (move), a vertical edge (1: the right one, -1: the left one;
+ * resize along the view's axis, the opposite edge stays) or a horizontal edge (resize the
+ * height, the opposite edge stays). Sizes stay at least 0.1 m.
+ */
+export function dragInSlice(
+  start: number[],
+  view: SliceView,
+  grab: { kind: "move" } | { kind: "along" | "height"; side: 1 | -1 },
+  a0: number,
+  b0: number,
+  a: number,
+  b: number,
+): number[] {
+  const box = [...start];
+  const { right, along } = sliceFrame(start, view);
+  const sizeAxis = view === "side" ? 3 : 4;
+  if (grab.kind === "move") {
+    box[0] += right[0] * (a - a0);
+    box[1] += right[1] * (a - a0);
+    box[2] += b - b0;
+  } else if (grab.kind === "along") {
+    const fixed = (-grab.side * along) / 2;
+    const size = Math.max(0.1, Math.abs(a - fixed));
+    const mid = fixed + (grab.side * size) / 2;
+    box[sizeAxis] = size;
+    box[0] += right[0] * mid;
+    box[1] += right[1] * mid;
+  } else {
+    const fixed = (-grab.side * start[5]) / 2;
+    const size = Math.max(0.1, Math.abs(b - fixed));
+    box[5] = size;
+    box[2] += fixed + (grab.side * size) / 2;
+  }
+  return box;
+}

@@ -170,8 +170,9 @@ export abstract class Workbench {
     const selected = this.selectedBox();
     // the top view follows the selection, but not while a drag in it is under way (it would
     // move the ground under the mouse)
+    // (nor the side and front views: a drag there is measured against the box as it started)
     if (selected && !this.dragging()) this.views.follow(selected.box[0], selected.box[1]);
-    this.views.followBox(selected ? selected.box : null);
+    if (!this.dragging()) this.views.followBox(selected ? selected.box : null);
     this.panel();
   }
 
