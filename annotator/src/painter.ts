@@ -45,6 +45,7 @@ export interface PainterHost {
   readonly points: Float32Array;
   words: Uint32Array;
   hasPointLabels: boolean;
+  readonly otherFramePoints: Record<string, EncodedPoints>;
   readonly pointClasses: PointClass[];
   readonly assignmentId: number;
   readonly frameId: string;
@@ -416,14 +417,16 @@ export class Painter {
     host.flash(`${what}: ${edit.indices.length} points → ${name}`);
   }
 
-  /** The label set's point labels: this frame's words, gzip-encoded (cached per revision). */
+  /** The label set's point labels: this frame's words, gzip-encoded (cached per revision),
+   * and the other frames' as the server sent them. */
   async labels(): Promise<Record<string, EncodedPoints>> {
-    if (!this.host.hasPointLabels) return {};
+    const others = this.host.otherFramePoints;
+    if (!this.host.hasPointLabels) return { ...others };
     if (this.encoded?.revision !== this.revision) {
       const revision = this.revision;
       this.encoded = { revision, value: await encodeWords(this.host.words) };
     }
-    return { [this.host.frameId]: this.encoded.value };
+    return { ...others, [this.host.frameId]: this.encoded.value };
   }
 
   /** The words were replaced (the server's version loaded): forget the cached encoding. */

@@ -53,6 +53,8 @@ export abstract class Workbench {
   words: Uint32Array = new Uint32Array(0);
   /** whether the label set holds point labels of this frame (from the server or drawn here) */
   hasPointLabels = false;
+  /** the label set's point labels of the task's other frames (this view edits one frame) */
+  otherFramePoints: Record<string, EncodedPoints> = {};
   prelabels: BoxLabel[];
   classes: string[];
   /** every class a point can take: the object classes (box colours) then the surfaces */
@@ -97,7 +99,7 @@ export abstract class Workbench {
     this.points = await framePoints(this.lease.assignment_id, this.frameId);
     this.views.setPoints(this.points);
     this.views.setLabelColours(new Map(this.pointClasses.map((c) => [c.id, c.colour])));
-    await this.loadPointLabels(pointsOf(this.lease.working?.labels, this.frameId));
+    await this.loadPointLabels(this.lease.working?.labels);
     document.body.dataset.loadMs = String(Math.round(performance.now() - started));
     this.listen();
     this.scheduleRenew();
@@ -106,8 +108,13 @@ export abstract class Workbench {
     document.body.dataset.ready = "1";
   }
 
-  /** Take the frame's point labels from the label set's JSON form (none: all unlabelled). */
-  async loadPointLabels(encoded: EncodedPoints | undefined): Promise<void> {
+  /** Take the frame's point labels from a label set's JSON `labels` (none: all unlabelled);
+   * the other frames' point labels are kept as they are, to be saved back unchanged. */
+  async loadPointLabels(labels: Record<string, unknown> | undefined): Promise<void> {
+    const all = { ...((labels?.points ?? {}) as Record<string, EncodedPoints>) };
+    const encoded = all[this.frameId];
+    delete all[this.frameId];
+    this.otherFramePoints = all;
     const n = this.points.length / 4;
     this.hasPointLabels = encoded !== undefined;
     try {
@@ -319,12 +326,6 @@ function keyName(key: string): string {
     Escape: "Esc",
   };
   return names[key] ?? key;
-}
-
-/** The JSON point labels of `frameId` in a label set's `labels` object, if it has them. */
-export function pointsOf(labels: Record<string, unknown> | undefined, frameId: string): EncodedPoints | undefined {
-  const points = labels?.points as Record<string, EncodedPoints> | undefined;
-  return points?.[frameId];
 }
 
 export function classColourIndex(classes: string[], name: string): number {
