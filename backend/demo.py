@@ -12,7 +12,8 @@
    QA measures the labels, and the accepted labels become a dataset version exported as KITTI;
 6-9. close the loop (``backend.demo_loop``): an edge-case suite, retraining from the champion,
    the release gate with its evidence, and a signed canary rollout that the vehicle daemon
-   downloads, verifies and swaps in while it drives again, then promotion or rollback.
+   downloads, verifies and swaps in while it drives again, then promotion or rollback;
+then it leaves an annotator account with a task waiting, and prints the labelling tool's URL.
 
 Everything lands under ``--out`` (default ``out/demo``): the drive, both configs, the logs, the
 backend's database and blobs, ``summary.json`` and a top view of the most urgent frame sent.
@@ -48,6 +49,8 @@ from backend.demo_labelling import (
     CALIBRATION_TASKS,
     freeze_dataset,
     print_labelling_summary,
+    print_tool,
+    ready_task,
     summarize_labelling,
 )
 from backend.demo_loop import print_loop_summary, run_loop
@@ -332,6 +335,7 @@ def run(args: argparse.Namespace) -> int:
             drive_agent=drive_agent,
             small=args.small,
         )
+        tool = ready_task(api, admin, out)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -339,6 +343,7 @@ def run(args: argparse.Namespace) -> int:
     summary["rare_events"] = events
     summary["labelling"] = labelling
     summary["loop"] = loop
+    summary["tool"] = tool
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_summary(summary)
     print_labelling_summary(labelling, crowd.table())
@@ -361,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
         f"everything is under {out}/ (drive, configs, logs, database, blobs, summary.json, "
         "the dataset's KITTI export)"
     )
+    print_tool(tool, backend_toml)
     return 0
 
 

@@ -6,12 +6,14 @@ Everything goes through the running server's API, as a labelling team's clients 
 crowd (``simulators.crowd``, started by ``backend.demo``, the one backend module that may drive
 simulators) creates its people, seeds gold from the simulator's ground truth and works
 concurrently; this module freezes the result through ``/datasets`` and sums up the crowd's run
-and the server's ``/qa/report``, passed in as plain data.
+and the server's ``/qa/report``, passed in as plain data. At the end it leaves an annotator
+account with a task waiting for it, for a person to open in the labelling tool.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,10 @@ calibration_tasks = 3
 spot_check_share = 0.2
 """
 CALIBRATION_TASKS = 3
+#: the account the demo leaves for a person to try the labelling tool with
+DEMO_ANNOTATOR = "demo-annotator"
+#: where its password is written, under the demo's output folder (readable by its owner only)
+PASSWORD_FILE = "demo-annotator.password"
 
 
 def _request(
@@ -39,6 +45,53 @@ def _request(
         request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         return bytes(response.read())
+
+
+def ready_task(api: str, token: str, out: Path) -> dict[str, object]:
+    """Create :data:`DEMO_ANNOTATOR` (a random password, written to ``out/PASSWORD_FILE``) and
+    make sure a task waits for it in the labelling tool: lease its next task, then give the lease
+    back, which keeps the task for them (the queue resumes a given-back task for its holder
+    while nobody else takes it). A new annotator's first tasks are the calibration gold tasks,
+    which every annotator does once, so one always waits. Returns the tool's URL, the login,
+    the password file and the task id (None if nothing waited)."""
+    password = secrets.token_urlsafe(15)
+    created = json.loads(
+        _request(
+            f"{api}/people",
+            token,
+            {"name": DEMO_ANNOTATOR, "role": "annotator", "password": password},
+        )
+    )
+    secret = out / PASSWORD_FILE
+    secret.touch(mode=0o600)
+    secret.write_text(password + "\n")
+    annotator = str(created["token"])
+    answer = _request(f"{api}/work/next", annotator, {})
+    task_id = None
+    if answer:  # 204 (nothing waiting) has no body
+        lease = json.loads(answer)
+        task_id = int(lease["task_id"])
+        _request(f"{api}/work/{lease['assignment_id']}/release", annotator, {})
+    return {
+        "url": f"{api}/app/",
+        "login": DEMO_ANNOTATOR,
+        "password_file": PASSWORD_FILE,
+        "task_id": task_id,
+    }
+
+
+def print_tool(tool: dict[str, object], backend_toml: Path) -> None:
+    """How to open the labelling tool on the demo's data with the task that waits."""
+    waiting = (
+        f"task {tool['task_id']} waits for them"
+        if tool["task_id"] is not None
+        else "no task waits for them"
+    )
+    print(
+        f"labelling tool: run `longtail backend serve --config {backend_toml}`, then open "
+        f"{tool['url']} and log in as {tool['login']} (password in "
+        f"{backend_toml.parent / str(tool['password_file'])}): {waiting}"
+    )
 
 
 def freeze_dataset(api: str, token: str, out: Path) -> dict[str, Any]:

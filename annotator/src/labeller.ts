@@ -1,6 +1,8 @@
-// The labelling view: draw, move, rotate, resize and classify boxes, auto-fit them, take or
-// dismiss pre-labels, undo/redo, autosave (409: show the conflict, never overwrite), submit.
+// The labelling view: draw, move, rotate, resize (boxmouse.ts) and classify boxes, auto-fit
+// them, take or dismiss pre-labels, paint point classes (painter.ts), undo/redo, autosave (409:
+// show the conflict, never overwrite), submit.
 import { ApiError, autoFit, readTask, submit, type BoxLabel, type Lease } from "./api/client";
+import { Painter, type PainterHost } from "./painter";
 import { Saver } from "./saver";
 import {
   PRELABEL_COLOUR,
@@ -10,48 +12,60 @@ import {
   type BoxStyle,
 } from "./scene";
 import type { Shortcut } from "./shortcuts";
-import { toBoxFrame, wrapAngle } from "./state";
+import { BoxMouse } from "./boxmouse";
+import { wrapAngle } from "./state";
 import { $, Workbench, classColourIndex, el } from "./workbench";
 
 const STEP_M = 0.1;
 const STEP_YAW = (1 * Math.PI) / 180;
-/** a drawn box smaller than this (metres, either side) is a click, not a box */
-const MIN_DRAWN_M = 0.3;
-/** default height of a drawn box (auto-fit finds the real one) */
-const DRAWN_HEIGHT_M = 1.6;
-/** pixels from an edge of the selected box that grab the edge */
-const EDGE_PX = 7;
 /** a box taken from a pre-label keeps its id behind this prefix (the provenance, in the id) */
 const PRE = "pre-";
 
-type Drag =
-  | { kind: "draw"; x0: number; y0: number; x1: number; y1: number }
-  | { kind: "move"; x0: number; y0: number; start: number[] }
-  | { kind: "rotate"; start: number[]; angle0: number }
-  | { kind: "resize"; axis: 0 | 1; side: 1 | -1; start: number[] };
-
-export class Labeller extends Workbench {
+export class Labeller extends Workbench implements PainterHost {
   readonly mode = "annotate" as const;
   readonly saver: Saver;
+  readonly painter: Painter;
   private dismissed: Set<string>;
-  private drag: Drag | null = null;
-  private dragBefore: string | null = null;
+  private readonly mouse: BoxMouse;
 
   constructor(lease: Lease, onDone: () => void) {
     super(lease, onDone);
-    this.saver = new Saver(lease.assignment_id, lease.working?.version ?? 0, () => ({
+    this.painter = new Painter(this, $<HTMLCanvasElement>("overlay"));
+    this.mouse = new BoxMouse(this, (drawn) =>
+      this.views.setBoxes([...this.layers(), { box: drawn, style: { colour: SELECTED_COLOUR, dashed: true } }]),
+    );
+    this.saver = new Saver(lease.assignment_id, lease.working?.version ?? 0, async () => ({
       boxes: this.state.boxes,
-      points: {},
+      points: await this.painter.labels(),
     }));
     this.dismissed = new Set(
       JSON.parse(localStorage.getItem(this.dismissKey) ?? "[]") as string[],
     );
     this.state.reset((lease.working?.labels.boxes ?? []) as BoxLabel[]);
     this.state.onChange((changed) => {
-      if (changed && this.drag === null) this.saver.touched();
+      if (changed && !this.mouse.dragging) this.saver.touched();
     });
     this.saver.onChange(() => this.showSaveState());
     this.showSaveState();
+  }
+
+  get assignmentId(): number {
+    return this.lease.assignment_id;
+  }
+
+  selectedLabel(): BoxLabel | undefined {
+    return this.state.selectedLabel();
+  }
+
+  override pointLabelsChanged(): void {
+    super.pointLabelsChanged();
+    const count = this.painter.labelled;
+    document.body.dataset.labelled = String(count);
+    $("labelled-count").textContent = `${count} of ${this.words.length} points have a class`;
+  }
+
+  protected override cancelGesture(): boolean {
+    return this.painter.cancel();
   }
 
   private get dismissKey(): string {
@@ -60,11 +74,14 @@ export class Labeller extends Workbench {
 
   override async open(): Promise<void> {
     await super.open();
+    void this.painter.loadStructure();
     $("submit").onclick = () => void this.submitTask();
     $("conflict-load").onclick = () => void this.loadServerVersion();
+    this.painter.bind();
   }
 
   override close(): void {
+    this.painter.setTool("box");
     super.close();
     $("submit").onclick = null;
   }
@@ -183,6 +200,7 @@ export class Labeller extends Workbench {
       ),
     );
     $("review-box").hidden = reviews.length === 0;
+    this.painter.panel();
   }
 
   /** Track id and the ontology's attributes of the selected box, editable (undoable edits). */
@@ -242,6 +260,8 @@ export class Labeller extends Workbench {
   private async loadServerVersion(): Promise<void> {
     const fresh = await readTask(this.lease.assignment_id);
     this.state.reset((fresh.working?.labels.boxes ?? []) as BoxLabel[]);
+    await this.loadPointLabels(fresh.working?.labels);
+    this.painter.reloaded();
     this.saver.resolved(fresh.working?.version ?? 0);
   }
 
@@ -308,6 +328,7 @@ export class Labeller extends Workbench {
   }
 
   protected act(shortcut: Shortcut, index: number, event: KeyboardEvent): void {
+    if (this.painter.act(shortcut.action, index)) return;
     const big = event.shiftKey ? 10 : 1;
     const sign = index === 0 ? 1 : -1;
     const sizeStep = (axis: number) =>
@@ -330,12 +351,14 @@ export class Labeller extends Workbench {
       case "height":
         return sizeStep(5);
       case "class":
-        if (index < this.classes.length) this.setClass(this.classes[index]);
+        if (this.painter.tool !== "box") this.painter.setClass(index);
+        else if (index < this.classes.length) this.setClass(this.classes[index]);
         return;
       case "fit":
         void this.fit();
         return;
       case "accept":
+        if (this.painter.finishPolygon()) return;
         if (this.state.selection?.layer === "prelabels") this.accept(this.state.selection.id);
         return;
       case "delete": {
@@ -355,135 +378,41 @@ export class Labeller extends Workbench {
   }
 
   protected override dragging(): boolean {
-    return this.drag !== null;
+    return this.mouse.dragging;
   }
 
   protected override listenTop(top: HTMLElement, signal: AbortSignal): void {
-    top.addEventListener("pointerdown", (event) => this.pointerDown(event), { signal });
-    window.addEventListener("pointermove", (event) => this.pointerMove(event), { signal });
-    window.addEventListener("pointerup", (event) => this.pointerUp(event), { signal });
-  }
-
-  private pointerDown(event: PointerEvent): void {
-    if (event.button !== 0) return;
-    const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
-    const selected = this.state.selectedLabel();
-    const grab = this.views.topMetresPerPixel * EDGE_PX;
-    this.dragBefore = JSON.stringify(this.state.boxes);
-    if (selected) {
-      const b = selected.box;
-      const [u, v] = toBoxFrame(b, x, y);
-      const inside = Math.abs(u) <= b[3] / 2 + grab && Math.abs(v) <= b[4] / 2 + grab;
-      if (inside && event.shiftKey) {
-        this.drag = { kind: "rotate", start: [...b], angle0: Math.atan2(y - b[1], x - b[0]) };
-        return;
-      }
-      if (inside && Math.abs(Math.abs(u) - b[3] / 2) <= grab && Math.abs(v) <= b[4] / 2) {
-        this.drag = { kind: "resize", axis: 0, side: u > 0 ? 1 : -1, start: [...b] };
-        return;
-      }
-      if (inside && Math.abs(Math.abs(v) - b[4] / 2) <= grab && Math.abs(u) <= b[3] / 2) {
-        this.drag = { kind: "resize", axis: 1, side: v > 0 ? 1 : -1, start: [...b] };
-        return;
-      }
-      if (inside) {
-        this.drag = { kind: "move", x0: x, y0: y, start: [...b] };
-        return;
-      }
+    const persp = $("persp-area");
+    top.addEventListener(
+      "pointerdown",
+      (event) => {
+        if (!this.painter.down(event, "top")) this.mouse.topDown(event);
+      },
+      { signal },
+    );
+    persp.addEventListener("pointerdown", (event) => this.painter.down(event, "persp"), { signal });
+    window.addEventListener(
+      "pointermove",
+      (event) => {
+        const over = event.target === top ? "top" : event.target === persp ? "persp" : null;
+        if (this.painter.tool !== "box") this.painter.move(event, over);
+        this.mouse.move(event);
+      },
+      { signal },
+    );
+    window.addEventListener(
+      "pointerup",
+      (event) => {
+        this.painter.up();
+        this.mouse.up(event);
+      },
+      { signal },
+    );
+    for (const area of [top, persp]) {
+      area.addEventListener("dblclick", () => this.painter.finishPolygon(), { signal });
     }
-    if (this.pickAt(x, y)) {
-      const picked = this.state.selectedLabel();
-      if (picked) this.drag = { kind: "move", x0: x, y0: y, start: [...picked.box] };
-      return;
+    for (const view of ["side", "front"] as const) {
+      $(`${view}-area`).addEventListener("pointerdown", (event) => this.mouse.sliceDown(event, view), { signal });
     }
-    this.drag = { kind: "draw", x0: x, y0: y, x1: x, y1: y };
-  }
-
-  private pointerMove(event: PointerEvent): void {
-    const drag = this.drag;
-    if (!drag) return;
-    const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
-    const sel = this.state.selectedLabel();
-    if (drag.kind === "draw") {
-      drag.x1 = x;
-      drag.y1 = y;
-      this.views.setBoxes([...this.layers(), { box: this.drawnBox(drag, "preview"), style: { colour: SELECTED_COLOUR, dashed: true } }]);
-      return;
-    }
-    if (!sel) return;
-    const s = drag.start;
-    const box = [...s];
-    if (drag.kind === "move") {
-      box[0] = s[0] + (x - drag.x0);
-      box[1] = s[1] + (y - drag.y0);
-    } else if (drag.kind === "rotate") {
-      box[6] = wrapAngle(s[6] + Math.atan2(y - s[1], x - s[0]) - drag.angle0);
-    } else {
-      const [u, v] = toBoxFrame(s, x, y);
-      const along = drag.axis === 0 ? u : v;
-      const half = s[3 + drag.axis] / 2;
-      const fixed = -drag.side * half; // the opposite edge stays where it is
-      const size = Math.max(0.1, Math.abs(along - fixed));
-      const mid = fixed + (drag.side * size) / 2;
-      const c = Math.cos(s[6]);
-      const sn = Math.sin(s[6]);
-      box[3 + drag.axis] = size;
-      box[0] = s[0] + (drag.axis === 0 ? c * mid : -sn * mid);
-      box[1] = s[1] + (drag.axis === 0 ? sn * mid : c * mid);
-    }
-    sel.box = box; // live preview; committed as one undo step on release
-    this.redraw();
-  }
-
-  private pointerUp(event: PointerEvent): void {
-    const drag = this.drag;
-    if (!drag) return;
-    this.drag = null;
-    const before = this.dragBefore;
-    this.dragBefore = null;
-    if (drag.kind === "draw") {
-      const [x, y] = this.views.topToWorld(event.clientX, event.clientY);
-      drag.x1 = x;
-      drag.y1 = y;
-      if (Math.abs(drag.x1 - drag.x0) < MIN_DRAWN_M || Math.abs(drag.y1 - drag.y0) < MIN_DRAWN_M) {
-        this.redraw();
-        return;
-      }
-      const ids = this.state.freshIds();
-      const box = this.drawnBox(drag, ids.id);
-      box.track_id = ids.track_id;
-      this.state.edit((boxes) => boxes.push(box));
-      this.state.select({ layer: "labels", id: box.id });
-      return;
-    }
-    // turn the live preview into one undoable edit
-    if (before !== null) {
-      const after = this.state.boxes;
-      this.state.boxes = JSON.parse(before) as BoxLabel[];
-      this.state.edit((boxes) => {
-        boxes.splice(0, boxes.length, ...after);
-      });
-    }
-  }
-
-  /** The box a top-view drag outlines: axis-aligned, bottom on the lowest point inside it. */
-  private drawnBox(drag: { x0: number; y0: number; x1: number; y1: number }, id: string): BoxLabel {
-    const [xa, xb] = [Math.min(drag.x0, drag.x1), Math.max(drag.x0, drag.x1)];
-    const [ya, yb] = [Math.min(drag.y0, drag.y1), Math.max(drag.y0, drag.y1)];
-    let zmin = Infinity;
-    const p = this.points;
-    for (let i = 0; i < p.length; i += 4) {
-      if (p[i] >= xa && p[i] <= xb && p[i + 1] >= ya && p[i + 1] <= yb && p[i + 2] < zmin) zmin = p[i + 2];
-    }
-    if (!Number.isFinite(zmin)) zmin = -1.73;
-    return {
-      id,
-      frame_id: this.frameId,
-      track_id: 0,
-      class_name: this.classes[0] ?? "car",
-      box: [(xa + xb) / 2, (ya + yb) / 2, zmin + DRAWN_HEIGHT_M / 2, xb - xa, yb - ya, DRAWN_HEIGHT_M, 0],
-      attributes: {},
-      score: null,
-    };
   }
 }

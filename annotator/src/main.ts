@@ -94,8 +94,26 @@ $("login-form").addEventListener("submit", (event) => {
 $("logout").addEventListener("click", () => {
   if (session) releaseOnLeave(session.lease.assignment_id);
   session?.close();
+  session = null;
   forgetToken();
   showLogin();
+});
+
+// The person leaves (closes the tab, navigates away, reloads): the lease goes back at once, so
+// the task is anyone's without waiting for the lease to lapse; a reload gets it back (the queue
+// resumes a given-back task for its holder while nobody has taken it), with the saved work.
+window.addEventListener("pagehide", () => {
+  if (session) releaseOnLeave(session.lease.assignment_id);
+});
+// back from the browser's page cache: the lease was given back when the page was hidden
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted && session) window.location.reload();
+});
+// edits not saved yet (autosave waits 1.5 s after an edit): ask before leaving
+window.addEventListener("beforeunload", (event) => {
+  if (session instanceof Labeller && ["unsaved", "saving"].includes(session.saver.state)) {
+    event.preventDefault();
+  }
 });
 
 $("leave").addEventListener("click", () => {

@@ -19,12 +19,14 @@ export class Saver {
   lastError = "";
   private timer: number | undefined;
   private inFlight: Promise<void> | null = null;
+  /** edits seen so far: one made while a save is in flight needs another save */
+  private edits = 0;
   private listeners: Array<(s: Saver) => void> = [];
 
   constructor(
     readonly assignmentId: number,
     public version: number,
-    private readonly labels: () => Labels,
+    private readonly labels: () => Promise<Labels>,
     readonly delayMs = 1500,
   ) {}
 
@@ -40,6 +42,7 @@ export class Saver {
   /** The labels changed: save after a short quiet period (unless a conflict is open). */
   touched(): void {
     if (this.state === "conflict") return;
+    this.edits += 1;
     this.set("unsaved");
     window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => void this.save(true), this.delayMs);
@@ -61,13 +64,13 @@ export class Saver {
 
   private async send(draft: boolean): Promise<void> {
     this.set("saving");
-    const body = this.labels();
-    const snapshot = JSON.stringify(body);
+    const edits = this.edits;
     try {
+      const body = await this.labels();
       const saved = await saveLabels(this.assignmentId, this.version, body, draft);
       this.version = saved.version;
-      // edits made while the request was in flight still need a save
-      if (JSON.stringify(this.labels()) !== snapshot) this.touched();
+      // edits made while the labels were encoded or the request was in flight need a save
+      if (this.edits !== edits) this.touched();
       else this.set("saved");
     } catch (err) {
       if (err instanceof ApiError && err.status === 409 && hasCurrentVersion(err.body)) {

@@ -5,9 +5,12 @@
 import * as THREE from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import type { BoxLabel } from "./api/client";
+import { sliceFrame } from "./state";
 
-export type ColourMode = "intensity" | "height" | "distance";
-export const COLOUR_MODES: ColourMode[] = ["intensity", "height", "distance"];
+export type ColourMode = "intensity" | "height" | "distance" | "label";
+export const COLOUR_MODES: ColourMode[] = ["intensity", "height", "distance", "label"];
+/** colours of point classes in the shader, indexed by the class's point id modulo this */
+const PALETTE_SIZE = 64;
 
 /** Colours of boxes: a palette indexed by the class's position in the ontology. */
 const PALETTE = [0x4cc9f0, 0xf72585, 0xb5e48c, 0xffd166, 0x9b5de5, 0x06d6a0, 0xef476f, 0x118ab2];
@@ -19,8 +22,11 @@ export const APPROVED_COLOUR = 0x38b000;
 
 const VERTEX = /* glsl */ `
 attribute float intensity;
+attribute float label;
 uniform float size;
 uniform int mode;
+uniform bool hideLabelled;
+uniform vec3 palette[${PALETTE_SIZE}];
 uniform float zlo;
 uniform float zhi;
 uniform float rmax;
@@ -32,10 +38,17 @@ vec3 ramp(float t) {
               clamp(1.5 - abs(4.0 * t - 1.0), 0.0, 1.0));
 }
 void main() {
+  if (hideLabelled && label > 0.5) {
+    gl_Position = vec4(2.0, 2.0, 2.0, 1.0); // outside the clip volume: not drawn
+    gl_PointSize = 0.0;
+    return;
+  }
   float t = mode == 0 ? 0.15 + 0.85 * intensity
           : mode == 1 ? (position.z - zlo) / max(zhi - zlo, 1e-3)
           : length(position.xy) / rmax;
-  vColour = ramp(t);
+  vColour = mode == 3
+    ? (label > 0.5 ? palette[int(mod(label + 0.5, ${PALETTE_SIZE}.0))] : vec3(0.25 + 0.3 * intensity))
+    : ramp(t);
   gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
   gl_PointSize = size;
 }`;
@@ -63,6 +76,7 @@ export class Views {
   private readonly sliceCamera = new THREE.OrthographicCamera(-1, 1, 1, -1, 0.1, 100);
   colourMode: ColourMode = "intensity";
   private points: THREE.Points | null = null;
+  private labels: THREE.BufferAttribute | null = null;
   private material: THREE.ShaderMaterial;
   private boxes = new THREE.Group();
   private pending = false;
@@ -98,6 +112,8 @@ export class Views {
         zlo: { value: -2.0 },
         zhi: { value: 2.0 },
         rmax: { value: 60.0 },
+        hideLabelled: { value: false },
+        palette: { value: Array.from({ length: PALETTE_SIZE }, () => new THREE.Color(0xffffff)) },
       },
     });
     this.scene.add(this.boxes);
@@ -116,6 +132,9 @@ export class Views {
     geometry.setAttribute("position", new THREE.InterleavedBufferAttribute(interleaved, 3, 0));
     geometry.setAttribute("intensity", new THREE.InterleavedBufferAttribute(interleaved, 1, 3));
     const n = data.length / 4;
+    this.labels = new THREE.BufferAttribute(new Float32Array(n), 1);
+    this.labels.setUsage(THREE.DynamicDrawUsage);
+    geometry.setAttribute("label", this.labels);
     const zs = new Float32Array(n);
     let rmax = 1;
     for (let i = 0; i < n; i++) {
@@ -132,6 +151,41 @@ export class Views {
     this.scene.add(this.points);
     this.firstPointsFrameAt = null;
     this.requestRender();
+  }
+
+  /** The semantic class of every point (label words, `semantic | instance << 16`). */
+  setLabels(words: Uint32Array): void {
+    const target = this.labels;
+    if (!target) return;
+    const values = target.array as Float32Array;
+    for (let i = 0; i < values.length; i++) values[i] = words[i] & 0xffff;
+    target.needsUpdate = true;
+    this.requestRender();
+  }
+
+  /** The colour of each point class id (colour mode "label"). */
+  setLabelColours(colours: Map<number, number>): void {
+    const palette = this.material.uniforms.palette.value as THREE.Color[];
+    for (const [id, colour] of colours) palette[id % PALETTE_SIZE].setHex(colour);
+    this.requestRender();
+  }
+
+  get hideLabelled(): boolean {
+    return this.material.uniforms.hideLabelled.value as boolean;
+  }
+
+  setHideLabelled(hide: boolean): void {
+    this.material.uniforms.hideLabelled.value = hide;
+    this.requestRender();
+  }
+
+  /** The view-projection matrix (column-major) and the CSS size of the top or 3D view, as of
+   * the last render (the picking tools project the points with it). */
+  viewOf(view: "top" | "persp"): { matrix: number[]; rect: DOMRect } {
+    const camera = view === "top" ? this.topCamera : this.camera;
+    const area = view === "top" ? this.topArea : this.perspArea;
+    const m = new THREE.Matrix4().multiplyMatrices(camera.projectionMatrix, camera.matrixWorldInverse);
+    return { matrix: m.elements, rect: area.getBoundingClientRect() };
   }
 
   setColourMode(mode: ColourMode): void {
@@ -214,7 +268,7 @@ export class Views {
   private renderSlice(area: HTMLElement, canvasRect: DOMRect, view: "side" | "front"): void {
     const box = this.followed;
     if (!box || area.hidden) return;
-    const [x, y, z, l, w, h, yaw] = box;
+    const [x, y, z, l, w, , yaw] = box;
     const c = Math.cos(yaw);
     const s = Math.sin(yaw);
     const [dx, dy] = view === "side" ? [s, -c] : [c, s]; // towards the camera
@@ -222,7 +276,7 @@ export class Views {
     const distance = 50;
     const rect = area.getBoundingClientRect();
     const aspect = rect.width / Math.max(1, rect.height);
-    const half = Math.max(l, w, h) * 0.7 + 0.5;
+    const half = sliceFrame(box, view).half;
     const cam = this.sliceCamera;
     cam.left = -half * aspect;
     cam.right = half * aspect;
@@ -242,6 +296,9 @@ export class Views {
     this.renderer.clear();
     this.renderer.setClearColor(0x101418);
     this.renderer.render(this.scene, cam);
+    // where the slice looks (sensor frame, metres): the page maps drags with it, tests too
+    const right = view === "side" ? [c, s] : [-s, c];
+    area.dataset.view = [x, y, z, right[0], right[1], half].join(",");
   }
 
   zoomTop(factor: number): void {

@@ -1,14 +1,24 @@
-// The labels being edited: the person's boxes, the selection, and undo/redo as snapshots.
-// Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame (metres, centre, yaw about +z).
+// The labels being edited: the person's boxes, the selection, and one undo/redo history for
+// every edit: box edits as snapshots, other edits (point labels) as entries that know how to
+// undo and redo themselves. Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame
+// (metres, centre, yaw about +z).
 import type { BoxLabel } from "./api/client";
 
 export type Selection = { layer: "labels" | "prelabels"; id: string } | null;
 
+/** An edit of something other than the boxes, in the same history as the box edits. */
+export interface Undoable {
+  undo(): void;
+  redo(): void;
+}
+
+type Entry = { boxes: string } | { other: Undoable };
+
 export class LabelState {
   boxes: BoxLabel[] = [];
   selection: Selection = null;
-  private undoStack: string[] = [];
-  private redoStack: string[] = [];
+  private undoStack: Entry[] = [];
+  private redoStack: Entry[] = [];
   private listeners: Array<(changed: boolean) => void> = [];
 
   /** Replace everything (a task opened, the server's version loaded): no undo across it. */
@@ -34,11 +44,33 @@ export class LabelState {
     const before = JSON.stringify(this.boxes);
     mutate(this.boxes);
     if (JSON.stringify(this.boxes) === before) return;
-    this.undoStack.push(before);
-    if (this.undoStack.length > 500) this.undoStack.shift();
-    this.redoStack = [];
+    this.push({ boxes: before });
     if (this.selection?.layer === "labels" && !this.byId(this.selection.id)) this.selection = null;
     this.emit(true);
+  }
+
+  /** Record an edit already made to something else than the boxes (it is undone with them). */
+  record(edit: Undoable): void {
+    this.push({ other: edit });
+    this.emit(true);
+  }
+
+  private push(entry: Entry): void {
+    this.undoStack.push(entry);
+    if (this.undoStack.length > 500) this.undoStack.shift();
+    this.redoStack = [];
+  }
+
+  /** Apply `entry` (undo or redo), returning the entry that reverses it. */
+  private swap(entry: Entry, forward: boolean): Entry {
+    if ("other" in entry) {
+      if (forward) entry.other.redo();
+      else entry.other.undo();
+      return entry;
+    }
+    const now = JSON.stringify(this.boxes);
+    this.boxes = JSON.parse(entry.boxes) as BoxLabel[];
+    return { boxes: now };
   }
 
   /** Edit the selected box of the person's labels (nothing when a pre-label or none is selected). */
@@ -54,16 +86,14 @@ export class LabelState {
   undo(): void {
     const prev = this.undoStack.pop();
     if (prev === undefined) return;
-    this.redoStack.push(JSON.stringify(this.boxes));
-    this.boxes = JSON.parse(prev) as BoxLabel[];
+    this.redoStack.push(this.swap(prev, false));
     this.emit(true);
   }
 
   redo(): void {
     const next = this.redoStack.pop();
     if (next === undefined) return;
-    this.undoStack.push(JSON.stringify(this.boxes));
-    this.boxes = JSON.parse(next) as BoxLabel[];
+    this.undoStack.push(this.swap(next, true));
     this.emit(true);
   }
 
@@ -115,4 +145,59 @@ export function toBoxFrame(box: number[], x: number, y: number): [number, number
 export function inFootprint(box: number[], x: number, y: number, margin = 0): boolean {
   const [u, v] = toBoxFrame(box, x, y);
   return Math.abs(u) <= box[3] / 2 + margin && Math.abs(v) <= box[4] / 2 + margin;
+}
+
+/** The side view looks at a box from its right (heading to the right of the screen), the front
+ * view from ahead of it (the box's left to the right of the screen); both with +z up. */
+export type SliceView = "side" | "front";
+
+/** The slice of `box` in `view`: the screen-right axis (unit, sensor x-y), the box's extent
+ * along it and the half height of the view (metres) that the slice cameras show. */
+export function sliceFrame(box: number[], view: SliceView): { right: [number, number]; along: number; half: number } {
+  const c = Math.cos(box[6]);
+  const s = Math.sin(box[6]);
+  return {
+    right: view === "side" ? [c, s] : [-s, c],
+    along: view === "side" ? box[3] : box[4],
+    half: Math.max(box[3], box[4], box[5]) * 0.7 + 0.5,
+  };
+}
+
+/**
+ * A box dragged in a side or front view: from `start`, the pointer moved from (a0, b0) to
+ * (a, b), metres right of and above the start box's centre in that view. `grab` says what
+ * the press took: the inside (move), a vertical edge (1: the right one, -1: the left one;
+ * resize along the view's axis, the opposite edge stays) or a horizontal edge (resize the
+ * height, the opposite edge stays). Sizes stay at least 0.1 m.
+ */
+export function dragInSlice(
+  start: number[],
+  view: SliceView,
+  grab: { kind: "move" } | { kind: "along" | "height"; side: 1 | -1 },
+  a0: number,
+  b0: number,
+  a: number,
+  b: number,
+): number[] {
+  const box = [...start];
+  const { right, along } = sliceFrame(start, view);
+  const sizeAxis = view === "side" ? 3 : 4;
+  if (grab.kind === "move") {
+    box[0] += right[0] * (a - a0);
+    box[1] += right[1] * (a - a0);
+    box[2] += b - b0;
+  } else if (grab.kind === "along") {
+    const fixed = (-grab.side * along) / 2;
+    const size = Math.max(0.1, Math.abs(a - fixed));
+    const mid = fixed + (grab.side * size) / 2;
+    box[sizeAxis] = size;
+    box[0] += right[0] * mid;
+    box[1] += right[1] * mid;
+  } else {
+    const fixed = (-grab.side * start[5]) / 2;
+    const size = Math.max(0.1, Math.abs(b - fixed));
+    box[5] = size;
+    box[2] += fixed + (grab.side * size) / 2;
+  }
+  return box;
 }

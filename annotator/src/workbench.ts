@@ -2,7 +2,8 @@
 // views, the box layers, selection by click, the side panel lists, the help overlay and the
 // lease renewal while the person works.
 import { framePoints, renew, releaseOnLeave, type BoxLabel, type Lease } from "./api/client";
-import { COLOUR_MODES, Views, type BoxStyle } from "./scene";
+import { decodeWords, type EncodedPoints } from "./pointcodec";
+import { COLOUR_MODES, Views, classColour, type BoxStyle } from "./scene";
 import { MOUSE_HELP, SHORTCUTS, match, type Shortcut } from "./shortcuts";
 import { LabelState, inFootprint } from "./state";
 
@@ -24,13 +25,40 @@ const RENEW_MS = 60_000;
 /** Renew only while the person did something within this long. */
 const ACTIVE_MS = 5 * 60_000;
 
+/** A class of the per-point labels: its name, point id (the semantic id) and colour. */
+export interface PointClass {
+  name: string;
+  id: number;
+  colour: number;
+}
+
+/** colours of the "stuff" surfaces (objects take their box colour) */
+const STUFF_COLOURS: Record<string, number> = {
+  road: 0x8e7cc3,
+  sidewalk: 0xc27ba0,
+  curb: 0xd5a6bd,
+  building: 0xb7b7b7,
+  pole: 0xf6b26b,
+  vegetation: 0x38761d,
+  terrain: 0x9c7a4a,
+  outlier: 0x660000,
+};
+
 export abstract class Workbench {
   readonly state = new LabelState();
   readonly views: Views;
   readonly frameId: string;
   points: Float32Array = new Float32Array(0);
+  /** the frame's per-point label words (`semantic | instance << 16`; 0 unlabelled) */
+  words: Uint32Array = new Uint32Array(0);
+  /** whether the label set holds point labels of this frame (from the server or drawn here) */
+  hasPointLabels = false;
+  /** the label set's point labels of the task's other frames (this view edits one frame) */
+  otherFramePoints: Record<string, EncodedPoints> = {};
   prelabels: BoxLabel[];
   classes: string[];
+  /** every class a point can take: the object classes (box colours) then the surfaces */
+  readonly pointClasses: PointClass[];
   private renewTimer: number | undefined;
   private lastActivity = performance.now();
   private readonly abort = new AbortController();
@@ -49,8 +77,15 @@ export abstract class Workbench {
     this.prelabels = prelabels
       .filter((b) => b.frame_id === this.frameId)
       .sort((a, b) => (a.score ?? 1) - (b.score ?? 1));
-    const doc = lease.ontology as { classes: Array<{ name: string; group: string }> };
+    const doc = lease.ontology as { classes: Array<{ name: string; group: string; point_id: number }> };
     this.classes = doc.classes.filter((c) => c.group !== "stuff").map((c) => c.name);
+    const stuff = doc.classes.filter((c) => c.group === "stuff");
+    this.pointClasses = [
+      ...doc.classes
+        .filter((c) => c.group !== "stuff")
+        .map((c, i) => ({ name: c.name, id: c.point_id, colour: classColour(i) })),
+      ...stuff.map((c, i) => ({ name: c.name, id: c.point_id, colour: STUFF_COLOURS[c.name] ?? classColour(i + 3) })),
+    ];
     this.state.onChange(() => this.redraw());
   }
 
@@ -63,12 +98,37 @@ export abstract class Workbench {
     const started = performance.now();
     this.points = await framePoints(this.lease.assignment_id, this.frameId);
     this.views.setPoints(this.points);
+    this.views.setLabelColours(new Map(this.pointClasses.map((c) => [c.id, c.colour])));
+    await this.loadPointLabels(this.lease.working?.labels);
     document.body.dataset.loadMs = String(Math.round(performance.now() - started));
     this.listen();
     this.scheduleRenew();
     this.renderHelp();
     this.redraw();
     document.body.dataset.ready = "1";
+  }
+
+  /** Take the frame's point labels from a label set's JSON `labels` (none: all unlabelled);
+   * the other frames' point labels are kept as they are, to be saved back unchanged. */
+  async loadPointLabels(labels: Record<string, unknown> | undefined): Promise<void> {
+    const all = { ...((labels?.points ?? {}) as Record<string, EncodedPoints>) };
+    const encoded = all[this.frameId];
+    delete all[this.frameId];
+    this.otherFramePoints = all;
+    const n = this.points.length / 4;
+    this.hasPointLabels = encoded !== undefined;
+    try {
+      this.words = encoded ? await decodeWords(encoded, n) : new Uint32Array(n);
+    } catch (err) {
+      this.words = new Uint32Array(n);
+      this.flash(`the point labels could not be read: ${String(err)}`, true);
+    }
+    this.pointLabelsChanged();
+  }
+
+  /** The point labels changed: show them (and let subclasses count them). */
+  pointLabelsChanged(): void {
+    this.views.setLabels(this.words);
   }
 
   close(): void {
@@ -117,9 +177,20 @@ export abstract class Workbench {
     const selected = this.selectedBox();
     // the top view follows the selection, but not while a drag in it is under way (it would
     // move the ground under the mouse)
+    // (nor the side and front views: a drag there is measured against the box as it started)
     if (selected && !this.dragging()) this.views.follow(selected.box[0], selected.box[1]);
-    this.views.followBox(selected ? selected.box : null);
+    if (!this.dragging()) this.views.followBox(selected ? selected.box : null);
     this.panel();
+  }
+
+  setColourMode(mode: (typeof COLOUR_MODES)[number]): void {
+    this.views.setColourMode(mode);
+    $("colour-mode").textContent = mode;
+  }
+
+  /** Stop a drawing gesture under way (a polygon being clicked); whether there was one. */
+  protected cancelGesture(): boolean {
+    return false;
   }
 
   /** Whether a mouse drag in the top view is under way. */
@@ -196,6 +267,7 @@ export abstract class Workbench {
             return;
           case "deselect":
             $("help").hidden = true;
+            if (this.cancelGesture()) return;
             this.state.select(null);
             return;
           case "next":
@@ -203,8 +275,7 @@ export abstract class Workbench {
             return;
           case "colour": {
             const at = COLOUR_MODES.indexOf(this.views.colourMode);
-            this.views.setColourMode(COLOUR_MODES[(at + 1) % COLOUR_MODES.length]);
-            $("colour-mode").textContent = this.views.colourMode;
+            this.setColourMode(COLOUR_MODES[(at + 1) % COLOUR_MODES.length]);
             return;
           }
           case "point-size":

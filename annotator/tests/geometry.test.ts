@@ -3,7 +3,7 @@
 // live once, in Python, and the page calls the API for them.)
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LabelState, inFootprint, toBoxFrame, wrapAngle } from "../src/state.js";
+import { LabelState, dragInSlice, inFootprint, sliceFrame, toBoxFrame, wrapAngle } from "../src/state.js";
 import { SHORTCUTS, match } from "../src/shortcuts.js";
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} != ${b}`);
@@ -69,4 +69,53 @@ test("shortcuts: every key is unique per mode, Ctrl+Z differs from Ctrl+z", () =
   assert.equal(match(key("x"), "annotate"), null);
   assert.equal(match(key("x"), "review")?.shortcut.action, "reject-box");
   assert.equal(match(key("3"), "annotate")?.index, 2);
+});
+
+test("one history: point edits (record) and box edits undo and redo in order", () => {
+  const state = new LabelState();
+  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {} };
+  state.reset([box]);
+  state.select({ layer: "labels", id: "b1" });
+  const painted: string[] = [];
+  state.editSelected((b) => (b.class_name = "truck"));
+  state.record({ undo: () => painted.pop(), redo: () => painted.push("road") });
+  painted.push("road"); // the edit was made, then recorded
+  state.editSelected((b) => (b.class_name = "bus"));
+  state.undo(); // the bus
+  assert.equal(state.byId("b1")?.class_name, "truck");
+  assert.deepEqual(painted, ["road"]);
+  state.undo(); // the paint
+  assert.deepEqual(painted, []);
+  state.undo(); // the truck
+  assert.equal(state.byId("b1")?.class_name, "car");
+  state.redo();
+  state.redo();
+  assert.deepEqual(painted, ["road"]);
+  assert.equal(state.byId("b1")?.class_name, "truck");
+  state.record({ undo: () => undefined, redo: () => undefined }); // a new edit drops the redo
+  state.redo();
+  assert.equal(state.byId("b1")?.class_name, "truck");
+});
+
+test("sliceFrame and dragInSlice: move, resize along the view and resize the height", () => {
+  const box = [10, 2, -0.9, 4, 2, 1.5, Math.PI / 2]; // heading +y
+  const side = sliceFrame(box, "side");
+  close(side.right[0], 0);
+  close(side.right[1], 1); // the heading is to the right of the side view
+  assert.equal(side.along, 4);
+  const front = sliceFrame(box, "front");
+  close(front.right[0], -1); // the box's left (-x here) is to the right of the front view
+  assert.equal(front.along, 2);
+  // move 0.5 m right and 0.2 m up in the front view: -x by 0.5, z by 0.2
+  const moved = dragInSlice(box, "front", { kind: "move" }, 0.1, 0.1, 0.6, 0.3);
+  [9.5, 2, -0.7, 4, 2, 1.5, Math.PI / 2].forEach((v, i) => close(moved[i], v));
+  // the front end (right edge, +2 m) of the side view pulled 1 m out: 5 m long, centre +0.5 m ahead
+  const longer = dragInSlice(box, "side", { kind: "along", side: 1 }, 2, 0, 3, 0);
+  [10, 2.5, -0.9, 5, 2, 1.5].forEach((v, i) => close(longer[i], v));
+  // the top pulled 0.3 m up: 1.8 m high, the bottom stays
+  const taller = dragInSlice(box, "side", { kind: "height", side: 1 }, 0, 0.75, 0, 1.05);
+  close(taller[5], 1.8);
+  close(taller[2] - taller[5] / 2, box[2] - box[5] / 2);
+  // an edge dragged onto the opposite one keeps 0.1 m
+  close(dragInSlice(box, "front", { kind: "along", side: -1 }, -1, 0, 1, 0)[4], 0.1);
 });

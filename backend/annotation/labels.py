@@ -9,7 +9,8 @@
   an instance id per point, in the frame's point order (``core.formats.semantic_kitti
   .PointLabels``). Stored and sent as SemanticKITTI ``.label`` bytes (``uint32 = semantic |
   instance << 16``, little-endian; ``core.formats.semantic_kitti``), zstd-compressed (and base64
-  in JSON).
+  in JSON). Saves may also send them gzip-compressed (``gzip-u32le-base64``): browsers compress
+  gzip natively (``CompressionStream``) but not zstd. The server always answers in zstd.
 
 Pure apart from zstd: no database, no I/O. ``validate`` refuses bad input with the box id or
 frame and the value that is wrong, before anything is stored.
@@ -22,6 +23,7 @@ import binascii
 import hashlib
 import json
 import math
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -44,8 +46,12 @@ RANGE_MARGIN_M: Final = 20.0
 UNKNOWN_RANGE_M: Final = 300.0
 #: centre heights outside this band (m, sensor frame) are refused
 MAX_ABS_Z_M: Final = 15.0
-#: the encoding name of point labels in JSON
+#: the encoding name of point labels in JSON (what the server sends)
 POINTS_ENCODING: Final = "zstd-u32le-base64"
+#: the same words gzip-compressed: accepted in saves (what browsers can compress natively)
+POINTS_ENCODING_GZIP: Final = "gzip-u32le-base64"
+#: largest decompressed point labels of one frame (bytes): 16 M points
+MAX_POINT_WORDS_BYTES: Final = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -224,10 +230,30 @@ def encode_point_words(labels: PointLabels) -> bytes:
 def decode_point_words(data: bytes, where: str) -> PointLabels:
     """The inverse of :func:`encode_point_words`; InvalidInputError names ``where``."""
     try:
-        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=64 * 2**20)
+        raw = zstandard.ZstdDecompressor().decompress(data, max_output_size=MAX_POINT_WORDS_BYTES)
         return decode_point_labels(raw, where)
     except zstandard.ZstdError as exc:
         raise InvalidInputError(f"{where}: not zstd-compressed label words: {exc}") from exc
+    except FormatError as exc:
+        raise InvalidInputError(str(exc)) from exc
+
+
+def decode_gzip_point_words(data: bytes, where: str) -> PointLabels:
+    """Point labels from gzip-compressed ``.label`` bytes; InvalidInputError names ``where``
+    (also when they would decompress past :data:`MAX_POINT_WORDS_BYTES`)."""
+    inflater = zlib.decompressobj(wbits=31)  # gzip framing
+    try:
+        raw = inflater.decompress(data, MAX_POINT_WORDS_BYTES)
+        if inflater.unconsumed_tail:
+            raise InvalidInputError(
+                f"{where}: decompresses to more than {MAX_POINT_WORDS_BYTES} bytes"
+            )
+        if not inflater.eof:
+            raise InvalidInputError(f"{where}: the gzip stream is truncated")
+    except zlib.error as exc:
+        raise InvalidInputError(f"{where}: not gzip-compressed label words: {exc}") from exc
+    try:
+        return decode_point_labels(raw, where)
     except FormatError as exc:
         raise InvalidInputError(str(exc)) from exc
 
@@ -242,15 +268,20 @@ def points_to_json(labels: PointLabels) -> dict[str, Any]:
 
 def points_from_json(raw: Any, frame_id: str) -> PointLabels:
     where = f"point labels of frame {frame_id!r}"
-    if not isinstance(raw, Mapping) or raw.get("encoding") != POINTS_ENCODING:
+    encoding = raw.get("encoding") if isinstance(raw, Mapping) else None
+    if not isinstance(raw, Mapping) or encoding not in (POINTS_ENCODING, POINTS_ENCODING_GZIP):
         raise InvalidInputError(
-            f"{where}: expected {{'encoding': '{POINTS_ENCODING}', 'data': ...}}"
+            f"{where}: expected {{'encoding': '{POINTS_ENCODING}' or '{POINTS_ENCODING_GZIP}', "
+            "'data': ...}"
         )
     try:
         data = base64.b64decode(str(raw.get("data", "")), validate=True)
     except binascii.Error as exc:
         raise InvalidInputError(f"{where}: data is not base64: {exc}") from exc
-    labels = decode_point_words(data, where)
+    if encoding == POINTS_ENCODING_GZIP:
+        labels = decode_gzip_point_words(data, where)
+    else:
+        labels = decode_point_words(data, where)
     if raw.get("count") is not None and raw["count"] != point_count(labels):
         raise InvalidInputError(
             f"{where}: count says {raw['count']}, data holds {point_count(labels)}"

@@ -1,7 +1,9 @@
 """The work queue: hands each person their next task as a time-limited lease.
 
 ``next(person, stage)`` returns, in this order: the lease the person already holds at that stage
-(one task at a time), a task a reviewer returned to them, a calibration gold task while they are
+(one task at a time), a task a reviewer returned to them, a task they gave back (``release``:
+they left the labelling tool, closed or reloaded its page) whose slot nobody took meanwhile,
+resumed with the work they saved, a calibration gold task while they are
 new, a gold task with probability ``gold_share``, else the most urgent task with a free slot that
 they have not touched before (independence of overlap annotators; nobody reviews their own
 work). Reviews include the hidden gold reviews, which look like any other. A stage has
@@ -153,6 +155,9 @@ class WorkQueue:
                 )
                 self._audit(uow, leased, "lease.resumed", now)
                 return self.lease_of(uow, leased)
+        resumed = self._resume_released(uow, who, stage)
+        if resumed is not None:
+            return resumed
         # independence: an annotator labels a task once; nobody reviews or adjudicates their
         # own labels (a reviewer may see the same task again after the annotator's fix)
         touched = uow.assignments.tasks_touched_by(
@@ -191,6 +196,27 @@ class WorkQueue:
                 )
                 self._audit(uow, assignment, "lease.granted", now)
                 return self.lease_of(uow, assignment)
+        return None
+
+    def _resume_released(self, uow: UnitOfWork, who: Principal, stage: str) -> Lease | None:
+        """The person's latest given-back assignment at ``stage``, active again, if its task
+        still waits at that stage and round and nobody holds its slot; else None."""
+        now = self._clock()
+        for paused in reversed(uow.assignments.of_user(who.name, ("released",))):
+            if paused.stage != stage:
+                continue
+            task = uow.tasks.require(paused.task_id)
+            if task.stage != stage or task.round != paused.round:
+                continue
+            if any(
+                a.slot == paused.slot for a in uow.assignments.holding(task.id, stage, task.round)
+            ):
+                continue  # someone else took the slot: the task is theirs now
+            leased = uow.assignments.update(
+                paused.id, state="active", leased_at=now, lease_expires_at=now + self.lease_time
+            )
+            self._audit(uow, leased, "lease.resumed", now)
+            return self.lease_of(uow, leased)
         return None
 
     def _own(self, uow: UnitOfWork, task: TaskRecord, who: Principal) -> bool:
@@ -258,7 +284,9 @@ class WorkQueue:
             return self.lease_of(uow, renewed)
 
     def release(self, who: Principal, assignment_id: int) -> None:
-        """Give a lease back before it expires (the work saved so far stays in its label set)."""
+        """Give a lease back before it expires: its slot is free for anyone at once; the work
+        saved so far stays in its label set, and the person gets the task back on their next
+        ask while nobody else has taken the slot (a reloaded page finds its task again)."""
         now = self._clock()
         with self._db.transaction(f"release assignment {assignment_id}") as uow:
             held = self.holding(uow, who, assignment_id)

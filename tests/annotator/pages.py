@@ -43,6 +43,33 @@ def top_pixel(page: Page, x: float, y: float) -> tuple[float, float]:
     )
 
 
+def slice_pixel(page: Page, view: str, x: float, y: float, z: float) -> tuple[float, float]:
+    """The page position of the sensor-frame point (x, y, z) in the ``side`` or ``front`` view
+    of the selected box (the page publishes where each looks: centre, screen-right axis, half
+    height)."""
+    area = page.locator(f"#{view}-area")
+    published = area.get_attribute("data-view")
+    assert published, f"the {view} view has not rendered yet"
+    cx, cy, cz, rx, ry, half = (float(v) for v in published.split(","))
+    box = area.bounding_box()
+    assert box is not None
+    scale = box["height"] / (2 * half)  # pixels per metre
+    along = (x - cx) * rx + (y - cy) * ry
+    return (
+        box["x"] + box["width"] / 2 + along * scale,
+        box["y"] + box["height"] / 2 - (z - cz) * scale,
+    )
+
+
+def drag_pixels(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Press at ``start`` and release at ``end`` (page pixels), then let the page draw it."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def drag_in_top_view(
     page: Page, start: tuple[float, float], end: tuple[float, float], *, shift: bool = False
 ) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from core.geometry.boxes import heading_error
 from tests.annotator.pages import (
     distinct_colours,
     drag_in_top_view,
+    drag_pixels,
     log_in,
+    slice_pixel,
     wait_ready,
     wait_saved,
 )
@@ -173,6 +176,51 @@ def test_mouse_moves_resizes_and_rotates_the_selected_box(backend: RunningBacken
         assert edited["attributes"]["occluded"] == "partly" and edited["track_id"] == 7
 
 
+def test_side_and_front_views_move_and_resize_the_selected_box(backend: RunningBackend) -> None:
+    with offline_page(1400, 900, webgl=True) as offline:
+        page = offline.page
+        log_in(page, backend.url, "ann")
+        drag_in_top_view(page, (3.0, 5.0), (5.0, 6.0))  # 2 m x 1 m, heading +x: selected
+        assert page.locator("#side-area").is_visible() and page.locator("#front-area").is_visible()
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        _, (drawn,) = working_boxes(backend)
+        x, y, z, length, width, height, _ = drawn["box"]
+        top = z + height / 2
+        # the side view: pull the top 0.3 m up, then the front end (+x) 0.5 m out
+        drag_pixels(
+            page, slice_pixel(page, "side", x, y, top), slice_pixel(page, "side", x, y, top + 0.3)
+        )
+        front = x + length / 2
+        drag_pixels(
+            page,
+            slice_pixel(page, "side", front, y, z + 0.15),
+            slice_pixel(page, "side", front + 0.5, y, z + 0.15),
+        )
+        # the front view looks back at the box: its left (+y) is on the right; move 0.4 m there
+        drag_pixels(
+            page,
+            slice_pixel(page, "front", x + 0.25, y, z + 0.15),
+            slice_pixel(page, "front", x + 0.25, y + 0.4, z + 0.15),
+        )
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        _, (edited,) = working_boxes(backend)
+        ex, ey, ez, el, ew, eh, eyaw = edited["box"]
+        tol = 0.05  # a pixel in these views is ~1.5 cm
+        assert eh == pytest.approx(height + 0.3, abs=tol) and ez == pytest.approx(z + 0.15, abs=tol)
+        assert el == pytest.approx(length + 0.5, abs=tol) and ex == pytest.approx(x + 0.25, abs=tol)
+        assert ey == pytest.approx(y + 0.4, abs=tol) and ew == pytest.approx(width, abs=1e-6)
+        assert eyaw == drawn["box"][6]
+        page.keyboard.press("Control+z")  # each drag is one undo step: the move goes
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        _, (undone,) = working_boxes(backend)
+        assert undone["box"][1] == pytest.approx(y, abs=1e-6)
+        assert undone["box"][3] == pytest.approx(el, abs=1e-6)
+        assert offline.blocked == []
+
+
 def test_a_stale_save_shows_the_conflict_and_overwrites_nothing(backend: RunningBackend) -> None:
     with offline_page(webgl=True) as offline:
         page = offline.page
@@ -221,3 +269,43 @@ def test_the_lease_is_renewed_while_the_person_works(tmp_path: Path) -> None:
         page.keyboard.press("Control+s")
         wait_saved(page)  # the lease held: a lapsed one would answer 409 "expired"
         assert working_boxes(backend)[0] == 1
+
+
+def test_leaving_the_page_gives_the_lease_back_and_a_reload_keeps_the_task(
+    tmp_path: Path,
+) -> None:
+    """Closing the page releases the lease at once (pagehide, a keepalive request): another
+    annotator gets the task without waiting for the lease (15 min here) to lapse. A reload
+    releases it too, and the same person gets it back with their saved work."""
+    people = {"ann": "annotator", "ann2": "annotator", "ops": "safety_engineer"}
+    with (
+        running_backend(tmp_path, people) as backend,
+        offline_page(webgl=True) as offline,
+        backend.api("ann2") as other,
+    ):
+        page = offline.page
+        log_in(page, backend.url, "ann")
+        task = page.inner_text("#task")
+        drag_in_top_view(page, (3.0, 5.0), (5.0, 6.0))
+        page.keyboard.press("Control+s")
+        wait_saved(page)
+        assert other.post("/work/next").status_code == 204  # ann holds the only slot
+        page.reload()
+        wait_ready(page)
+        assert page.inner_text("#task") == task and page.locator("#boxes li").count() == 1
+        page.close()
+        deadline = time.monotonic() + 15
+        while (taken := other.post("/work/next")).status_code == 204:
+            assert time.monotonic() < deadline, "the lease was not given back"
+            time.sleep(0.2)
+        assert taken.status_code == 200, taken.text
+        assert f"task {taken.json()['task_id']} " in task + " "
+        with backend.api("ops") as ops:
+            actions = [e["action"] for e in ops.get("/audit", params={"actor": "ann"}).json()]
+        # granted, released by the reload, resumed by the reloaded page, released by the close
+        assert [a for a in actions if a.startswith("lease.")] == [
+            "lease.granted",
+            "lease.released",
+            "lease.resumed",
+            "lease.released",
+        ], actions

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
+import pytest
+
 from backend import demo
+from backend.config import load_config
+from backend.wiring import build_backend
 from core.formats.dataset import Dataset
 
 
-def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> None:
+def test_demo_uploads_what_the_agent_selected_and_reports_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "demo"
     code = demo.main(
         ["--frames", "24", "--scenario", "rare_heavy", "--seed", "3", "--out", str(out), "--small"]
@@ -56,3 +63,20 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(tmp_path: Path) -> 
     swapped = (out / "agent-canary.log").read_text()
     assert f"-> {loop['candidate']} between frames" in swapped
     assert set(loop["seconds"]) >= {"suite", "retrain", "evaluation", "gate", "rollout"}
+
+    # the labelling tool's URL with a task waiting for the demo's annotator account
+    tool = summary["tool"]
+    port = tomllib.loads((out / "backend.toml").read_text())["api"]["port"]
+    assert tool["url"] == f"http://127.0.0.1:{port}/app/"
+    printed = capsys.readouterr().out
+    assert f"open {tool['url']} and log in as {tool['login']}" in printed
+    assert f"task {tool['task_id']} waits for them" in printed
+    secret = out / tool["password_file"]
+    assert secret.stat().st_mode & 0o077 == 0  # the owner's only
+    backend = build_backend(load_config(out / "backend.toml"))
+    try:
+        token, _ = backend.people.login(tool["login"], secret.read_text().strip())
+        lease = backend.annotation.queue.next(backend.people.authenticate(token), "annotate")
+        assert lease.task.id == tool["task_id"] and lease.assignment.state == "active"
+    finally:
+        backend.close()

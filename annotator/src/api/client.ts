@@ -98,6 +98,35 @@ export async function framePoints(assignmentId: number, frameId: string): Promis
   return new Float32Array(buffer);
 }
 
+/** What the segmentation tools select by, per point of a frame: height above the estimated
+ * ground (metres, NaN outside its grid) and object cluster id (-1: ground or none). */
+export async function frameStructure(
+  assignmentId: number,
+  frameId: string,
+): Promise<{ heights: Float32Array; clusters: Int32Array }> {
+  const result = await api.GET("/work/{assignment_id}/frames/{frame_id}/structure", {
+    params: { path: { assignment_id: assignmentId, frame_id: frameId } },
+    parseAs: "arrayBuffer",
+  });
+  const buffer = ok(result) as unknown as ArrayBuffer;
+  const n = buffer.byteLength / 8;
+  return { heights: new Float32Array(buffer, 0, n), clusters: new Int32Array(buffer, 4 * n, n) };
+}
+
+/** The indices of a frame's points inside `box` (the server's one points-in-box test). */
+export async function pointsInside(
+  assignmentId: number,
+  frameId: string,
+  box: number[],
+): Promise<Uint32Array> {
+  const result = await api.POST("/work/{assignment_id}/inside", {
+    params: { path: { assignment_id: assignmentId } },
+    body: { frame_id: frameId, box, margin_m: 0 },
+    parseAs: "arrayBuffer",
+  });
+  return new Uint32Array(ok(result) as unknown as ArrayBuffer);
+}
+
 export async function saveLabels(
   assignmentId: number,
   baseVersion: number,

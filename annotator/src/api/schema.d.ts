@@ -353,6 +353,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/work/{assignment_id}/frames/{frame_id}/structure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Structure
+         * @description What the point-segmentation tools select by, for each point of a frame of the leased
+         *     task, binary little-endian: N float32 heights above the estimated ground (metres, NaN
+         *     outside the ground grid), then N int32 cluster ids (-1: ground or no cluster); the vehicle's
+         *     own ground estimate and clustering.
+         */
+        get: operations["structure_work__assignment_id__frames__frame_id__structure_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/work/{assignment_id}/inside": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inside
+         * @description The indices (ascending, little-endian uint32) of the points of a leased frame inside
+         *     ``box`` grown by ``margin_m`` on each side: the project's one points-in-box test.
+         */
+        post: operations["inside_work__assignment_id__inside_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks": {
         parameters: {
             query?: never;
@@ -2312,6 +2356,25 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /**
+         * InsideIn
+         * @description A box whose points are wanted (the labelling tool's "fill the box with its class").
+         */
+        InsideIn: {
+            /** Frame Id */
+            frame_id: string;
+            /**
+             * Box
+             * @description [x, y, z, l, w, h, yaw] (m, rad), |each| <= 1e4
+             */
+            box: number[];
+            /**
+             * Margin M
+             * @description grow each side (m)
+             * @default 0
+             */
+            margin_m: number;
+        };
         /** LabelSetOut */
         LabelSetOut: {
             /** Id */
@@ -2523,15 +2586,15 @@ export interface components {
         };
         /**
          * PointsIn
-         * @description The point labels of one frame.
+         * @description The point labels of one frame (answers are always ``zstd-u32le-base64``).
          */
         PointsIn: {
             /**
              * Encoding
              * @default zstd-u32le-base64
-             * @constant
+             * @enum {string}
              */
-            encoding: "zstd-u32le-base64";
+            encoding: "zstd-u32le-base64" | "gzip-u32le-base64";
             /** Count */
             count?: number | null;
             /** Data */
@@ -4343,6 +4406,111 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FitOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    structure_work__assignment_id__frames__frame_id__structure_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+                frame_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    inside_work__assignment_id__inside_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InsideIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -1,24 +1,27 @@
 """Work: ``POST /work/next`` leases a task; ``/work/{assignment}`` reads it, saves labels
 (versioned: 409 on a stale base), submits, renews or releases the lease, reviews and
-adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary and
-``/work/{assignment}/fit`` fits a box to the points inside a rough one (the labelling tool's
-auto-fit, on the vehicle's own box fitter)."""
+adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary,
+``.../structure`` each point's height above the ground and cluster (binary), ``/work/{assignment}/fit``
+fits a box to the points inside a rough one (the labelling tool's auto-fit, on the vehicle's own
+box fitter) and ``/work/{assignment}/inside`` lists the points inside a box (binary)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from backend.annotation.autofit import fit_box
+from backend.annotation.structure import point_structure, points_inside
 from backend.annotation.workflow import BoxVerdict
 from backend.api.deps import AnnotationDep, AssignmentId, CurrentUser, ServicesDep, require
 from backend.api.schemas.annotation import (
     AdjudicationIn,
     FitIn,
     FitOut,
+    InsideIn,
     LeaseOut,
     OutcomeOut,
     ReviewIn,
@@ -179,3 +182,45 @@ def fit(
     cloud = decode_frame(services.blobs.get(frame.blob_key), source=f"frame {body.frame_id}")
     result = fit_box(np.ascontiguousarray(cloud, dtype=np.float32), body.box)
     return FitOut(box=list(result.box), num_points=result.num_points)
+
+
+BINARY: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}}}
+
+
+@router.get(
+    "/{assignment_id}/frames/{frame_id}/structure", response_class=Response, responses=BINARY
+)
+def structure(
+    assignment_id: AssignmentId, frame_id: str, who: CurrentUser, services: ServicesDep
+) -> Response:
+    """What the point-segmentation tools select by, for each point of a frame of the leased
+    task, binary little-endian: N float32 heights above the estimated ground (metres, NaN
+    outside the ground grid), then N int32 cluster ids (-1: ground or no cluster); the vehicle's
+    own ground estimate and clustering."""
+    frame = _leased_frame(services, who, assignment_id, frame_id)
+    cloud = decode_frame(services.blobs.get(frame.blob_key), source=f"frame {frame_id}")
+    found = point_structure(np.ascontiguousarray(cloud, dtype=np.float32))
+    return Response(
+        found.to_bytes(),
+        media_type="application/octet-stream",
+        headers={
+            "X-Longtail-Points": str(frame.num_points),
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+@router.post("/{assignment_id}/inside", response_class=Response, responses=BINARY)
+def inside(
+    assignment_id: AssignmentId, body: InsideIn, who: CurrentUser, services: ServicesDep
+) -> Response:
+    """The indices (ascending, little-endian uint32) of the points of a leased frame inside
+    ``box`` grown by ``margin_m`` on each side: the project's one points-in-box test."""
+    frame = _leased_frame(services, who, assignment_id, body.frame_id)
+    cloud = decode_frame(services.blobs.get(frame.blob_key), source=f"frame {body.frame_id}")
+    found = points_inside(np.ascontiguousarray(cloud, dtype=np.float32), body.box, body.margin_m)
+    return Response(
+        found.astype("<u4").tobytes(),
+        media_type="application/octet-stream",
+        headers={"X-Longtail-Points": str(found.shape[0])},
+    )

@@ -3,7 +3,8 @@
 Boxes are ``[x, y, z, l, w, h, yaw]`` in the frame's sensor frame: metres, the box centre, yaw in
 radians about +z from +x. Point labels travel as ``zstd-u32le-base64``: base64 of the
 zstd-compressed little-endian uint32 words ``semantic | instance << 16`` (the SemanticKITTI
-``.label`` layout), one word per point in the frame's point order.
+``.label`` layout), one word per point in the frame's point order; saves may send them as
+``gzip-u32le-base64`` instead (gzip: what browsers compress natively).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class BoxIn(BaseModel):
 
 
 class PointsIn(BaseModel):
-    """The point labels of one frame."""
+    """The point labels of one frame (answers are always ``zstd-u32le-base64``)."""
 
-    encoding: Literal["zstd-u32le-base64"] = "zstd-u32le-base64"
+    encoding: Literal["zstd-u32le-base64", "gzip-u32le-base64"] = "zstd-u32le-base64"
     count: int | None = Field(default=None, ge=0, le=2**63 - 1)
     data: str = Field(max_length=64 * 2**20)
 
@@ -98,6 +99,16 @@ class FitIn(BaseModel):
     box: list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]] = Field(
         min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw] (m, rad), |each| <= 1e4"
     )
+
+
+class InsideIn(BaseModel):
+    """A box whose points are wanted (the labelling tool's "fill the box with its class")."""
+
+    frame_id: str = Field(min_length=1, max_length=64)
+    box: list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]] = Field(
+        min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw] (m, rad), |each| <= 1e4"
+    )
+    margin_m: float = Field(default=0.0, ge=0.0, le=5.0, description="grow each side (m)")
 
 
 class FitOut(BaseModel):

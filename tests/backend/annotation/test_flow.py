@@ -232,3 +232,31 @@ def test_invalid_boxes_are_refused_by_name_and_store_nothing(
             )
     view = world.backend.annotation.editor.view(world.who("a"), lease.assignment.id)
     assert view.working is not None and view.working.version == 0
+
+
+def test_a_released_task_is_free_at_once_and_comes_back_to_its_holder(world: World) -> None:
+    """The labelling tool releases the lease when its page goes away: the slot is free for
+    anyone at once, and the person who left (or reloaded the page) gets the task back, with the
+    work they saved, while nobody else has taken it."""
+    world.person("a", "annotator")
+    world.person("b", "annotator")
+    world.store_frame(seed=1, detections=[("car", 0.7, CAR)])
+    world.backend.annotation.builder.sync()
+    services = world.backend.annotation
+    a, b = world.who("a"), world.who("b")
+    first = services.queue.next(a, "annotate")
+    frame = first.task.frame_ids[0]
+    box = {"id": "b1", "frame_id": frame, "track_id": 1, "class_name": "car", "box": list(CAR)}
+    services.editor.save(a, first.assignment.id, 0, {"boxes": [box]}, draft=True)
+    services.queue.release(a, first.assignment.id)
+    with pytest.raises(LeaseError, match="released, not leased"):
+        services.editor.save(a, first.assignment.id, 1, {"boxes": []}, draft=True)
+    back = services.queue.next(a, "annotate")  # a reloaded page asks again
+    assert back.assignment.id == first.assignment.id and back.assignment.state == "active"
+    working = services.editor.view(a, back.assignment.id).working
+    assert working is not None and [bx.id for bx in working.content.boxes] == ["b1"]
+    services.queue.release(a, back.assignment.id)  # a closes the page
+    taken = services.queue.next(b, "annotate")  # at once, no lease expiry
+    assert taken.task.id == first.task.id and taken.assignment.user == "b"
+    with pytest.raises(UnavailableError):
+        services.queue.next(a, "annotate")  # b holds it now: a does not get it back

@@ -133,3 +133,31 @@ def test_a_frame_without_its_sensor_range_takes_the_longest_automotive_range() -
     assert behind.boxes[0].box[0] == pytest.approx(-36.4)
     with pytest.raises(InvalidInputError, match=r"sensor range 300 m \+ 20 m"):
         validate(LabelContent((box(box=(330, 0, 0, 4, 2, 1.5, 0)),)), default_ontology(), unknown)
+
+
+def test_saves_may_send_point_labels_gzip_compressed() -> None:
+    """Browsers compress gzip natively, not zstd: saves may send gzip; answers stay zstd."""
+    import base64
+    import gzip
+
+    from core.formats.semantic_kitti import encode_point_labels
+
+    words = encode_point_labels(np.array([1, 20, 0], np.uint16), np.array([0, 5, 0], np.uint16))
+    sent = {
+        "encoding": "gzip-u32le-base64",
+        "count": 3,
+        "data": base64.b64encode(gzip.compress(words)).decode(),
+    }
+    back = points_from_json(sent, "f1")
+    assert same_points(back, points([1, 20, 0], [0, 5, 0]))
+    assert content_to_json(LabelContent(points={"f1": back}))["points"]["f1"]["encoding"] == (
+        "zstd-u32le-base64"
+    )
+    with pytest.raises(InvalidInputError, match=r"frame 'f1'.*not gzip"):
+        points_from_json({"encoding": "gzip-u32le-base64", "data": "AAAA"}, "f1")
+    torn = base64.b64encode(gzip.compress(words)[:-12]).decode()
+    with pytest.raises(InvalidInputError, match=r"frame 'f1'.*truncated"):
+        points_from_json({"encoding": "gzip-u32le-base64", "data": torn}, "f1")
+    bomb = base64.b64encode(gzip.compress(bytes(64 * 2**20 + 4))).decode()
+    with pytest.raises(InvalidInputError, match=r"frame 'f1'.*more than 67108864 bytes"):
+        points_from_json({"encoding": "gzip-u32le-base64", "data": bomb}, "f1")

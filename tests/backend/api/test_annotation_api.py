@@ -206,3 +206,64 @@ def test_fit_returns_the_box_of_the_points_inside_a_rough_one(
     assert other.status_code == 404
     stranger = client.post(url, json={"frame_id": frame, "box": rough}, headers=auth(w, "rev"))
     assert stranger.status_code == 409  # not their lease
+
+
+def test_structure_and_inside_answer_binary_for_the_segmentation_tools(
+    api: tuple[World, httpx.Client],
+) -> None:
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]
+    base = f"/work/{work['assignment_id']}"
+    got = client.get(f"{base}/frames/{frame['id']}/structure", headers=auth(w, "ann"))
+    assert got.status_code == 200 and got.headers["content-type"] == "application/octet-stream"
+    n = frame["num_points"]
+    assert len(got.content) == 8 * n
+    heights = np.frombuffer(got.content[: 4 * n], "<f4")
+    clusters = np.frombuffer(got.content[4 * n :], "<i4")
+    points = np.frombuffer(
+        client.get(f"{base}/frames/{frame['id']}/points", headers=auth(w, "ann")).content, "<f4"
+    ).reshape(-1, 4)
+    road = np.abs(points[:, 2] + 1.73) < 0.05  # world.cloud's road plane
+    assert np.nanmax(np.abs(heights[road])) < 0.1 and (clusters[road] == -1).all()
+    inside = client.post(
+        f"{base}/inside", json={"frame_id": frame["id"], "box": list(CAR)}, headers=auth(w, "ann")
+    )
+    assert inside.status_code == 200, inside.text
+    indices = np.frombuffer(inside.content, "<u4")
+    assert int(inside.headers["X-Longtail-Points"]) == indices.size >= 150
+    x, y = points[indices, 0], points[indices, 1]
+    assert np.hypot(x.mean() - CAR[0], y.mean() - CAR[1]) < 0.2
+    # the car's points are one cluster, except its lowest tenth (up to the vehicle's 0.25 m
+    # ground threshold: the car's points start 0.11 m above the road)
+    ids, counts = np.unique(clusters[indices], return_counts=True)
+    assert ids[np.argmax(counts)] >= 0 and counts.max() > 0.8 * indices.size
+    bad = client.post(
+        f"{base}/inside",
+        json={"frame_id": frame["id"], "box": [0, 0, 0, 0, 1, 1, 0]},
+        headers=auth(w, "ann"),
+    )
+    assert bad.status_code == 422 and "l, w, h > 0" in bad.text
+    stranger = client.get(f"{base}/frames/{frame['id']}/structure", headers=auth(w, "rev"))
+    assert stranger.status_code == 409  # not their lease
+
+
+def test_point_labels_saved_gzip_come_back_zstd(api: tuple[World, httpx.Client]) -> None:
+    import gzip
+
+    w, client = api
+    work = lease(w, client)
+    frame = work["frames"][0]
+    words = np.zeros(frame["num_points"], dtype="<u4")
+    words[:10] = 20 | (3 << 16)  # car, instance 3
+    data = base64.b64encode(gzip.compress(words.tobytes())).decode()
+    body = {
+        "base_version": 0,
+        "labels": {"points": {frame["id"]: {"encoding": "gzip-u32le-base64", "data": data}}},
+    }
+    saved = client.put(f"/work/{work['assignment_id']}/labels", json=body, headers=auth(w, "ann"))
+    assert saved.status_code == 200, saved.text
+    back = lease(w, client)["working"]["labels"]["points"][frame["id"]]
+    assert back["encoding"] == "zstd-u32le-base64" and back["count"] == frame["num_points"]
+    raw = zstandard.ZstdDecompressor().decompress(base64.b64decode(back["data"]))
+    np.testing.assert_array_equal(np.frombuffer(raw, "<u4"), words)
