@@ -14,6 +14,7 @@ data do not hold, LAZ data without a decompressor, more than ``MAX_POINTS`` poin
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,36 @@ from core.formats._points import PointFile, assemble_points
 MAX_POINTS = 50_000_000
 #: the first bytes of every LAS and LAZ file
 SIGNATURE = b"LASF"
+#: bytes of a variable-length record's header, and of an extended one (LAS 1.4)
+VLR_HEADER = 54
+EVLR_HEADER = 60
+
+
+def check_record_counts(head: bytes, size: int, source: str) -> None:
+    """Refuse a header whose record counts the file cannot hold, before ``laspy`` sees it:
+    laspy believes the VLR count and loops over up to 2**32 records that are not there (a
+    single flipped byte made it spin for minutes). ``head``: the file's first bytes (at least
+    the public header block), ``size``: its length in bytes."""
+    if len(head) < 107:
+        raise FormatError(f"{source}: LAS header cut at {len(head)} bytes (needs at least 107)")
+    header_size, point_offset, vlrs = struct.unpack_from("<HII", head, 94)
+    if header_size > point_offset or point_offset > size:
+        raise FormatError(
+            f"{source}: LAS header size {header_size} and point data offset {point_offset} "
+            f"do not fit a file of {size} bytes"
+        )
+    if vlrs * VLR_HEADER > point_offset - header_size:
+        raise FormatError(
+            f"{source}: LAS header declares {vlrs} variable-length records, but only "
+            f"{point_offset - header_size} bytes lie between the header and the points"
+        )
+    if head[25:26] == b"\x04" and len(head) >= 247:  # LAS 1.4: extended VLRs after the points
+        start, evlrs = struct.unpack_from("<QI", head, 235)
+        if evlrs and (start > size or evlrs * EVLR_HEADER > size - start):
+            raise FormatError(
+                f"{source}: LAS header declares {evlrs} extended records from byte {start}, "
+                f"beyond a file of {size} bytes"
+            )
 
 
 def load_las(path: str | os.PathLike[str]) -> PointFile:
@@ -37,6 +68,13 @@ def load_las(path: str | os.PathLike[str]) -> PointFile:
             f"{source}: reading LAS/LAZ needs the laspy package (install longtail[vehicle])"
         ) from exc
     warnings: list[str] = []
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(375)
+            size = os.fstat(raw.fileno()).st_size
+    except OSError as exc:
+        raise FormatError(f"{source}: cannot read LAS/LAZ file: {exc}") from exc
+    check_record_counts(head, size, source)
     try:
         with laspy.open(Path(path)) as reader:
             header = reader.header

@@ -4,6 +4,7 @@ and damaged files refused with a message naming them (never another exception)."
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -177,6 +178,27 @@ def test_las_intensity_scales_and_truncation(tmp_path: Path) -> None:
     zero[:, 3] = 0
     (tmp_path / "z.las").write_bytes(las_bytes(tmp_path, zero))
     assert "every intensity is 0" in read_point_file(tmp_path / "z.las").warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("offset", "fmt", "value", "message"),
+    [
+        (100, "<I", 1_291_845_632, r"declares 1291845632 variable-length records, but only"),
+        (96, "<I", 10**9, r"size 375 and point data offset 1000000000 do not fit a file of"),
+        (243, "<I", 7, r"declares 7 extended records from byte"),
+    ],
+)
+def test_las_record_counts_the_file_cannot_hold_are_refused_before_laspy(
+    tmp_path: Path, offset: int, fmt: str, value: int, message: str
+) -> None:
+    # a fuzzed file with one flipped byte in the VLR count kept laspy looping for minutes
+    data = bytearray(las_bytes(tmp_path, cloud(10)))
+    struct.pack_into(fmt, data, offset, value)
+    if offset == 243:  # extended records placed past the end of the file
+        struct.pack_into("<Q", data, 235, len(data) - 10)
+    (tmp_path / "v.las").write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=r"v\.las: LAS header " + message):
+        read_point_file(tmp_path / "v.las")
 
 
 def test_frame_stem_strips_the_whole_point_suffix() -> None:
