@@ -60,7 +60,7 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(
     rollout = loop["rollout"]
     assert rollout["state"] in {"promoted", "rolled_back"}, rollout  # decided, with its numbers
     assert rollout["figures"]["canary"]["frames"] > 0 and rollout["reason"]
-    swapped = (out / "agent-canary.log").read_text()
+    swapped = "".join(p.read_text() for p in sorted(out.glob("agent-canary*.log")))
     assert f"-> {loop['candidate']} between frames" in swapped
     assert set(loop["seconds"]) >= {"suite", "retrain", "evaluation", "gate", "rollout"}
 
