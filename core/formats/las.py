@@ -49,6 +49,8 @@ def check_record_counts(head: bytes, size: int, source: str) -> None:
             f"{source}: LAS header declares {vlrs} variable-length records, but only "
             f"{point_offset - header_size} bytes lie between the header and the points"
         )
+    if head[104] & 0x80:  # LAZ: lazrs allocates the chunk table the file declares, unchecked
+        _check_chunk_table(head, point_offset, size, source)
     if head[25:26] == b"\x04" and len(head) >= 247:  # LAS 1.4: extended VLRs after the points
         start, evlrs = struct.unpack_from("<QI", head, 235)
         if evlrs and (start > size or evlrs * EVLR_HEADER > size - start):
@@ -56,6 +58,34 @@ def check_record_counts(head: bytes, size: int, source: str) -> None:
                 f"{source}: LAS header declares {evlrs} extended records from byte {start}, "
                 f"beyond a file of {size} bytes"
             )
+
+
+def _check_chunk_table(head: bytes, point_offset: int, size: int, source: str) -> None:
+    """The LAZ chunk table (its file offset is the first 8 bytes of the point data; -1: none)
+    must lie in the file, be of version 0 and list no more chunks than there are points: a
+    damaged count of 2e9 made lazrs ask for 31 GB and abort the whole process."""
+    if point_offset + 8 > size:
+        raise FormatError(f"{source}: LAZ point data at byte {point_offset} of {size}: no data")
+    table = struct.unpack("<q", _read_at(source, point_offset, 8))[0]
+    if table == -1:
+        return
+    if not 0 <= table <= size - 8:
+        raise FormatError(f"{source}: LAZ chunk table at byte {table}, outside a file of {size}")
+    version, chunks = struct.unpack("<II", _read_at(source, table, 8))
+    points = struct.unpack_from("<I", head, 107)[0]
+    if head[25:26] == b"\x04" and len(head) >= 255:
+        points = max(points, struct.unpack_from("<Q", head, 247)[0])
+    if version != 0 or chunks > max(points, 1):
+        raise FormatError(
+            f"{source}: LAZ chunk table (version {version}) lists {chunks} chunks for "
+            f"{points} points"
+        )
+
+
+def _read_at(source: str, offset: int, n: int) -> bytes:
+    with open(source, "rb") as raw:
+        raw.seek(offset)
+        return raw.read(n)
 
 
 def load_las(path: str | os.PathLike[str]) -> PointFile:

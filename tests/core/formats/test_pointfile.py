@@ -201,6 +201,24 @@ def test_las_record_counts_the_file_cannot_hold_are_refused_before_laspy(
         read_point_file(tmp_path / "v.las")
 
 
+def test_a_laz_chunk_table_larger_than_the_file_is_refused_not_allocated(tmp_path: Path) -> None:
+    # found by the fuzz test: a damaged chunk count of 1954613167 made lazrs ask for 31 GB and
+    # abort the process (a Rust allocation failure is not an exception)
+    data = bytearray(las_bytes(tmp_path, cloud(40), compress=True))
+    point_offset = struct.unpack_from("<I", data, 96)[0]
+    table = struct.unpack_from("<q", data, point_offset)[0]
+    struct.pack_into("<I", data, table + 4, 1_954_613_167)
+    (tmp_path / "c.laz").write_bytes(bytes(data))
+    with pytest.raises(
+        FormatError, match=r"c\.laz: LAZ chunk table \(version 0\) lists 1954613167"
+    ):
+        read_point_file(tmp_path / "c.laz")
+    struct.pack_into("<q", data, point_offset, len(data) + 100)
+    (tmp_path / "o.laz").write_bytes(bytes(data))
+    with pytest.raises(FormatError, match=r"o\.laz: LAZ chunk table at byte \d+, outside a file"):
+        read_point_file(tmp_path / "o.laz")
+
+
 def test_frame_stem_strips_the_whole_point_suffix() -> None:
     assert frame_stem(Path("000007.pcd.bin")) == "000007"
     assert frame_stem(Path("000007.PCD")) == "000007"
