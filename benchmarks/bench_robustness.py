@@ -1,6 +1,6 @@
 """Robustness of the shipped model to real-sensor artefacts: AP per class and distance band.
 
-Run: ``.venv/bin/python -m benchmarks.bench_robustness [--frames 20] [--seed 501]
+Run: ``.venv/bin/python -m benchmarks.bench_robustness [--frames 40] [--seed 501]
 [--package DIR] [--presets hdl64 ...]``. Writes ``benchmarks/results/robustness.json``.
 
 For every sensor preset of the simulator (``simulators.sensors.PRESETS``) a held-out drive of
@@ -184,7 +184,7 @@ def run(package_dir: Path, presets: list[str], frames: int, seed: int) -> dict[s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=20)
+    parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--seed", type=int, default=501)
     parser.add_argument("--package", type=Path, default=default_package_path())
     parser.add_argument("--presets", nargs="+", default=sorted(PRESETS), choices=sorted(PRESETS))
