@@ -25,8 +25,8 @@ from tests.backend.ops.world import (
     CHAMPION_FRAMES,
     CHAMPION_SAMPLE,
     FAILING,
-    OVERLAP,
     PASSING,
+    ROUTING,
     LoopHistory,
     build_loop,
 )
@@ -47,7 +47,7 @@ class Served:
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path) -> Iterator[Served]:
-    world = make_world(tmp_path, db_url, rules=OVERLAP, min_agreement=0.5)
+    world = make_world(tmp_path, db_url, rules=ROUTING, min_agreement=0.5)
     (tmp_path / "packages").mkdir()
     history = build_loop(world, tmp_path / "packages")
     for role in ("annotator", "reviewer", "senior", "admin", "safety_engineer"):
@@ -101,10 +101,10 @@ def test_the_kpis_are_the_loops_own_figures(served: Served) -> None:
     assert drift[PASSING]["ks"] == 1.0
     assert drift[PASSING]["mean"] == pytest.approx(sum(CANDIDATE_SAMPLE) / 3)
     assert [s["frames"] for s in body["fleet_scores"]] == [CHAMPION_FRAMES, CANDIDATE_FRAMES]
-    # agreement: every overlap object (two boxes on each of six tasks) lands in one window,
+    # agreement: every overlap object (two boxes on each of five tasks) lands in one window,
     # and the running figure ends at the QA report's batch alpha, computed there
     windows = body["agreement"]
-    assert sum(p["objects"] for p in windows) == windows[-1]["objects_so_far"] == 12
+    assert sum(p["objects"] for p in windows) == windows[-1]["objects_so_far"] == 10
     qa = served.get("/qa/report", "safety_engineer").json()
     assert windows[-1]["alpha_so_far"] == pytest.approx(qa["batch"]["krippendorff_alpha_class"])
     assert 0 < windows[-1]["alpha_so_far"] < 1  # a3 called every other pedestrian a cyclist
@@ -176,7 +176,11 @@ def test_metrics_carry_the_same_numbers_as_the_api(served: Served) -> None:
             got = [v for labels, v in m.get(name, []) if labels["user"] == person["name"]]
             assert got == ([] if person[key] is None else [pytest.approx(person[key])])
     tier3 = next(t for t in qa["tiers"] if t["tier"] == 3)
-    assert tier3["accepted"] == 6
+    assert tier3["accepted"] == 5
+    # the reviewer decided one task 90 s after leasing it: 40 reviews per active hour
+    rev = next(p for p in qa["people"] if p["name"] == "rev")
+    assert rev["reviews_done"] == 1 and rev["reviews_per_hour"] == pytest.approx(40.0)
+    assert value(m, "longtail_person_reviews_per_hour", user="rev") == pytest.approx(40.0)
     assert (
         value(m, "longtail_tier_time_to_decision_seconds", tier="3", quantile="0.5")
         == tier3["time_to_decision_p50_s"]

@@ -5,9 +5,10 @@ On a :class:`~tests.backend.annotation.world.World` (its backend, clock and peop
 1. the vehicle ``car-1`` drives on the champion (the shipped baseline, registered): its health
    report counts the frames it analysed, and six frames arrive, fired by ``novel_object``,
    ``vru_unsure``, the ``random_sample`` and one as ``context:novel_object``;
-2. every frame becomes an overlap task (three annotators each, tier 3) labelled through the
-   queue and the workflow, one annotator calling the pedestrian a cyclist on every other task;
-   the consensus accepts them and stores the class votes;
+2. the ``vru_unsure`` frame becomes a tier-2 task (one annotator, then the reviewer ``rev``
+   approves it), every other frame an overlap task (three annotators each, tier 3), labelled
+   through the queue and the workflow, one annotator calling the pedestrian a cyclist on every
+   other task; the consensus accepts them and stores the class votes;
 3. the accepted labels freeze into a dataset version;
 4. two candidates are gated by the shipped gate on crafted comparisons (the real gate and
    evidence code): ``m-3`` fails (dog recall lost), ``m-2`` passes and names the dataset version;
@@ -39,9 +40,13 @@ from tests.backend.annotation.world import CAR, PEDESTRIAN, World
 from tests.backend.release.conftest import make_package
 from tests.backend.safety.conftest import row, verdict_of
 
-#: every stored frame becomes a tier-3 task labelled by three annotators
-OVERLAP = (RoutingRuleConfig("overlap", "priority > -1000", tier=3, overlap=3),)
+#: the vru_unsure frame goes to an annotator and a reviewer, every other one to three annotators
+ROUTING = (
+    RoutingRuleConfig("vru_unsure", "rule.vru_unsure > 0", tier=2),
+    RoutingRuleConfig("overlap", "priority > -1000", tier=3, overlap=3),
+)
 ANNOTATORS = ("a1", "a2", "a3")
+REVIEWER = "rev"
 VEHICLE = "car-1"
 PASSING = "m-2"
 FAILING = "m-3"
@@ -155,7 +160,13 @@ def _label_everything(world: World, frames: list[FrameRecord]) -> list[int]:
                 _labels(key, "cyclist" if odd else "pedestrian"),
             )
             tasks.add(lease.task.id)
-    return sorted(tasks)
+    while True:
+        try:
+            review = services.queue.next(world.who(REVIEWER), "review")
+        except UnavailableError:
+            return sorted(tasks)
+        world.clock.advance(90)
+        services.workflow.review(world.who(REVIEWER), review.assignment.id, "approve")
 
 
 def build_loop(world: World, packages: Path) -> LoopHistory:
@@ -165,6 +176,7 @@ def build_loop(world: World, packages: Path) -> LoopHistory:
     release = backend.release
     for name in ANNOTATORS:
         world.person(name, "annotator")
+    world.person(REVIEWER, "reviewer")
     champion = register_baseline(release.registry).version
     backend.add_vehicle(VEHICLE)
     world.vehicles.add(VEHICLE)
