@@ -1,8 +1,21 @@
 // The safety case's layout (dagre) and the number formats of the dashboards.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { duration, failedCheck, groupBySlice, interval, num, signed } from "../src/dashboard/format.js";
-import { layoutCase, statusColour, wrapText, type GsnLink, type GsnNode } from "../src/dashboard/gsn_layout.js";
+import {
+  duration,
+  failedCheck,
+  groupBySlice,
+  interval,
+  num,
+  signed,
+} from "../src/dashboard/format.js";
+import {
+  layoutCase,
+  statusColour,
+  wrapText,
+  type GsnLink,
+  type GsnNode,
+} from "../src/dashboard/gsn_layout.js";
 
 const node = (id: string, kind: string, status: string | null = "supported"): GsnNode => ({
   id,
@@ -45,11 +58,13 @@ test("layoutCase: support flows left to right, no two boxes overlap, all inside 
     for (const b of laid.nodes) {
       if (a.id >= b.id) continue;
       const apart =
-        Math.abs(a.x - b.x) >= (a.width + b.width) / 2 || Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
+        Math.abs(a.x - b.x) >= (a.width + b.width) / 2 ||
+        Math.abs(a.y - b.y) >= (a.height + b.height) / 2;
       assert.ok(apart, `${a.id} overlaps ${b.id}`);
     }
   }
-  for (const e of laid.edges) assert.ok(e.points.length >= 2, `${e.source}->${e.target} has no route`);
+  for (const e of laid.edges)
+    assert.ok(e.points.length >= 2, `${e.source}->${e.target} has no route`);
   assert.ok(at.get("G1")!.lines.length > 1 && at.get("G1")!.lines[0].startsWith("G1: "));
 });
 
@@ -84,7 +99,11 @@ test("number formats and the grouping of gate checks", () => {
   ];
   assert.deepEqual(
     groupBySlice(checks).map(([slice, rows]) => [slice, rows.length]),
-    [["class:dog", 1], ["", 1], ["all", 1]],
+    [
+      ["class:dog", 1],
+      ["", 1],
+      ["all", 1],
+    ],
   );
   assert.equal(checks.filter(failedCheck).length, 1); // the verdict row is not a check
 });

@@ -56,7 +56,10 @@ export async function getRelease(modelVersion: string): Promise<Release> {
   );
 }
 
-export async function signOff(modelVersion: string, comment: string): Promise<Schemas["SignOffOut"]> {
+export async function signOff(
+  modelVersion: string,
+  comment: string,
+): Promise<Schemas["SignOffOut"]> {
   return ok(
     await api.POST("/safety/releases/{version}/signoffs", {
       params: { path: { version: modelVersion } },
@@ -90,6 +93,7 @@ export async function reportFile(modelVersion: string): Promise<{ blob: Blob; na
   });
   if (!response.ok) throw new ApiError(response.status, await response.text(), null);
   const disposition = response.headers.get("Content-Disposition") ?? "";
-  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `longtail-safety-${modelVersion}.html`;
+  const name =
+    /filename="([^"]+)"/.exec(disposition)?.[1] ?? `longtail-safety-${modelVersion}.html`;
   return { blob: await response.blob(), name };
 }

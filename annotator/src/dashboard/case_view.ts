@@ -3,10 +3,24 @@
 // reason, its SPI with the numbers and its trend across versions, and the evidence rows it
 // cites (from /evidence/verdicts/{id}).
 import { bandDatasets, draw, PALETTE, THRESHOLD } from "./charts";
-import { getCase, getSpis, verdictEvidence, type Case, type CaseNode, type Evidence, type Spis } from "./api";
+import {
+  getCase,
+  getSpis,
+  verdictEvidence,
+  type Case,
+  type CaseNode,
+  type Evidence,
+  type Spis,
+} from "./api";
 import { append, chartBox, el, section, table } from "./dom";
 import { checkMeaning, interval, num } from "./format";
-import { layoutCase, STATUS_COLOURS, statusColour, type CaseLayout, type Placed } from "./gsn_layout";
+import {
+  layoutCase,
+  STATUS_COLOURS,
+  statusColour,
+  type CaseLayout,
+  type Placed,
+} from "./gsn_layout";
 import { versionPicker, type View } from "./view";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -172,7 +186,11 @@ function spiTrend(node: string, spis: Spis): HTMLElement | null {
     data: {
       labels,
       datasets: [
-        ...bandDatasets(spi.metric, spi.points.map((p) => p.lo), spi.points.map((p) => p.hi)),
+        ...bandDatasets(
+          spi.metric,
+          spi.points.map((p) => p.lo),
+          spi.points.map((p) => p.hi),
+        ),
         {
           label: `${spi.slice || "data"} ${spi.metric}`,
           data: spi.points.map((p) => p.value),
@@ -210,7 +228,11 @@ export const caseView: View = {
       ),
     );
     const laid = layoutCase(c.nodes, c.links);
-    const detail = el("aside", { id: "node-detail" }, el("p", { class: "hint" }, "Click a node for its evidence."));
+    const detail = el(
+      "aside",
+      { id: "node-detail" },
+      el("p", { class: "hint" }, "Click a node for its evidence."),
+    );
     let evidence: Promise<Evidence[]> | null = null;
     const pick = (id: string): void => {
       for (const g of root.querySelectorAll<SVGGElement>("g.gsn-node")) {
@@ -223,7 +245,12 @@ export const caseView: View = {
     };
     root.append(
       legend(),
-      el("div", { class: "case-layout" }, el("div", { class: "graph" }, drawGraph(laid, pick)), detail),
+      el(
+        "div",
+        { class: "case-layout" },
+        el("div", { class: "graph" }, drawGraph(laid, pick)),
+        detail,
+      ),
     );
     const first = params.get("node");
     if (first) pick(first);
@@ -259,10 +286,7 @@ async function showNode(
       ? el(
           "span",
           {},
-          ...ids.flatMap((id, i) => [
-            i ? ", " : "",
-            el("a", { href: "#", "data-node": id }, id),
-          ]),
+          ...ids.flatMap((id, i) => [i ? ", " : "", el("a", { href: "#", "data-node": id }, id)]),
         )
       : "–";
   const spi = node.spi;
@@ -270,8 +294,24 @@ async function showNode(
   append(detail, [
     el("h2", {}, `${node.id} · ${node.kind}`),
     el("p", {}, node.text),
-    node.status ? el("p", {}, el("b", { class: `status ${node.status}`, id: "node-status" }, node.status), " ", node.reason) : null,
-    el("p", { class: "links" }, "supported by: ", links(node.supported_by), el("br"), "in context of: ", links(node.in_context_of)),
+    node.status
+      ? el(
+          "p",
+          {},
+          el("b", { class: `status ${node.status}`, id: "node-status" }, node.status),
+          " ",
+          node.reason,
+        )
+      : null,
+    el(
+      "p",
+      { class: "links" },
+      "supported by: ",
+      links(node.supported_by),
+      el("br"),
+      "in context of: ",
+      links(node.in_context_of),
+    ),
     spi
       ? section(
           "Safety performance indicator",

@@ -37,7 +37,15 @@ Chart.defaults.datasets.bar.maxBarThickness = 48;
 Chart.defaults.plugins.legend.labels.filter = (item) => Boolean(item.text); // unnamed: band edges
 
 /** A palette that reads on the dark background. */
-export const PALETTE = ["#4fa3e0", "#f2a541", "#7bc47f", "#e06c75", "#b392f0", "#56c2c2", "#d7ba7d"];
+export const PALETTE = [
+  "#4fa3e0",
+  "#f2a541",
+  "#7bc47f",
+  "#e06c75",
+  "#b392f0",
+  "#56c2c2",
+  "#d7ba7d",
+];
 export const THRESHOLD = "#ff6b6b";
 export const BAND = "rgba(79, 163, 224, 0.18)";
 

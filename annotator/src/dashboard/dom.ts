@@ -44,7 +44,11 @@ export function table(
       { class: row.cls, ...row.attrs },
       ...row.cells.map((c) =>
         c !== null && typeof c === "object" && "text" in c
-          ? el("td", { class: c.cls, title: c.title, colspan: c.span ? String(c.span) : undefined }, c.text)
+          ? el(
+              "td",
+              { class: c.cls, title: c.title, colspan: c.span ? String(c.span) : undefined },
+              c.text,
+            )
           : el("td", {}, c),
       ),
     ),
@@ -63,7 +67,10 @@ export function section(title: string, id: string, ...children: Child[]): HTMLEl
 }
 
 /** A box of fixed height that a chart's canvas fills. */
-export function chartBox(id: string, height = 260): { box: HTMLElement; canvas: HTMLCanvasElement } {
+export function chartBox(
+  id: string,
+  height = 260,
+): { box: HTMLElement; canvas: HTMLCanvasElement } {
   const canvas = el("canvas", { id });
   const box = el("div", { class: "chart", style: `height:${height}px` }, canvas);
   return { box, canvas };

@@ -74,7 +74,12 @@ export interface LayoutOptions {
   maxLines: number; // longer texts are cut with an ellipsis (the side panel shows all of it)
 }
 
-export const DEFAULTS: LayoutOptions = { charsPerLine: 30, lineHeight: 14, nodeWidth: 210, maxLines: 4 };
+export const DEFAULTS: LayoutOptions = {
+  charsPerLine: 30,
+  lineHeight: 14,
+  nodeWidth: 210,
+  maxLines: 4,
+};
 
 /** Lay the case out left to right; throws on a link that names an unknown node. */
 export function layoutCase(
@@ -103,7 +108,11 @@ export function layoutCase(
       if (!byId.has(end)) throw new Error(`link ${link.source} -> ${link.target}: no node ${end}`);
     }
     // a context hangs beside its goal: a shorter, lighter edge keeps it near
-    g.setEdge(link.source, link.target, link.kind === "inContextOf" ? { weight: 1 } : { weight: 4 });
+    g.setEdge(
+      link.source,
+      link.target,
+      link.kind === "inContextOf" ? { weight: 1 } : { weight: 4 },
+    );
   }
   layout(g);
   const placed: Placed[] = nodes.map((n) => {

@@ -72,13 +72,16 @@ async function enter(who: Me): Promise<void> {
   $("login").hidden = true;
   $("board").hidden = false;
   $("who").textContent = `${who.name} (${who.role})`;
-  $<HTMLAnchorElement>("to-labelling").hidden = !who.permissions.some((p) => p === "label" || p === "review");
+  $<HTMLAnchorElement>("to-labelling").hidden = !who.permissions.some(
+    (p) => p === "label" || p === "review",
+  );
   if (!who.permissions.includes(NEEDED)) {
     person = null;
     $("nav").hidden = true;
     $("view").replaceChildren();
     $("refused").hidden = false;
-    $("refused").textContent = `${who.name} (${who.role}) may not read the safety case or the operations figures: they are for senior reviewers, admins and safety engineers.`;
+    $("refused").textContent =
+      `${who.name} (${who.role}) may not read the safety case or the operations figures: they are for senior reviewers, admins and safety engineers.`;
     document.body.dataset.ready = "1";
     document.body.dataset.view = "refused";
     return;
@@ -94,7 +97,9 @@ $("login-form").addEventListener("submit", (event) => {
   login($<HTMLInputElement>("name").value, $<HTMLInputElement>("password").value)
     .then(enter)
     .catch((err: unknown) =>
-      showLogin(err instanceof ApiError && err.status === 401 ? "wrong name or password" : String(err)),
+      showLogin(
+        err instanceof ApiError && err.status === 401 ? "wrong name or password" : String(err),
+      ),
     );
 });
 

@@ -15,7 +15,12 @@ function figure(r: Evidence): string {
 
 function verdictBlock(release: Release): HTMLElement {
   const v = release.verdict;
-  if (!v) return el("p", { id: "verdict", class: "verdict none" }, "No release-gate verdict on this version.");
+  if (!v)
+    return el(
+      "p",
+      { id: "verdict", class: "verdict none" },
+      "No release-gate verdict on this version.",
+    );
   const word = v.passed ? "PASSED" : v.bypassed ? "FAILED, bypassed by an admin" : "FAILED";
   return el(
     "div",
@@ -27,7 +32,12 @@ function verdictBlock(release: Release): HTMLElement {
       `candidate ${v.model_version} against champion ${v.champion_version} on suite ${v.suite_version.slice(0, 12)}, ` +
         `training data ${v.dataset_digest.slice(0, 12)}, ${new Date(v.created_at).toLocaleString()}`,
     ),
-    el("p", {}, "safety case top claim: ", el("b", { class: `status ${release.top_status}` }, release.top_status)),
+    el(
+      "p",
+      {},
+      "safety case top claim: ",
+      el("b", { class: `status ${release.top_status}` }, release.top_status),
+    ),
   );
 }
 
@@ -68,7 +78,9 @@ function deltaChart(release: Release, metric: string): HTMLElement | null {
           type: "bar",
           label: `${metric}: candidate − champion, 95 % interval`,
           data: rows.map((r) => [r.lo ?? 0, r.hi ?? 0] as [number, number]),
-          backgroundColor: rows.map((r) => (failedCheck(r) ? "rgba(230, 57, 70, 0.7)" : "rgba(79, 163, 224, 0.55)")),
+          backgroundColor: rows.map((r) =>
+            failedCheck(r) ? "rgba(230, 57, 70, 0.7)" : "rgba(79, 163, 224, 0.55)",
+          ),
           barThickness: 14,
         },
         {
@@ -92,7 +104,10 @@ function deltaChart(release: Release, metric: string): HTMLElement | null {
         },
       ],
     },
-    options: { indexAxis: "y", scales: { x: { title: { display: true, text: `${metric} difference` } } } },
+    options: {
+      indexAxis: "y",
+      scales: { x: { title: { display: true, text: `${metric} difference` } } },
+    },
   });
   return box;
 }
@@ -100,7 +115,10 @@ function deltaChart(release: Release, metric: string): HTMLElement | null {
 function checksTable(release: Release): HTMLElement {
   const headers = ["metric", "figure", "value", "95 % interval", "threshold", "margin", "result"];
   const rows = groupBySlice(release.checks).flatMap(([slice, checks]) => [
-    { cls: "group", cells: [{ text: slice || "training data", cls: "slice", span: headers.length }] },
+    {
+      cls: "group",
+      cells: [{ text: slice || "training data", cls: "slice", span: headers.length }],
+    },
     ...checks.map((r) => ({
       cls: failedCheck(r) ? "fail" : undefined,
       attrs: { "data-slice": r.slice, "data-metric": r.metric, "data-kind": r.kind },
@@ -133,13 +151,23 @@ function signOffBlock(release: Release, ctx: ViewContext): HTMLElement {
   const out = section("Sign-off", "signoff", el("ul", { id: "signoffs" }, ...signed));
   if (!signed.length) out.append(el("p", { class: "hint" }, "Not signed off yet."));
   if (release.sign_off_blocker) {
-    out.append(el("p", { class: "blocker", id: "signoff-blocker" }, `Cannot be signed: ${release.sign_off_blocker}.`));
+    out.append(
+      el(
+        "p",
+        { class: "blocker", id: "signoff-blocker" },
+        `Cannot be signed: ${release.sign_off_blocker}.`,
+      ),
+    );
   } else if (!may) {
     out.append(el("p", { class: "hint" }, "Only a safety engineer signs off a release."));
   } else if (mine) {
     out.append(el("p", { class: "hint" }, "You signed this release."));
   } else {
-    const comment = el("textarea", { id: "signoff-comment", rows: "3", placeholder: "what you checked, and any condition" });
+    const comment = el("textarea", {
+      id: "signoff-comment",
+      rows: "3",
+      placeholder: "what you checked, and any condition",
+    });
     const button = el("button", { id: "signoff-button", type: "submit" }, "Sign off this release");
     const error = el("p", { class: "error", id: "signoff-error", role: "alert" });
     const form = el("form", { id: "signoff-form" }, comment, button, error);
@@ -159,7 +187,11 @@ function signOffBlock(release: Release, ctx: ViewContext): HTMLElement {
 }
 
 function reportButton(version: string): HTMLElement {
-  const button = el("button", { id: "report-button", type: "button" }, "Download the report (HTML)");
+  const button = el(
+    "button",
+    { id: "report-button", type: "button" },
+    "Download the report (HTML)",
+  );
   const status = el("span", { class: "hint", id: "report-status" });
   button.addEventListener("click", () => {
     status.textContent = "preparing…";

@@ -18,7 +18,11 @@ function trendCard(spi: Trend): HTMLElement {
     data: {
       labels: points.map((p) => p.model_version),
       datasets: [
-        ...bandDatasets(spi.metric, points.map((p) => p.lo), points.map((p) => p.hi)),
+        ...bandDatasets(
+          spi.metric,
+          points.map((p) => p.lo),
+          points.map((p) => p.hi),
+        ),
         {
           label: "value",
           data: points.map((p) => p.value),
@@ -53,7 +57,12 @@ function trendCard(spi: Trend): HTMLElement {
       ["version", "value", "95 % interval", "status"],
       points.map((p) => ({
         cls: p.status === "violated" ? "fail" : undefined,
-        cells: [p.model_version, num(p.value), interval(p.lo, p.hi), { text: p.status, cls: `status ${p.status}` }],
+        cells: [
+          p.model_version,
+          num(p.value),
+          interval(p.lo, p.hi),
+          { text: p.status, cls: `status ${p.status}` },
+        ],
       })),
       { class: "compact" },
     ),
@@ -69,13 +78,27 @@ export const spisView: View = {
         "div",
         { class: "bar" },
         versionPicker(spis, spis.model_version, (v) => ctx.go("spis", { version: v })),
-        el("span", { class: "summary" }, `${spis.spis.length} indicators over ${spis.versions.length} gated versions (oldest first)`),
+        el(
+          "span",
+          { class: "summary" },
+          `${spis.spis.length} indicators over ${spis.versions.length} gated versions (oldest first)`,
+        ),
       ),
       section(
         `Open on ${spis.model_version ?? "–"}: ${spis.open.length} violated or challenged`,
         "open-spis",
         table(
-          ["SPI", "slice", "metric", "status", "value", "95 % interval", "needs", "owner", "reason"],
+          [
+            "SPI",
+            "slice",
+            "metric",
+            "status",
+            "value",
+            "95 % interval",
+            "needs",
+            "owner",
+            "reason",
+          ],
           spis.open.map((s) => ({
             cls: s.status === "violated" ? "fail" : undefined,
             cells: [
