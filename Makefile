@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 APP := annotator
 NODE_STAMP := $(APP)/node_modules/.installed
 APP_BUILD := $(APP)/dist/index.html
-APP_INPUTS := $(APP)/index.html $(APP)/vite.config.ts $(APP)/tsconfig.json $(shell find $(APP)/src -type f 2>/dev/null)
+APP_INPUTS := $(APP)/index.html $(APP)/dashboard.html $(APP)/vite.config.ts $(APP)/tsconfig.json $(shell find $(APP)/src -type f 2>/dev/null)
 
 setup: $(STAMP) $(APP_BUILD)
 

@@ -44,6 +44,7 @@ from backend.demo_capture import (
     summarize,
     summarize_events,
 )
+from backend.demo_dashboards import add_safety_engineer, print_dashboards
 from backend.demo_labelling import (
     ANNOTATION_TOML,
     CALIBRATION_TASKS,
@@ -282,6 +283,7 @@ def run(args: argparse.Namespace) -> int:
         .stdout.strip()
         .split()[-1]
     )
+    safety_login = add_safety_engineer(cli, backend_toml, out)
     with (out / "backend.log").open("wb") as backend_log:
         server = subprocess.Popen(
             [*cli, "backend", "serve", "--config", str(backend_toml)],
@@ -367,6 +369,7 @@ def run(args: argparse.Namespace) -> int:
         "the dataset's KITTI export)"
     )
     print_tool(tool, backend_toml)
+    print_dashboards(api, backend_toml, loop, safety_login)
     return 0
 
 

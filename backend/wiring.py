@@ -39,6 +39,7 @@ from backend.config import (
     StorageConfig,
     validate,
 )
+from backend.datasets.versions import DatasetVersions
 from backend.ingest.auth import TokenAuthenticator, register_vehicle
 from backend.ingest.server import IngestServerHandle, TlsFiles, start_ingest_server
 from backend.ingest.service import IngestService
@@ -47,6 +48,7 @@ from backend.ingest.validation import IngestLimits, PayloadChecker
 from backend.metadata.db import make_engine
 from backend.metadata.migrate import upgrade
 from backend.metadata.unit_of_work import Database
+from backend.ops.service import OpsService
 from backend.periodic import Periodic
 from backend.release.delivery import SERVICE_NAME as DELIVERY_SERVICE
 from backend.release.delivery import ModelUpdatesService, model_updates_handler
@@ -310,6 +312,9 @@ def build_api(backend: Backend) -> FastAPI:
         release=backend.release,
         safety=backend.safety,
         training=backend.training,
+        ops=OpsService(
+            backend.db, DatasetVersions(backend.db, backend.blobs, backend.clock), backend.clock
+        ),
     )
     return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
 

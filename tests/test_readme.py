@@ -47,7 +47,7 @@ NOT_RUN = {
 }
 
 #: README tables that hold no measurement (first header cell), so need no source
-UNSOURCED_TABLES = {"folder", "command"}
+UNSOURCED_TABLES = {"folder", "command", "KPI"}
 
 FIG = re.compile(r"<!--fig (?P<file>\S+) (?P<template>.+?)-->")
 TABLE = re.compile(r"<!--table (?P<file>\S+)\n(?P<rows>.*?)\n-->\n(?P<table>(?:\|[^\n]*\n)+)", re.S)

@@ -37,6 +37,8 @@ async function enter(person: Me): Promise<void> {
   $("login").hidden = true;
   $("workspace").hidden = false;
   $("who").textContent = `${person.name} (${person.role})`;
+  // the safety case and operations dashboards (dashboard.html), for roles that read evidence
+  $("dashboards").hidden = !person.permissions.includes("read_evidence");
   const modes = modesOf(person);
   const picker = $<HTMLSelectElement>("mode");
   picker.replaceChildren(

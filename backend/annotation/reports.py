@@ -3,8 +3,8 @@ records (assignments, label sets, reviews, gold scores, class votes, tasks).
 
 Per person: tasks and boxes submitted, active hours (lease to submit), boxes and tasks per hour,
 mean gold accuracy, agreement with the consensus of the overlap tasks they labelled, the share
-of their submissions reviewers rejected, and (reviewers) the share of right decisions on hidden
-gold reviews. Per tier: tasks, accepted, time-to-decision (creation to acceptance), and the age
+of their submissions reviewers rejected, and (reviewers) their reviews per active review hour
+(lease to decision) and the share of right decisions on hidden gold reviews. Per tier: tasks, accepted, time-to-decision (creation to acceptance), and the age
 of the tasks still waiting. Per batch (every overlap task so far): Fleiss' kappa and
 Krippendorff's alpha of the class votes, Cohen's kappa per annotator pair, and Krippendorff's
 alpha (interval) of the box parameters.
@@ -36,6 +36,7 @@ from backend.annotation.qa.agreement import (
 )
 from backend.annotation.qa_adapter import group_boxes, score_labels
 from backend.config import AnnotationConfig
+from backend.metadata.repositories.reviews import VoteRecord
 from backend.metadata.unit_of_work import UnitOfWork
 
 #: the box parameters whose interval agreement is reported
@@ -60,6 +61,8 @@ class PersonFigures:
     reviewed_submissions: int
     rejection_rate: float
     reviews_done: int
+    review_hours: float
+    reviews_per_hour: float
     reviewer_gold_checks: int
     reviewer_accuracy: float
 
@@ -158,6 +161,18 @@ def report(uow: UnitOfWork, config: AnnotationConfig, now: datetime) -> QaReport
             / 3600
         )
         boxes = sum(boxes_of_set.get(a.label_set_id or -1, 0) for a in mine)
+        judged = [
+            a
+            for a in assignments
+            if a.user == person.name
+            and a.stage == "review"
+            and a.state == "submitted"
+            and a.submitted_at is not None
+        ]
+        review_hours = (
+            sum((a.submitted_at - a.leased_at).total_seconds() for a in judged if a.submitted_at)
+            / 3600
+        )
         reviewed = [r for r in reviews if r.annotator == person.name]
         golds = [g for g in gold if g.user == person.name and g.kind == "annotation"]
         checks = [g for g in gold if g.user == person.name and g.kind == "review"]
@@ -181,6 +196,8 @@ def report(uow: UnitOfWork, config: AnnotationConfig, now: datetime) -> QaReport
                     else math.nan
                 ),
                 reviews_done=sum(r.reviewer == person.name for r in reviews),
+                review_hours=review_hours,
+                reviews_per_hour=len(judged) / review_hours if review_hours > 0 else math.nan,
                 reviewer_gold_checks=len(checks),
                 reviewer_accuracy=_mean([g.accuracy for g in checks]),
             )
@@ -218,20 +235,34 @@ def report(uow: UnitOfWork, config: AnnotationConfig, now: datetime) -> QaReport
     )
 
 
+def overlap_votes(votes: Sequence[VoteRecord]) -> list[VoteRecord]:
+    """The class votes of overlap tasks' objects (not the gold checks' votes)."""
+    return [v for v in votes if v.item.startswith("task:")]
+
+
+def class_alpha(votes: Sequence[VoteRecord]) -> float:
+    """Krippendorff's alpha (nominal) of the class votes, people x objects; NaN with fewer than
+    two people or nothing pairable."""
+    items = sorted({v.item for v in votes})
+    workers = sorted({v.worker for v in votes})
+    if not items or len(workers) < 2:
+        return math.nan
+    label = {(v.worker, v.item): v.label for v in votes}
+    codes, _ = encode_nominal([[label.get((w, i)) for i in items] for w in workers])
+    return krippendorff_alpha(codes, "nominal")
+
+
 def batch_agreement(
     uow: UnitOfWork, overlap_tasks: Sequence[Any], config: AnnotationConfig, by_task: dict[int, Any]
 ) -> BatchAgreement:
     """Class and box agreement over every object of every overlap task."""
-    votes = [v for v in uow.votes.recent() if v.item.startswith("task:")]
+    votes = overlap_votes(uow.votes.recent())
     items = sorted({v.item for v in votes})
     workers = sorted({v.worker for v in votes})
     label = {(v.worker, v.item): v.label for v in votes}
-    table = [[label.get((w, i)) for i in items] for w in workers]
-    alpha_class = math.nan
+    alpha_class = class_alpha(votes)
     fleiss = math.nan
     if items and len(workers) >= 2:
-        codes, _ = encode_nominal(table)
-        alpha_class = krippendorff_alpha(codes, "nominal")
         per_item: dict[str, list[str]] = defaultdict(list)
         for v in votes:
             per_item[v.item].append(v.label)

@@ -23,6 +23,7 @@ from backend.api.routes import (
     health,
     models,
     ontology,
+    operations,
     people,
     quality,
     safety,
@@ -52,6 +53,7 @@ ROUTERS = (
     training,
     evidence,
     safety,
+    operations,
 )
 
 DESCRIPTION = """\

@@ -20,6 +20,7 @@ from backend.config import BackendConfig
 from backend.errors import AuthenticationError
 from backend.metadata.models.base import ID_MAX
 from backend.metadata.unit_of_work import Database
+from backend.ops.service import OpsService
 from backend.release.services import ReleaseServices
 from backend.safety.service import SafetyService
 from backend.storage.base import BlobStore
@@ -38,6 +39,7 @@ class ApiServices:
     release: ReleaseServices
     safety: SafetyService
     training: RetrainScheduler
+    ops: OpsService
 
 
 def get_services(request: Request) -> ApiServices:
@@ -66,6 +68,10 @@ def get_training(request: Request) -> RetrainScheduler:
     return get_services(request).training
 
 
+def get_ops(request: Request) -> OpsService:
+    return get_services(request).ops
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -84,6 +90,7 @@ AnnotationDep = Annotated[AnnotationServices, Depends(get_annotation)]
 ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
 SafetyDep = Annotated[SafetyService, Depends(get_safety)]
 TrainingDep = Annotated[RetrainScheduler, Depends(get_training)]
+OpsDep = Annotated[OpsService, Depends(get_ops)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

@@ -148,7 +148,14 @@ def running_backend(
         "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
     )
     frame_id = _prepare(config, people, points, detections)
-    log = tmp_path / "backend.log"
+    with serve_backend(config, api_port, tmp_path / "backend.log") as url:
+        yield RunningBackend(url, frame_id, tmp_path / "backend.log", config)
+
+
+@contextmanager
+def serve_backend(config: Path, api_port: int, log: Path) -> Iterator[str]:
+    """``longtail backend serve --config config`` as a subprocess (output to ``log``), once it
+    answers ``/health`` on ``api_port``; yields its base URL and stops it afterwards."""
     url = f"http://127.0.0.1:{api_port}"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -168,7 +175,7 @@ def running_backend(
                 pass
             assert time.monotonic() < deadline, f"backend did not start: {log.read_text()}"
             time.sleep(0.2)
-        yield RunningBackend(url, frame_id, log, config)
+        yield url
     finally:
         process.terminate()
         try:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from backend import demo
 from backend.config import load_config
+from backend.demo_dashboards import SAFETY_ENGINEER, SAFETY_PASSWORD_FILE
 from backend.wiring import build_backend
 from core.formats.dataset import Dataset
+from tests.annotator.server import serve_backend
 
 
 def test_demo_uploads_what_the_agent_selected_and_reports_it(
@@ -80,3 +85,49 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(
         assert lease.task.id == tool["task_id"] and lease.assignment.state == "active"
     finally:
         backend.close()
+    check_dashboards(out, printed, loop)
+
+
+def check_dashboards(out: Path, printed: str, loop: dict[str, object]) -> None:
+    """The printed dashboard URLs answer once the demo's backend is served again, with the
+    login printed, and show the demo's own loop."""
+    urls = dict(re.findall(r"^  (safety case|release|operations)\b.*?: (http\S+)$", printed, re.M))
+    assert set(urls) == {"safety case", "release", "operations"}, printed[-2000:]
+    name, secret = re.findall(r"log in as (\S+) \(safety engineer; password in (\S+)\)", printed)[0]
+    assert name == SAFETY_ENGINEER and Path(secret) == out / SAFETY_PASSWORD_FILE
+    assert Path(secret).stat().st_mode & 0o077 == 0  # the owner's only
+    password = Path(secret).read_text().strip()
+    config = out / "backend.toml"
+    port = tomllib.loads(config.read_text())["api"]["port"]
+    released = parse_qs(urlsplit(urls["safety case"]).fragment.split("?")[1])["version"][0]
+    rollout = loop["rollout"]
+    assert isinstance(rollout, dict)
+    assert released == (loop["candidate"] if rollout["state"] == "promoted" else loop["champion"])
+    with serve_backend(config, port, out / "backend-again.log") as url:
+        for page in urls.values():
+            assert page.startswith(f"{url}/app/dashboard.html#/")
+            answer = httpx.get(page.split("#")[0], timeout=10)
+            assert answer.status_code == 200 and "Longtail dashboards" in answer.text
+        token = httpx.post(
+            f"{url}/auth/login", json={"name": name, "password": password}, timeout=10
+        ).json()["token"]
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as api:
+            case = api.get("/safety/case", params={"model_version": released})
+            assert case.status_code == 200 and case.json()["model_version"] == released
+            release = api.get(f"/safety/releases/{loop['candidate']}").json()
+            assert release["verdict"]["id"] == loop["verdict_id"]
+            assert release["verdict"]["passed"] == loop["gate_passed"]
+            ops = api.get("/ops/kpis").json()
+    # the operations page's numbers are the demo's: its one loop, with the latency by stage
+    # measured from the database's own timestamps, and the frames its vehicle captured
+    [turn] = ops["loops"]
+    assert (turn["verdict_id"], turn["model_version"]) == (loop["verdict_id"], loop["candidate"])
+    [latency] = ops["latency"]
+    assert latency["tasks"] > 0 and latency["stages"]["labelling"] > 0
+    assert latency["stages"]["dataset_to_verdict"] > 0
+    assert latency["decision"] == rollout["state"]
+    stored = {c["trigger"] for c in ops["capture"]}
+    assert stored and any(c["frames_analysed"] > 0 for c in ops["capture"])
+    assert sum(p["objects"] for p in ops["agreement"]) > 0

@@ -507,7 +507,9 @@ export interface paths {
         };
         /**
          * Metrics
-         * @description Prometheus exposition of the QA figures (scrape with a bearer token).
+         * @description Prometheus exposition of the QA figures (scrape with a bearer token), and of the loop's
+         *     operations KPIs (``/ops/kpis``) when the token's role reads evidence (senior, admin,
+         *     safety engineer): the KPIs are made of gate evidence, fleet frames and rollouts.
          */
         get: operations["metrics_metrics_get"];
         put?: never;
@@ -1365,6 +1367,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ops/kpis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Kpis
+         * @description Agreement over time, the model performance delta and the latency by stage of every loop
+         *     (gate verdict), the capture rate per trigger and model version, and the drift of the fleet's
+         *     frame scores.
+         */
+        get: operations["get_kpis_ops_kpis_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1382,6 +1406,39 @@ export interface components {
              * @default
              */
             comment: string;
+        };
+        /**
+         * AgreementPointOut
+         * @description One window of the overlap annotations' class agreement (Krippendorff's alpha).
+         */
+        AgreementPointOut: {
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Objects
+             * @description overlap objects finished in the window
+             */
+            objects: number;
+            /**
+             * Alpha
+             * @description alpha of the window's objects
+             */
+            alpha: number | null;
+            /** Objects So Far */
+            objects_so_far: number;
+            /**
+             * Alpha So Far
+             * @description alpha of every object finished by the end
+             */
+            alpha_so_far: number | null;
         };
         /**
          * AliasOut
@@ -1612,6 +1669,28 @@ export interface components {
              * @description packages vehicles refused during the campaign, newest first
              */
             refusals: components["schemas"]["RefusalOut"][];
+        };
+        /** CaptureRateOut */
+        CaptureRateOut: {
+            /**
+             * Trigger
+             * @description the rule name; context frames count as 'context'
+             */
+            trigger: string;
+            /** Model Version */
+            model_version: string;
+            /** Frames Stored */
+            frames_stored: number;
+            /**
+             * Frames Analysed
+             * @description frames the vehicles' health reports counted
+             */
+            frames_analysed: number;
+            /**
+             * Rate
+             * @description frames_stored / frames_analysed
+             */
+            rate: number | null;
         };
         /**
          * CaseInfoOut
@@ -2136,6 +2215,27 @@ export interface components {
             num_points: number;
         };
         /**
+         * FleetScoreOut
+         * @description One health report: frame-score summary over every frame the vehicle analysed in it.
+         */
+        FleetScoreOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Vehicle */
+            vehicle: string;
+            /** Model Version */
+            model_version: string;
+            /** Frames */
+            frames: number;
+            /** Score Mean */
+            score_mean: number;
+            /** Score P95 */
+            score_p95: number;
+        };
+        /**
          * FrameDetail
          * @description Everything stored about a frame.
          */
@@ -2455,6 +2555,67 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * LoopDeltaOut
+         * @description One loop: the gate's verdict on a candidate against its champion.
+         */
+        LoopDeltaOut: {
+            /** Verdict Id */
+            verdict_id: number;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Model Version */
+            model_version: string;
+            /** Champion Version */
+            champion_version: string;
+            /** Passed */
+            passed: boolean;
+            /** Bypassed */
+            bypassed: boolean;
+            /** Failed Slices */
+            failed_slices: string[];
+            /** Deltas */
+            deltas: components["schemas"]["MetricDeltaOut"][];
+        };
+        /**
+         * LoopLatencyOut
+         * @description One loop's latency by stage (seconds): upload_to_task, labelling (medians over the
+         *     dataset version's tasks), label_to_dataset, dataset_to_verdict, verdict_to_canary, canary.
+         */
+        LoopLatencyOut: {
+            /** Verdict Id */
+            verdict_id: number;
+            /** Model Version */
+            model_version: string;
+            /** Dataset Digest */
+            dataset_digest: string | null;
+            /** Tasks */
+            tasks: number;
+            /** Stages */
+            stages: {
+                [key: string]: number | null;
+            };
+            /**
+             * Last Label To Decision
+             * @description newest label of the dataset to the fleet's decision (or the verdict)
+             */
+            last_label_to_decision: number | null;
+            /**
+             * Decision
+             * @description promoted, rolled_back, canary, or verdict (no canary)
+             */
+            decision: string;
+            /**
+             * Run Seconds
+             * @description the training run's own steps, if any
+             */
+            run_seconds: {
+                [key: string]: number;
+            };
+        };
         /** MeOut */
         MeOut: {
             /** Name */
@@ -2465,6 +2626,29 @@ export interface components {
             calibration: string;
             /** Permissions */
             permissions: string[];
+        };
+        /**
+         * MetricDeltaOut
+         * @description Candidate - champion of one metric on the whole suite, with its 95 % interval.
+         */
+        MetricDeltaOut: {
+            /** Metric */
+            metric: string;
+            /** Value */
+            value: number | null;
+            /** Lo */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+            /**
+             * Threshold
+             * @description the gate's bound on the difference
+             */
+            threshold: number | null;
+            /** Margin */
+            margin: number | null;
+            /** Passed */
+            passed: boolean | null;
         };
         /**
          * ModelVersionOut
@@ -2574,6 +2758,29 @@ export interface components {
             };
             /** Review Reasons */
             review_reasons: string[];
+        };
+        /**
+         * OpsOut
+         * @description Every operations KPI, loops oldest first.
+         */
+        OpsOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Agreement */
+            agreement: components["schemas"]["AgreementPointOut"][];
+            /** Loops */
+            loops: components["schemas"]["LoopDeltaOut"][];
+            /** Latency */
+            latency: components["schemas"]["LoopLatencyOut"][];
+            /** Capture */
+            capture: components["schemas"]["CaptureRateOut"][];
+            /** Drift */
+            drift: components["schemas"]["ScoreDriftOut"][];
+            /** Fleet Scores */
+            fleet_scores: components["schemas"]["FleetScoreOut"][];
         };
         /** OutcomeOut */
         OutcomeOut: {
@@ -2769,6 +2976,29 @@ export interface components {
             label_set_id: number;
             /** Version */
             version: number;
+        };
+        /**
+         * ScoreDriftOut
+         * @description A model version's random-sample frame scores against the reference version's.
+         */
+        ScoreDriftOut: {
+            /** Model Version */
+            model_version: string;
+            /** Reference */
+            reference: string;
+            /** Frames */
+            frames: number;
+            /** Mean */
+            mean: number | null;
+            /** P50 */
+            p50: number | null;
+            /** P95 */
+            p95: number | null;
+            /**
+             * Ks
+             * @description two-sample Kolmogorov-Smirnov distance (0 = same)
+             */
+            ks: number | null;
         };
         /**
          * SignOffIn
@@ -7053,6 +7283,53 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    get_kpis_ops_kpis_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsOut"];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

@@ -15,7 +15,7 @@ from backend.api.deps import CurrentUser, ServicesDep, TaskId, require
 from backend.api.prometheus import exposition
 from backend.api.schemas.annotation import LabelsIn, TaskOut
 from backend.auth.people import Principal, utcnow
-from backend.auth.roles import Permission
+from backend.auth.roles import Permission, allows
 from backend.errors import NotFoundError
 
 router = APIRouter(tags=["quality"])
@@ -64,10 +64,14 @@ def my_figures(who: CurrentUser, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(_who: TeamReader, services: ServicesDep) -> Response:
-    """Prometheus exposition of the QA figures (scrape with a bearer token)."""
+def metrics(who: TeamReader, services: ServicesDep) -> Response:
+    """Prometheus exposition of the QA figures (scrape with a bearer token), and of the loop's
+    operations KPIs (``/ops/kpis``) when the token's role reads evidence (senior, admin,
+    safety engineer): the KPIs are made of gate evidence, fleet frames and rollouts."""
     with services.db.transaction("compute the QA report") as uow:
-        text, content_type = exposition(report(uow, services.config.annotation, utcnow()))
+        qa = report(uow, services.config.annotation, utcnow())
+    ops = services.ops.kpis() if allows(who.role, Permission.READ_EVIDENCE) else None
+    text, content_type = exposition(qa, ops)
     return Response(text, media_type=content_type)
 
 

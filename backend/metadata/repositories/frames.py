@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -12,6 +15,20 @@ from backend.metadata.records import DetectionRecord, FrameFilter, FrameRecord, 
 
 #: the most rows one list call returns, whatever the caller asks
 MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class CaptureFact:
+    """What the operations figures read of a stored frame: when it arrived, from which vehicle
+    and model, the rules that fired on the vehicle, and its frame score in [0, 1] (None when the
+    vehicle sent none)."""
+
+    id: str
+    received_at: datetime
+    vehicle: str
+    model_version: str
+    rules_fired: tuple[str, ...]
+    score: float | None
 
 
 def _record(row: Frame) -> FrameRecord:
@@ -184,6 +201,38 @@ class FrameRepository:
                 self._session.scalars(select(Frame.blob_key).where(Frame.blob_key.in_(batch)))
             )
         return found
+
+    def capture_facts(self, limit: int = 200_000) -> builtins.list[CaptureFact]:
+        """The newest ``limit`` frames' :class:`CaptureFact`, oldest first (columns only: no
+        detections are loaded)."""
+        stmt = (
+            select(
+                Frame.id,
+                Frame.received_at,
+                Frame.vehicle,
+                Frame.model_version,
+                Frame.rules_fired,
+                Frame.frame_scores,
+            )
+            .order_by(Frame.received_at.desc(), Frame.id)
+            .limit(limit)
+        )
+        facts = []
+        for frame_id, received_at, vehicle, model_version, rules, scores in self._session.execute(
+            stmt
+        ):
+            score = scores.get("score") if isinstance(scores, dict) else None
+            facts.append(
+                CaptureFact(
+                    frame_id,
+                    utc(received_at),
+                    vehicle,
+                    model_version,
+                    tuple(rules),
+                    None if score is None else float(score),
+                )
+            )
+        return facts[::-1]
 
     def count(self) -> int:
         """How many frames are stored."""

@@ -169,6 +169,8 @@ class VoteRecord:
     worker: str
     label: str
     truth: str | None
+    #: when it was stored (None on a vote not stored yet)
+    at: datetime | None = None
 
 
 class VoteRepository:
@@ -193,5 +195,8 @@ class VoteRepository:
     def recent(self, limit: int = 50_000) -> list[VoteRecord]:
         """The newest ``limit`` votes (the aggregation's window), oldest first."""
         rows = self._session.scalars(select(ClassVote).order_by(ClassVote.id.desc()).limit(limit))
-        out = [VoteRecord(r.item, r.task_id, r.worker, r.label, r.truth) for r in rows]
+        out = [
+            VoteRecord(r.item, r.task_id, r.worker, r.label, r.truth, utc(r.created_at))
+            for r in rows
+        ]
         return out[::-1]

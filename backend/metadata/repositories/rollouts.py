@@ -242,6 +242,15 @@ class RolloutRepository:
             for r in self._session.scalars(stmt)
         ]
 
+    def report_history(self, limit: int = 100_000) -> list[ReportRecord]:
+        """The newest ``limit`` health reports of every version and vehicle, oldest first."""
+        stmt = (
+            select(VehicleModelReport)
+            .order_by(VehicleModelReport.received_at.desc(), VehicleModelReport.id.desc())
+            .limit(limit)
+        )
+        return [_report(r) for r in self._session.scalars(stmt)][::-1]
+
     def reports(
         self,
         *,

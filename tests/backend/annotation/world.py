@@ -87,6 +87,7 @@ class World:
         priority: float = 1.0,
         scores: dict[str, float] | None = None,
         received_ago_s: float = 60.0,
+        model_version: str = "baseline-test",
     ) -> FrameRecord:
         """Encode a cloud with points in every detection's box and store it as ingest would."""
         if vehicle not in self.vehicles:
@@ -113,7 +114,7 @@ class World:
             sensor_name="hdl64",
             sensor_beams=64,
             sensor_max_range_m=120.0,
-            model_version="baseline-test",
+            model_version=model_version,
             frame_scores=scores or {"score": 0.5, "p_value": 0.5, "surprise": 0.5},
             rules_fired=list(rules),
             priority=priority,

@@ -91,6 +91,7 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/safety/releases/{version}"): Permission.READ_EVIDENCE,
     ("POST", "/safety/releases/{version}/signoffs"): Permission.SIGN_OFF_RELEASE,
     ("GET", "/safety/releases/{version}/report.html"): Permission.READ_EVIDENCE,
+    ("GET", "/ops/kpis"): Permission.READ_EVIDENCE,
 }
 
 #: a JSON body that passes each route's schema, so the answer is about the role, not the body
