@@ -6,7 +6,7 @@ capture policy, against the same budget of randomly chosen frames (same labellin
   ``POOL_SEED0``) with rare actors entering at ``--rare-rate`` per frame, simulated and scored
   once by the shipped model (``agent/models/baseline``) and cached under ``build/bench_loop``
   (``bench_selection.ensure_drive``, ``selection_drives.score_drive``).
-* **Policies** (``benchmarks.loop_turn``): ``capture`` = ``msp_fg`` (the best single policy of
+* **Policies** (``benchmarks.loop_turn``): ``capture`` = ``loop_turn.CAPTURE_SCORE`` on foreground (the best single policy of
   ``benchmarks/results/events.json``) with one upload per place; ``combined`` = the daemon's fused
   score; ``random`` = uniform draws. Each takes ``--budget`` frames of the pooled drives.
 * **Labels**: the crowd's labelling model (``simulators.crowd.labelling.label_boxes``) with the
@@ -61,6 +61,7 @@ from typing import Any, Final
 import numpy as np
 
 from benchmarks.loop_turn import (
+    CAPTURE_SCORE,
     POLICIES,
     FrameRef,
     PoolDrive,
@@ -535,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {
             **{k: v for k, v in vars(args).items() if k not in ("cache", "out", "smoke")},
             "annotator": ANNOTATOR,
-            "capture_policy": "msp_fg, one upload per place (best single policy of events.json)",
+            "capture_policy": f"{CAPTURE_SCORE} on foreground, one upload per place (best single policy of events.json)",
             "labels": "the simulated crowd's labelling model (label_boxes), offline: not through "
             "the HTTP task API and without QA; make demo exercises the API path",
             "min_rare_points": MIN_RARE_POINTS,

@@ -6,8 +6,9 @@ Pool frames are addressed by ``(drive, index)`` into a list of cached drives (``
 per drive, with the drive's folder). Policies rank frames; the budget ``k`` is a frame count over
 the whole pool:
 
-- ``capture``: the frame score is the maximum softmax-based score ``msp`` over the detections the
-  model does not call background (``msp_fg``, the best single policy of ``bench_events``); frames
+- ``capture``: the frame score is the maximum ``energy`` score over the detections the model does
+  not call background (``energy_fg``, the best single policy of ``bench_events`` with the shipped
+  model; with the clean-``hdl64`` model before it, ``msp`` was); frames
   are taken best first, skipping a frame whose trigger (the detection holding the maximum, world
   x, y) lies within ``PlaceDedup.radius_m`` of a taken trigger of the same drive within
   ``PlaceDedup.window_frames`` frames (the selector's one-upload-per-place rule).
@@ -45,7 +46,7 @@ F64 = npt.NDArray[np.float64]
 #: a pool frame: (drive position in the pool, frame index in that drive)
 FrameRef = tuple[int, int]
 POLICIES = ("capture", "combined", "random")
-CAPTURE_SCORE = "msp"
+CAPTURE_SCORE = "energy"
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,22 @@ class PoolDrive:
     scores: DriveScores
 
 
-def msp_fg(drive: DriveScores) -> F64:
-    """Per detection: ``msp`` on foreground detections, ``-inf`` on background ones."""
+def capture_scores(drive: DriveScores) -> F64:
+    """Per detection: ``CAPTURE_SCORE`` on foreground detections, ``-inf`` on background ones."""
     i = SCORE_NAMES.index(CAPTURE_SCORE)
     out: F64 = np.where(drive.class_ids != 0, drive.raw[:, i], -np.inf)
     return out
 
 
 def capture_select(pool: Sequence[PoolDrive], k: int, dedup: PlaceDedup) -> list[FrameRef]:
-    """Up to ``k`` frames, best ``msp_fg`` first, one per place (module docstring)."""
+    """Up to ``k`` frames, best ``capture_scores`` first, one per place (module docstring)."""
     ranked: list[tuple[float, int, int]] = []
     places: list[F64] = []
     for d, drive in enumerate(pool):
         ds = drive.scores
-        scores, where = scores_and_places(msp_fg(ds), ds, np.ones(ds.class_ids.size, dtype=bool))
+        scores, where = scores_and_places(
+            capture_scores(ds), ds, np.ones(ds.class_ids.size, dtype=bool)
+        )
         places.append(where)
         ranked += [(float(s), d, f) for f, s in enumerate(scores) if math.isfinite(s)]
     ranked.sort(key=lambda t: (-t[0], t[1], t[2]))
