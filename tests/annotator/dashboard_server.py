@@ -2,7 +2,8 @@
 
 The loop's history is built in-process by the real code (``tests.backend.ops.world``: a drive,
 overlap labelling through the queue, a dataset version, two candidates through the shipped gate,
-a canary and a promotion) on a clock that starts two hours ago, with people who log in with a
+a canary and a promotion, then a ``stroller`` the suite does not hold captured on the champion,
+labelled with the canary's frames) on a clock that starts two hours ago, with people who log in with a
 password: the safety engineer ``safety`` and the annotator ``ann``. Then ``longtail backend
 serve`` runs as a subprocess on the same SQLite file, blobs and signing key, with the shipped
 safety case.
@@ -23,8 +24,10 @@ from backend.config import load_config
 from backend.wiring import build_backend
 from tests.annotator.server import DIST, PASSWORD, free_port, serve_backend
 from tests.backend.annotation.world import Clock, World
-from tests.backend.ops.world import ROUTING, LoopHistory, build_loop
+from tests.backend.ops.world import ROUTING, LoopHistory, build_loop, capture_discovery
 
+#: the class of a field discovery captured after the promotion (the suite has no slice of it)
+DISCOVERY = "stroller"
 #: who logs in to the dashboards: name -> role
 PEOPLE = {"safety": "safety_engineer", "ann": "annotator"}
 
@@ -74,7 +77,9 @@ def dashboard_backend(folder: Path) -> Iterator[Dashboards]:
     backend = build_backend(load_config(config), clock=clock)
     try:
         (folder / "packages").mkdir()
-        history = build_loop(World(backend, clock), folder / "packages")
+        world = World(backend, clock)
+        history = build_loop(world, folder / "packages")
+        capture_discovery(world, history, DISCOVERY, 20_000.0)
         for name, role in PEOPLE.items():
             backend.people.create(name, role, password=PASSWORD)
     finally:

@@ -1,8 +1,8 @@
 """The dashboards in a real browser against ``longtail backend serve`` holding one turn of the
 loop (``tests/annotator/dashboard_server.py``): a safety engineer sees the failed release's
 failing slice in red with its numbers, signs off the passing release and downloads its report;
-the safety case graph and the operations page show the backend's own figures; an annotator
-reaches none of it, in the page or in the API.
+the safety case graph, the SOTIF view, the release diff and the operations page show the
+backend's own figures; an annotator reaches none of it, in the page or in the API.
 
 ``LONGTAIL_WRITE_DOCS_IMAGES=1`` also writes the screenshots the README shows
 (``docs/images/dashboard_*.png``).
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from tests.annotator.dashboard_server import Dashboards, dashboard_backend
+from tests.annotator.dashboard_server import DISCOVERY, Dashboards, dashboard_backend
 from tests.annotator.server import PASSWORD
 from tests.backend.ops.world import FAILING, PASSING
 from tests.fixtures.browser import offline_page
@@ -212,6 +212,76 @@ def test_the_case_graph_and_the_operations_page_show_the_backends_figures(
     docs_image(tmp_path / "ops.png", "dashboard_ops.png")
 
 
+def test_the_sotif_view_and_the_release_diff_show_the_backends_findings(
+    served: Dashboards, tmp_path: Path
+) -> None:
+    with served.api("safety") as api:
+        sotif = api.get("/safety/sotif").json()
+        snapshots = api.get("/safety/snapshots").json()["items"]  # newest first
+        base, target = snapshots[1]["model_version"], snapshots[0]["model_version"]
+        diff = api.get(f"/safety/snapshots/{base}/diff/{target}").json()
+    assert sotif["model_version"] == PASSING and target == PASSING
+    dog = next(k for k in sotif["known"] if k["slice"] == "class:dog")
+    [stroller] = [u for u in sotif["unknown"] if u["class_name"] == DISCOVERY]
+    assert (stroller["objects"], stroller["frames"], stroller["tasks"]) == (1, 1, 1)  # one frame
+    assert diff["status_changes"], diff  # the baseline had no verdict, m-2 has
+    change = diff["status_changes"][0]
+    with offline_page(1400, 900) as offline:
+        page = offline.page
+        open_view(page, served.url, "case")
+        page.click("#nav a[data-view='sotif']")
+        page.wait_for_selector("body[data-ready='1'][data-view='sotif']", timeout=60_000)
+        tile = f"article.condition[data-slice='{dog['slice']}']"
+        assert page.get_attribute(tile, "data-status") == dog["status"]
+        assert page.inner_text(f"{tile} [data-role='status']") == dog["status"]
+        for check in dog["checks"]:
+            cells = page.inner_text(f"{tile} tr[data-evidence='{check['evidence_id']}']")
+            assert fmt(check["value"], sign=check["kind"] == "no_regression") in cells, cells
+            assert f"[{fmt(check['lo'])}, {fmt(check['hi'])}]" in cells, cells
+        assert page.locator("article.condition").count() == len(sotif["known"])
+        known = page.text_content("#sotif-known h2") or ""
+        assert f"{len(sotif['known'])} triggering conditions" in known
+        kinds = page.eval_on_selector_all(
+            "#sotif-known .kind-group", "gs => gs.map(g => g.dataset.kind)"
+        )
+        assert sorted(kinds) == sorted({k["kind"] for k in sotif["known"]})
+        row = page.inner_text(f"#sotif-unknown tr[data-class='{DISCOVERY}']")
+        assert row.split("\t")[:4] == [
+            DISCOVERY,
+            str(stroller["objects"]),
+            str(stroller["frames"]),
+            str(stroller["tasks"]),
+        ], row
+        objects = sum(u["objects"] for u in sotif["unknown"])
+        heading = page.text_content("#sotif-unknown h2") or ""
+        assert f"{len(sotif['unknown'])} field discoveries, {objects} objects" in heading
+        page.screenshot(path=str(tmp_path / "sotif.png"), full_page=True)
+
+        page.click("#nav a[data-view='diff']")
+        page.wait_for_selector("body[data-ready='1'][data-view='diff']", timeout=60_000)
+        assert page.input_value("#diff-base") == base
+        assert page.input_value("#diff-target") == target
+        item = f"#diff-statuses tr[data-node='{change['id']}']"
+        assert page.get_attribute(item, "data-before") == (change["before"] or "not argued")
+        assert page.get_attribute(item, "data-after") == (change["after"] or "not argued")
+        assert page.locator("#diff-statuses tr[data-node]").count() == len(diff["status_changes"])
+        assert page.locator("#diff-spis tr[data-node]").count() == len(diff["spi_changes"])
+        top = page.inner_text("#diff-top")
+        assert diff["top_status"]["before"] in top and diff["top_status"]["after"] in top
+        assert diff["case_digest"]["before"][:16] in page.inner_text("#diff-case")
+        page.screenshot(path=str(tmp_path / "diff.png"), full_page=True)
+        # the pickers ask for the other direction: the page shows what the API answers to it
+        page.select_option("#diff-base", target)
+        page.select_option("#diff-target", base)
+        page.evaluate("() => { document.body.dataset.ready = '0'; }")
+        page.click("#diff-button")
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        assert page.get_attribute(item, "data-after") == (change["before"] or "not argued")
+        assert offline.blocked == []
+    docs_image(tmp_path / "sotif.png", "dashboard_sotif.png")
+    docs_image(tmp_path / "diff.png", "dashboard_diff.png")
+
+
 def test_an_annotator_reaches_none_of_it(served: Dashboards) -> None:
     with offline_page(1280, 800) as offline:
         page = offline.page
@@ -237,6 +307,9 @@ def test_an_annotator_reaches_none_of_it(served: Dashboards) -> None:
             for path in (
                 "/safety/case",
                 "/safety/spis",
+                "/safety/sotif",
+                "/safety/snapshots",
+                f"/safety/snapshots/{PASSING}/diff/{PASSING}",
                 f"/safety/releases/{PASSING}",
                 f"/safety/releases/{PASSING}/report.html",
                 "/ops/kpis",

@@ -97,3 +97,26 @@ export async function reportFile(modelVersion: string): Promise<{ blob: Blob; na
     /filename="([^"]+)"/.exec(disposition)?.[1] ?? `longtail-safety-${modelVersion}.html`;
   return { blob: await response.blob(), name };
 }
+
+export type Sotif = Schemas["SotifOut"];
+export type Condition = Schemas["ConditionOut"];
+export type Discovery = Schemas["DiscoveryOut"];
+export type Snapshots = Schemas["SnapshotPage"];
+export type Diff = Schemas["DiffOut"];
+
+export async function getSotif(modelVersion: string | null): Promise<Sotif> {
+  return ok(await api.GET("/safety/sotif", { params: { query: version(modelVersion) } }));
+}
+
+/** The releases' snapshots, newest first (up to ``limit``). */
+export async function getSnapshots(limit = 200): Promise<Snapshots> {
+  return ok(await api.GET("/safety/snapshots", { params: { query: { limit } } }));
+}
+
+export async function getDiff(base: string, target: string): Promise<Diff> {
+  return ok(
+    await api.GET("/safety/snapshots/{base}/diff/{target}", {
+      params: { path: { base, target } },
+    }),
+  );
+}

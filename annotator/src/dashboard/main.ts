@@ -1,20 +1,25 @@
-// The dashboards (safety case, SPIs, release, operations): the app's own login and roles; the
-// views are picked by the URL's hash (#/case, #/spis, #/release, #/ops, with ?version=...), so a
+// The dashboards (safety case, SPIs, SOTIF, release, release diff, operations): the app's own login
+// and roles; the views are picked by the URL's hash (#/case, #/spis, #/sotif, #/release, #/diff,
+// #/ops, with ?version=... or ?base=...&target=...), so a
 // printed or bookmarked URL opens the same view. People whose role does not read evidence (the
 // API answers them 403) see no view; the labelling tool is theirs.
 import "./dashboard.css";
 import { ApiError, forgetToken, login, me, storedToken, type Me } from "../api/client";
 import { caseView } from "./case_view";
+import { diffView } from "./diff_view";
 import { destroyAll } from "./charts";
 import { opsView } from "./ops_view";
 import { releaseView } from "./release_view";
+import { sotifView } from "./sotif_view";
 import { spisView } from "./spis_view";
 import type { View, ViewContext } from "./view";
 
 const VIEWS: Record<string, View> = {
   case: caseView,
   spis: spisView,
+  sotif: sotifView,
   release: releaseView,
+  diff: diffView,
   ops: opsView,
 };
 /** What a person needs to see the dashboards (the API checks the same on every call). */

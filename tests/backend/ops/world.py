@@ -34,7 +34,7 @@ from backend.metadata.records import FrameRecord
 from backend.release.evidence import record_verdict
 from backend.release.gate import load_gate
 from backend.release.health import HealthLimits
-from backend.release.registry import register_baseline
+from backend.release.registry import CHAMPION, register_baseline
 from backend.release.types import HealthReport
 from tests.backend.annotation.world import CAR, PEDESTRIAN, World
 from tests.backend.release.conftest import make_package
@@ -136,8 +136,11 @@ def _drive(
     return frames
 
 
-def _label_everything(world: World, frames: list[FrameRecord]) -> list[int]:
-    """Each annotator in turn takes the next task until none is left for anyone."""
+def _label_everything(
+    world: World, frames: list[FrameRecord], rare: dict[str, str] | None = None
+) -> list[int]:
+    """Each annotator in turn takes the next task until none is left for anyone; on a frame
+    of ``rare`` (frame id -> class), every annotator calls the second object that class."""
     services = world.backend.annotation
     by_id = {f.id: f for f in frames}
     tasks: set[int] = set()
@@ -153,12 +156,8 @@ def _label_everything(world: World, frames: list[FrameRecord]) -> list[int]:
             world.clock.advance(45)
             key = by_id[lease.task.key_frame_id]
             odd = name == "a3" and lease.task.id % 2 == 1
-            services.workflow.submit(
-                world.who(name),
-                lease.assignment.id,
-                0,
-                _labels(key, "cyclist" if odd else "pedestrian"),
-            )
+            second = (rare or {}).get(key.id) or ("cyclist" if odd else "pedestrian")
+            services.workflow.submit(world.who(name), lease.assignment.id, 0, _labels(key, second))
             tasks.add(lease.task.id)
     while True:
         try:
@@ -247,6 +246,19 @@ def build_loop(world: World, packages: Path) -> LoopHistory:
         frames={champion: sent, PASSING: canary},
         tasks=tasks,
     )
+
+
+def capture_discovery(world: World, history: LoopHistory, rare: str, t0: float) -> list[int]:
+    """After :func:`build_loop`: a drive on the champion sends one ``novel_object`` frame whose
+    second object the crowd labels ``rare`` (a class the suite does not hold: a SOTIF field
+    discovery); it and the canary's frames are labelled as before. Their tasks."""
+    champion = world.backend.release.registry.alias(CHAMPION)
+    assert champion is not None
+    [found] = _drive(world, champion.version, [("novel_object",)], [0.95], t0)
+    world.clock.advance(30)
+    world.backend.annotation.builder.sync()
+    unlabelled = [*history.frames[champion.version], found]
+    return _label_everything(world, unlabelled, {found.id: rare})
 
 
 def _gate(world: World, version: str, champion: str, rows: list[MetricRow], dataset: str) -> int:
