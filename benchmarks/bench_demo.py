@@ -3,8 +3,8 @@ describes it, with the offline analysis of the same drive as the same-run baseli
 
 Run: ``.venv/bin/python -m benchmarks.bench_demo``. Writes ``benchmarks/results/demo.json`` (the
 demo's ``summary.json`` as measured, the machine, and the baseline) and copies the demo's
-``most_urgent_frame.png`` to ``docs/images/`` so that the README's figures and picture come from
-one run.
+``most_urgent_frame.png`` and ``captured_rare_object.png`` to ``docs/images/`` so that the
+README's figures and pictures come from one run.
 
 Baseline: ``longtail-agent score`` on the demo's own drive, which runs the same perception and
 scoring per frame but neither selects, spools nor uploads: the demo's agent throughput over this
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "demo.json"
 PICTURE = ROOT / "docs" / "images" / "most_urgent_frame.png"
+CAPTURED = ROOT / "docs" / "images" / "captured_rare_object.png"
 
 
 def run_demo(out: Path, frames: int) -> tuple[dict[str, Any], float]:
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         picture = out / "most_urgent_frame.png"
         if picture.exists():  # a drive in which nothing was sent has no urgent frame
             shutil.copyfile(picture, args.picture)
+        captured = out / CAPTURED.name
+        if captured.exists():  # nor one that captured no rare object a captured-object view
+            shutil.copyfile(captured, args.picture.parent / CAPTURED.name)
     result = {
         "benchmark": "make demo, end to end (benchmarks.bench_demo)",
         "machine": machine,
