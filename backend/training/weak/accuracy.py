@@ -87,7 +87,9 @@ def class_report(
 ) -> dict[str, Any]:
     """Per class of ``classes`` (what the labeller can say) precision, recall and coverage;
     per gold class outside them (rare objects), how many got a label and which; overall the
-    precision of every label given and the coverage of every candidate."""
+    precision of every label given, the coverage of every candidate, and the share of the
+    candidates of classes outside ``classes`` that got a label (``unknown_labelled``: each
+    one an error)."""
     if len(predicted) != len(gold):
         raise EvaluationError(f"{len(predicted)} predictions for {len(gold)} gold classes")
     pred = np.array([p if p is not None else "" for p in predicted], dtype=object)
@@ -109,11 +111,13 @@ def class_report(
             "labelled_as": dict(sorted(Counter(pred[given & real].tolist()).items())),
         }
     right = given & (pred == truth)
+    unknown = ~np.isin(truth, list(classes))
     return {
         "classes": per_class,
         "unknown_to_the_labeller": others,
         "overall": {
             "precision": Rate(int(right.sum()), int(given.sum())).to_json(),
             "coverage": Rate(int(given.sum()), len(truth)).to_json(),
+            "unknown_labelled": Rate(int((given & unknown).sum()), int(unknown.sum())).to_json(),
         },
     }

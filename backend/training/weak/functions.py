@@ -67,18 +67,14 @@ class Observations:
 
     def __post_init__(self) -> None:
         c, k = self.frame.shape[0], len(self.classes)
-        checks: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = [
-            ("probs", self.probs.shape[:1] + self.probs.shape[2:], (c, k)),
-            ("boxes", self.boxes.shape, (c, 7)),
-            ("fitted", self.fitted.shape, (c, 7)),
-            ("track", self.track.shape, (c,)),
-        ]
-        for name, got, want in checks:
-            if tuple(got) != want or (name == "probs" and self.probs.ndim != 3):
-                raise TrainingError(
-                    f"observations: {name} has shape {self.probs.shape if name == 'probs' else got}"
-                    f", expected {want if name != 'probs' else (c, 'M', k)}"
-                )
+        if self.probs.ndim != 3 or (self.probs.shape[0], self.probs.shape[2]) != (c, k):
+            raise TrainingError(
+                f"observations: probs has shape {self.probs.shape}, expected ({c}, M, {k})"
+            )
+        for name, want in (("boxes", (c, 7)), ("fitted", (c, 7)), ("track", (c,))):
+            got = tuple(getattr(self, name).shape)
+            if got != want:
+                raise TrainingError(f"observations: {name} has shape {got}, expected {want}")
         if not self.classes or self.classes[0] != BACKGROUND:
             raise TrainingError(f"observations: classes {self.classes} must start with background")
 

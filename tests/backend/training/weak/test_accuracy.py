@@ -35,6 +35,7 @@ def test_class_report_counts_precision_recall_and_coverage() -> None:
     overall = report["overall"]
     assert (overall["precision"]["hits"], overall["precision"]["trials"]) == (3, 5)
     assert (overall["coverage"]["hits"], overall["coverage"]["trials"]) == (5, 7)
+    assert (overall["unknown_labelled"]["hits"], overall["unknown_labelled"]["trials"]) == (1, 1)
     with pytest.raises(EvaluationError, match="predictions"):
         class_report(said[:-1], gold, CLASSES)
 

@@ -8,7 +8,7 @@ import pytest
 
 from backend.errors import TrainingError
 from backend.training.weak.functions import ABSTAIN
-from backend.training.weak.label_model import CHAMPION_ONLY, champion_only, combine
+from backend.training.weak.label_model import CHAMPION_ONLY, WeakLabels, champion_only, combine
 
 CLASSES = ("background", "car", "pedestrian")
 NAMES = ("champion", "track", "geometry")
@@ -60,7 +60,10 @@ def test_only_labels_above_the_posterior_are_kept() -> None:
     assert (strict.kept == (strict.posterior >= 0.99) & (strict.label != ABSTAIN)).all()
     assert strict.kept.sum() < loose.kept.sum()
     assert (strict.label == loose.label).all()  # the threshold keeps, it never relabels
-    right = lambda w: float((w.label[w.kept] == truth[w.kept]).mean())  # noqa: E731
+
+    def right(w: WeakLabels) -> float:
+        return float((w.label[w.kept] == truth[w.kept]).mean())
+
     assert right(strict) > right(loose)
 
 

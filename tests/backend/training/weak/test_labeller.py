@@ -102,7 +102,8 @@ def test_training_drops_unsure_candidates_instead_of_calling_them_background(
     out = write_weak_drive(tmp_path / "w", result, frames, champion="m", settings={}, sources=[])
 
     def near(cands: CandidateSet, box: tuple[float, ...], radius: float) -> np.ndarray:
-        return np.hypot(cands.boxes[:, 0] - box[0], cands.boxes[:, 1] - box[1]) < radius
+        mask: np.ndarray = np.hypot(cands.boxes[:, 0] - box[0], cands.boxes[:, 1] - box[1]) < radius
+        return mask
 
     cands = build_candidates(out, pkg.params, pkg.class_names, progress=False)
     assert near(cands, CAR, 2.5).any()
