@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -136,6 +137,7 @@ def training_view(
             target, as_weak, drive_frames(drive), champion=package.version, settings={}, sources=[]
         )
         mine = labels_of(target, {i: int(keys[p]) for i, p in enumerate(written)})
+        shutil.rmtree(target)  # a drive's copies are large: keep one at a time on disk
         done = {int(keys[p]) for p in written}
         counts: Counter[str] = Counter()
         rare_as: Counter[str] = Counter()
