@@ -29,6 +29,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "backend": "backend.server_cli",
     "release": "backend.release.cli",
     "suite": "backend.evaluation.suite_cli",
+    "weak": "backend.training.weak.cli",
     "safety": "backend.safety.cli",
 }
 

@@ -255,6 +255,15 @@ class TrainingConfig:
     #: a running turn's lease in the database, renewed every third of it (seconds); a process
     #: that dies mid-turn blocks the next one at most this long
     lease_s: float = option(900.0, low=10.0, high=86400.0)
+    #: weak supervision: a turn adds the champion's weak labels of pool frames no task holds
+    #: (``backend.training.weak``) to the training split
+    weak_supervision: bool = False
+    #: posterior a weak label needs to be kept (the label model's, 0..1]
+    weak_min_posterior: float = option(0.95, low=0.5, high=1.0)
+    #: newest unlabelled pool frames weakly labelled per turn
+    weak_max_frames: int = option(2000, low=1, high=1_000_000)
+    #: most share of a training split's frames that weak labels make up
+    weak_share: float = option(0.5, low=0.0, high=0.9)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ The version is the SHA-256 of ``content`` serialised canonically (sorted keys, n
 same frames, labels and slice settings give the same version wherever the suite lives (paths are
 kept out of it). A frame's digest is the SHA-256 of its points as little-endian float32 ``(N, 4)``
 (x, y, z, intensity, sensor frame): the same bytes whatever file format held them.
-``suite_digests`` is what a training-set build checks to refuse every suite frame.
+``suite_digests`` is what a training-set build checks to refuse every suite frame. The other way
+round, the build refuses weakly-labelled frames (machine-made labels, ``backend.training.weak``):
+a source whose ``meta.json`` marks its labels weak, and any frame whose points digest is among
+the ``refused`` digests it is given (the frames weak labelling wrote, wherever they sit now).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,9 @@ FORMAT_VERSION = 1
 #: the manifest's file name when a directory is given
 MANIFEST_FILE = "suite.json"
 UNKNOWN = "unknown"
+#: the ``meta.json`` key of a drive whose labels are weak (made by a machine, checked by no
+#: person: ``backend.training.weak``): never suite frames, never ground truth for training
+WEAK_LABELS_KEY = "weak_labels"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -193,13 +199,17 @@ def build_suite(
     name: str = "edge-cases",
     spec: SliceSpec | None = None,
     stride: int = 1,
+    refused: Mapping[str, str] | None = None,
 ) -> Suite:
     """A suite of the labelled frames of ``data_dirs`` (every ``stride``-th labelled frame of
     each, so that near-identical neighbours do not count twice); ``root`` is the folder the
-    manifest will live in (locations are stored relative to it).
+    manifest will live in (locations are stored relative to it). ``refused`` maps the points
+    digests of frames that must never be suite frames (weakly-labelled ones) to where they are.
 
-    Raises EvaluationError for a directory that is not a dataset, two sources with one name,
-    one frame twice (same point digest), or a suite with no labelled frame."""
+    Raises EvaluationError for a directory that is not a dataset, a weakly-labelled source, a
+    refused frame, two sources with one name, one frame twice (same point digest), or a suite
+    with no labelled frame."""
+    refused = refused or {}
     spec = spec or SliceSpec()
     if stride < 1:
         raise EvaluationError(f"stride must be at least 1, got {stride}")
@@ -215,6 +225,11 @@ def build_suite(
             meta = ds.meta()
         except FormatError as exc:
             raise EvaluationError(f"suite source {d}: {exc}") from exc
+        if WEAK_LABELS_KEY in meta:
+            raise EvaluationError(
+                f"suite source {d}: its labels are weak (machine-made, meta.json key "
+                f"{WEAK_LABELS_KEY!r}); a suite holds only labels people or a simulator made"
+            )
         src = _source_of(path.name, meta)
         if src.name in locations:
             raise EvaluationError(f"two suite sources are named {src.name!r}: {d} and another")
@@ -225,6 +240,12 @@ def build_suite(
             points, labels = ds.points(index), ds.labels(index)
             digest = points_digest(points)
             where = f"{src.name}/{index}"
+            if digest in refused:
+                raise EvaluationError(
+                    f"frame {where} (points digest {digest}) was weakly labelled "
+                    f"({refused[digest]}); a frame that extended a training set by weak labels "
+                    "can never be a suite frame"
+                )
             if digest in seen:
                 raise EvaluationError(f"frame {where} is the same frame as {seen[digest]}")
             seen[digest] = where
@@ -342,6 +363,7 @@ def read_frames(
 
 
 __all__ = [
+    "WEAK_LABELS_KEY",
     "Suite",
     "SuiteFrame",
     "SuiteSource",

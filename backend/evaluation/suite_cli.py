@@ -3,7 +3,8 @@
 ::
 
     longtail sim suite-drives --out build/suite            # simulator drives made for the suite
-    longtail suite build --data build/suite/*/ --out build/suite/suite.json
+    longtail suite build --data build/suite/*/ --out build/suite/suite.json \\
+        --refuse-weak data/training/weak                    # never a weakly-labelled frame
     longtail suite compare --suite build/suite/suite.json --champion PKG --candidate PKG \\
         --out build/compare.json --gate backend/release/gate.toml --label-agreement 0.8
 """
@@ -25,6 +26,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="manifest file to write")
     p.add_argument("--name", default="edge-cases", help="the suite's name")
     p.add_argument("--stride", type=int, default=1, help="keep every n-th labelled frame")
+    p.add_argument(
+        "--refuse-weak",
+        nargs="*",
+        default=[],
+        type=Path,
+        help="weak-label outputs (`longtail weak label --out`, [training] dir/weak): their "
+        "frames are refused by points digest",
+    )
     p.set_defaults(handler=_build)
 
     p = sub.add_parser("compare", help="champion vs candidate on every slice, with intervals")
@@ -45,8 +54,14 @@ def register(subparsers: Any) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from backend.evaluation.suite import build_suite, write_suite
+    from backend.training.weak.store import weak_digests_under
 
-    suite = build_suite(args.data, args.out.resolve().parent, name=args.name, stride=args.stride)
+    refused: dict[str, str] = {}
+    for folder in args.refuse_weak:
+        refused.update(weak_digests_under(folder))
+    suite = build_suite(
+        args.data, args.out.resolve().parent, name=args.name, stride=args.stride, refused=refused
+    )
     path = write_suite(suite, args.out)
     counts = ", ".join(f"{k}={v}" for k, v in suite.slice_counts().items())
     print(f"wrote {path}: {len(suite.frames)} frames, version {suite.version}\n  {counts}")

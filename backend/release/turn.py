@@ -4,7 +4,9 @@
 
 1. retrains from the champion on the version plus replayed earlier data
    (``backend.training.retrain``; the suite's frames are refused by digest), registering the
-   candidate only when the run finished;
+   candidate only when the run finished; with ``[training] weak_supervision`` the champion first
+   labels the unlabelled pool frames (``backend.training.weak.pool``) and those weak labels
+   extend the training split;
 2. evaluates champion and candidate in the same run on every suite slice
    (``backend.evaluation.compare``) and applies the gate (``backend.release.gate``);
 3. stores the verdict and every number behind it as evidence (``backend.release.evidence``);
@@ -60,7 +62,7 @@ from backend.training.retrain import (
     retrainer_from_config,
 )
 from backend.training.sets import SetConfig
-from backend.training.sources import DriveSource, VersionSource
+from backend.training.sources import DriveSource, FrameSource, VersionSource
 from core.formats.model_archive import unpack_archive
 
 if TYPE_CHECKING:
@@ -99,6 +101,7 @@ class TurnResult:
             "demoted_classes": list(self.run.demoted),
             "classes": list(self.run.classes),
             "training_set": self.run.record.training_set_digest,
+            "weak_objects": dict(self.run.record.weak_objects),
             "mlflow_run_id": self.run.mlflow_run_id,
             "gate_passed": self.verdict.passed,
             "failed_slices": self.verdict.failed_slices,
@@ -156,17 +159,25 @@ def retrain_and_gate(
     work_dir: Path,
     set_config: SetConfig | None = None,
     finetune_config: FinetuneConfig | None = None,
+    weak_labels: Callable[[Path], Sequence[FrameSource]] | None = None,
     clock: Callable[[], datetime],
 ) -> TurnResult:
-    """One turn (see the module docstring); the verdict and its evidence go to ``db``."""
+    """One turn (see the module docstring); the verdict and its evidence go to ``db``.
+    ``weak_labels``, given the champion's package directory, returns the weak sources that
+    extend the training split."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     champion = require_alias(registry, CHAMPION).version
     champion_dir = package_dir(registry, champion, work_dir / "packages")
+    weak: Sequence[FrameSource] = ()
+    if weak_labels is not None:
+        weak = weak_labels(champion_dir)
+        seconds["weak_labels"] = time.perf_counter() - t0
     run = retrainer.run(
         champion_dir,
         [VersionSource(versions, dataset_digest)],
         [DriveSource(d) for d in replay],
+        weak=weak,
         set_config=set_config,
         config=finetune_config,
         forbidden=suite_digests(suite),
@@ -230,6 +241,9 @@ def run_turn(
     config = backend.config
     release = backend.release
     set_config, finetune_config = configs_from(config.training)
+    weak_labels = None
+    if config.training.weak_supervision:
+        weak_labels = _pool_labeller(backend, Path(config.training.dir) / "weak")
     return retrain_and_gate(
         registry=release.registry,
         rollout=release.rollout,
@@ -251,8 +265,37 @@ def run_turn(
         work_dir=Path(config.training.dir) / "turns",
         set_config=set_config,
         finetune_config=finetune_config,
+        weak_labels=weak_labels,
         clock=clock,
     )
+
+
+def _pool_labeller(backend: Backend, out: Path) -> Callable[[Path], Sequence[FrameSource]]:
+    """Weak labels of the unlabelled pool with a champion package, as ``[training]`` asks."""
+    from backend.training.weak.functions import VoteSettings
+    from backend.training.weak.labeller import WeakSettings
+    from backend.training.weak.pool import label_pool
+
+    training = backend.config.training
+
+    def label(champion_dir: Path) -> Sequence[FrameSource]:
+        labels = label_pool(
+            backend.db,
+            backend.blobs,
+            champion_dir,
+            out,
+            WeakSettings(VoteSettings(), training.weak_min_posterior),
+            max_frames=training.weak_max_frames,
+        )
+        log.info(
+            "weak labels: %d drives from %s pool frames, objects %s",
+            len(labels.sources),
+            labels.report.get("frames", 0),
+            labels.report.get("weak_objects", {}),
+        )
+        return labels.sources
+
+    return label
 
 
 def turn_blocker(config: TrainingConfig) -> str | None:

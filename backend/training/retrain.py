@@ -16,8 +16,8 @@ any point leaves at most its run directory, which the next run removes (its ``pi
 nothing reaches the registry.
 
 Reproducible: the record holds the code version, the parent model (version and model digest),
-the training set's digest (and the dataset versions and replay sources it came from), the seed
-and both configs; the same record on the same data gives the same weights on CPU
+the training set's digest (and the dataset versions, replay and weak sources it came from, and
+how many weakly-labelled objects per class it holds), the seed and both configs; the same record on the same data gives the same weights on CPU
 (``FinetuneResult.weights_sha256``, deterministic torch algorithms, fixed threads).
 """
 
@@ -71,6 +71,10 @@ class RunRecord:
     seed: int
     set_config: dict[str, Any]
     finetune_config: dict[str, Any]
+    #: weakly-labelled sources (``backend.training.weak``) as ``name@digest``
+    weak_sources: tuple[str, ...] = ()
+    #: weakly-labelled objects per class in the training set (``weak_unsure``: dropped)
+    weak_objects: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +87,7 @@ class RunRecord:
                     **data,
                     "dataset_digests": tuple(data["dataset_digests"]),
                     "replay_sources": tuple(data["replay_sources"]),
+                    "weak_sources": tuple(data.get("weak_sources", ())),
                 }
             )
         except (KeyError, TypeError) as exc:
@@ -292,13 +297,15 @@ class Retrainer:
         new: Sequence[FrameSource],
         replay: Sequence[FrameSource] = (),
         *,
+        weak: Sequence[FrameSource] = (),
         set_config: SetConfig | None = None,
         config: FinetuneConfig | None = None,
         forbidden: Collection[str] = frozenset(),
         suite: str = "the edge-case suite",
     ) -> RunOutcome:
         """One run from the champion package at ``champion_dir``; returns the registered
-        outcome. Raises (and registers nothing) if any stage fails."""
+        outcome. ``weak`` sources (weakly-labelled drives) extend the training split only
+        (``backend.training.sets``). Raises (and registers nothing) if any stage fails."""
         set_config = set_config or SetConfig()
         config = config or FinetuneConfig()
         clock: dict[str, float] = {}
@@ -312,7 +319,13 @@ class Retrainer:
         try:
             champion = ModelPackage.load(champion_dir)
             training_set = build_set(
-                self.sets_dir, new, replay, set_config, forbidden=forbidden, suite=suite
+                self.sets_dir,
+                new,
+                replay,
+                set_config,
+                weak=weak,
+                forbidden=forbidden,
+                suite=suite,
             )
             t1 = time.perf_counter()
             clock["dataset"] = t1 - t0
@@ -328,6 +341,8 @@ class Retrainer:
                 seed=config.seed,
                 set_config=_plain(asdict(set_config)),
                 finetune_config=_plain(asdict(config)),
+                weak_sources=tuple(f"{s.name}@{s.digest}" for s in weak),
+                weak_objects=training_set.weak_objects(),
             )
             (run_dir / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=1))
             job = FinetuneJob(
@@ -433,7 +448,7 @@ def retrainer_from_config(
 def configs_from(config: TrainingConfig) -> tuple[SetConfig, FinetuneConfig]:
     """The set and fine-tuning configs a ``[training]`` section asks for."""
     return (
-        SetConfig(seed=config.seed, replay_share=config.replay_share),
+        SetConfig(seed=config.seed, replay_share=config.replay_share, weak_share=config.weak_share),
         FinetuneConfig(
             seed=config.seed,
             epochs=config.epochs,

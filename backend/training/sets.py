@@ -16,10 +16,16 @@ Building:
 3. groups are split into train and val in the order of a seeded hash of their key, per source
    kind, so that val holds up to ``val_share`` of the frames (``split_groups``); a group is
    never divided;
-4. train frames holding a ``focus_classes`` object (the new edge cases) are repeated so that they
+4. weak sources (machine-labelled frames, ``backend.training.weak``) extend the training split
+   only: their frames are drawn (seeded) up to ``weak_share`` of the training split, never go to
+   validation (a model is judged on people's labels) and are counted per class in the summary
+   (``weak_objects``); their group directories are marked weak in ``meta.json``, so a later set
+   replaying them reads them as weak again, never as ground truth. A frame that a human-labelled
+   source also offers is taken from that source;
+5. train frames holding a ``focus_classes`` object (the new edge cases) are repeated so that they
    make up at least ``focus_share`` of the training samples (at most ``max_repeat`` times); the
    frame is written once, its repeat count is in the manifest;
-5. the manifest is canonical JSON (``backend.datasets.manifest.canonical_json``); if
+6. the manifest is canonical JSON (``backend.datasets.manifest.canonical_json``); if
    ``OUT/<digest>`` already holds it, nothing is written (idempotent by digest); otherwise the
    set is written into a sibling temporary directory and renamed into place.
 """
@@ -42,7 +48,7 @@ import numpy as np
 
 from backend.datasets.manifest import canonical_json
 from backend.errors import SuiteLeakError, TrainingError
-from backend.evaluation.suite import points_digest
+from backend.evaluation.suite import WEAK_LABELS_KEY, points_digest
 from backend.training.sources import FrameSource, SourceFrame, count_points
 from core.classes import RARE_CLASSES
 from core.formats.dataset import DatasetWriter, FrameLabels
@@ -64,9 +70,10 @@ class SetConfig:
     focus_classes: tuple[str, ...] = RARE_CLASSES  #: the edge cases whose frames are oversampled
     focus_share: float = 0.3  #: least share of training samples from frames with a focus class
     max_repeat: int = 8  #: most times one frame is repeated
+    weak_share: float = 0.5  #: most share of the training split's frames from weak sources
 
     def __post_init__(self) -> None:
-        for name in ("replay_share", "val_share", "focus_share"):
+        for name in ("replay_share", "val_share", "focus_share", "weak_share"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise TrainingError(f"training set: {name} must be in [0, 1), got {value}")
@@ -111,6 +118,10 @@ class TrainingSet:
     def object_counts(self, split: str = "train") -> dict[str, int]:
         """Labelled objects per class in ``split`` (each frame once, whatever its repeat)."""
         return dict(self.manifest["summary"]["objects"][split])
+
+    def weak_objects(self) -> dict[str, int]:
+        """Weakly-labelled objects per class (all in the training split)."""
+        return dict(self.manifest["summary"]["weak_objects"])
 
 
 def _with_points_digest(source: FrameSource, frame: SourceFrame) -> SourceFrame:
@@ -174,24 +185,39 @@ def _pick_replay(pool: list[SourceFrame], n_new: int, config: SetConfig) -> list
     return [pool[i] for i in rows]
 
 
+def _pick_weak(pool: list[SourceFrame], n_other: int, config: SetConfig) -> list[SourceFrame]:
+    if not pool or config.weak_share <= 0:
+        return []
+    want = math.floor(config.weak_share / (1.0 - config.weak_share) * n_other)
+    if want >= len(pool):
+        return pool
+    rng = np.random.default_rng([config.seed, 1])
+    rows = np.sort(rng.permutation(len(pool))[:want])
+    return [pool[i] for i in rows]
+
+
 def plan_set(
     new: Sequence[FrameSource],
     replay: Sequence[FrameSource],
     config: SetConfig,
     *,
+    weak: Sequence[FrameSource] = (),
     forbidden: Collection[str] = frozenset(),
     suite: str = "the edge-case suite",
 ) -> tuple[dict[str, Any], dict[str, tuple[FrameSource, SourceFrame]]]:
     """The manifest of the set and, by frame id, where each frame comes from (nothing written)."""
     offered: dict[int, list[SourceFrame]] = {}
-    for s in (*new, *replay):
+    for s in (*new, *replay, *weak):
         offered[id(s)] = [_with_points_digest(s, f) for f in s.frames()]
         for f in offered[id(s)]:
             _check_forbidden(f, forbidden, suite)
     new_frames = [(s, f) for s in new for f in offered[id(s)]]
     pool = [(s, f) for s in replay for f in offered[id(s)]]
     if not new_frames and not pool:
-        raise TrainingError("training set: the sources hold no labelled frame")
+        raise TrainingError(
+            "training set: the sources hold no labelled frame"
+            + (" (weak labels only extend a set of human-labelled frames)" if weak else "")
+        )
     picked_ids = {f.id for f in _pick_replay([f for _, f in pool], len(new_frames), config)}
     chosen: dict[str, tuple[FrameSource, SourceFrame]] = {}
     for s, f in [*new_frames, *[(s, f) for s, f in pool if f.id in picked_ids]]:
@@ -208,17 +234,31 @@ def plan_set(
         # each kind held one group (one event, one replayed drive): validate across kinds
         sizes = {g: len(fs) for g, fs in by_group.items()}
         split = split_groups(sizes, config.val_share, config.seed)
+    # weak frames extend the training split only, up to weak_share of it
+    n_train = sum(len(fs) for g, fs in by_group.items() if split[g] == "train")
+    weak_pool = [f for s in weak for f in offered[id(s)] if f.id not in chosen]
+    weak_source = {f.id: s for s in weak for f in offered[id(s)]}
+    for f in _pick_weak(weak_pool, n_train, config):
+        if f.id in chosen:  # one frame offered by two weak sources
+            continue
+        chosen[f.id] = (weak_source[f.id], f)
+        kind[f.id] = "weak"
+        by_group.setdefault(f.group, []).append(f)
+        split[f.group] = "train"
     focus = set(config.focus_classes)
     has_focus = {f.id: any(o.class_name in focus for o in f.objects) for _, f in chosen.values()}
     train_ids = [f.id for _, f in chosen.values() if split[f.group] == "train"]
     n_focus = sum(has_focus[i] for i in train_ids)
     repeat = focus_repeat(n_focus, len(train_ids) - n_focus, config.focus_share, config.max_repeat)
     groups, objects = [], {s: Counter[str]() for s in SPLITS}
+    weak_objects: Counter[str] = Counter()
     for n, key in enumerate(sorted(by_group, key=lambda g: (split[g], g))):
         frames = sorted(by_group[key], key=lambda f: (f.time_ns, f.id))
         rows = []
         for index, f in enumerate(frames):
             objects[split[key]].update(o.class_name for o in f.objects)
+            if kind[f.id] == "weak":
+                weak_objects.update(o.class_name for o in f.objects)
             rows.append(
                 {
                     "index": index,
@@ -244,13 +284,15 @@ def plan_set(
         "config": asdict(config),
         "sources": [
             {"name": s.name, "digest": s.digest, "kind": k, "offered": len(offered[id(s)])}
-            for k, ss in (("new", new), ("replay", replay))
+            for k, ss in (("new", new), ("replay", replay), ("weak", weak))
             for s in ss
         ],
         "groups": groups,
         "summary": {
             "frames": {s: sum(len(g["frames"]) for g in groups if g["split"] == s) for s in SPLITS},
             "replay_frames": sum(1 for v in kind.values() if v == "replay"),
+            "weak_frames": sum(1 for v in kind.values() if v == "weak"),
+            "weak_objects": dict(sorted(weak_objects.items())),
             "focus_frames_train": n_focus,
             "focus_repeat": repeat,
             "objects": {s: dict(sorted(objects[s].items())) for s in SPLITS},
@@ -265,11 +307,12 @@ def build_set(
     replay: Sequence[FrameSource] = (),
     config: SetConfig = SetConfig(),
     *,
+    weak: Sequence[FrameSource] = (),
     forbidden: Collection[str] = frozenset(),
     suite: str = "the edge-case suite",
 ) -> TrainingSet:
-    """Build (or find) the training set of ``new`` and ``replay`` under ``out``."""
-    manifest, chosen = plan_set(new, replay, config, forbidden=forbidden, suite=suite)
+    """Build (or find) the training set of ``new``, ``replay`` and ``weak`` under ``out``."""
+    manifest, chosen = plan_set(new, replay, config, weak=weak, forbidden=forbidden, suite=suite)
     data = canonical_json(manifest)
     digest = hashlib.sha256(data).hexdigest()
     root = Path(out) / digest
@@ -288,14 +331,15 @@ def build_set(
                 writer.write_frame(
                     points, FrameLabels(row["index"], frame.time_ns, (0.0,) * 6, objects)
                 )
-            writer.write_meta(
-                {
-                    "training_set": digest,
-                    "group": group["key"],
-                    "source": group["source"],
-                    "frames": len(group["frames"]),
-                }
-            )
+            meta: dict[str, Any] = {
+                "training_set": digest,
+                "group": group["key"],
+                "source": group["source"],
+                "frames": len(group["frames"]),
+            }
+            if group["kind"] == "weak":  # read back as weak, never as ground truth
+                meta[WEAK_LABELS_KEY] = {"training_set": digest, "source": group["source"]}
+            writer.write_meta(meta)
         (tmp / MANIFEST_FILE).write_bytes(data)
         tmp.chmod(0o755)
         try:

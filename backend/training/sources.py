@@ -30,7 +30,7 @@ from backend.annotation.labels import LabelContent
 from backend.datasets.manifest import FrameEntry, Manifest, canonical_json
 from backend.datasets.versions import DatasetVersions
 from backend.errors import TrainingError
-from backend.evaluation.suite import points_digest
+from backend.evaluation.suite import WEAK_LABELS_KEY, points_digest
 from core.errors import FormatError
 from core.formats.dataset import Dataset, ObjectLabel
 from core.geometry import points_in_boxes
@@ -182,14 +182,30 @@ class VersionSource:
 
 class DriveSource:
     """A labelled drive in the on-disk dataset layout (a simulator drive, or one group of an
-    earlier training set): one group. Unlabelled frames are skipped."""
+    earlier training set): one group. Unlabelled frames are skipped. A drive whose
+    ``meta.json`` marks its labels weak is refused: it is read as weak
+    (``backend.training.weak.source.WeakSource``), never as ground truth."""
+
+    #: whether the source reads weakly-labelled drives (and only those)
+    weak = False
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         try:
             self._ds = Dataset(self.root)
+            marked = WEAK_LABELS_KEY in self._ds.meta()
         except FormatError as exc:
             raise TrainingError(f"replay source {self.root}: {exc}") from exc
+        if marked and not self.weak:
+            raise TrainingError(
+                f"replay source {self.root}: meta.json marks its labels weak; weak labels are "
+                "read by a weak source, never as ground truth"
+            )
+        if self.weak and not marked:
+            raise TrainingError(
+                f"weak source {self.root}: meta.json does not mark its labels weak; only "
+                "weakly-labelled drives are weak sources"
+            )
         self._frames: list[SourceFrame] | None = None
 
     @property

@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.metadata.models import Detection, Frame
+from backend.metadata.models.annotation import TaskFrame
 from backend.metadata.records import DetectionRecord, FrameFilter, FrameRecord, utc
 
 #: the most rows one list call returns, whatever the caller asks
@@ -190,6 +191,20 @@ class FrameRepository:
             .options(selectinload(Frame.detections))
         ).all()
         return [_record(r) for r in rows], total
+
+    def unlabelled(self, *, limit: int) -> tuple[FrameRecord, ...]:
+        """Up to ``limit`` of the newest frames that no task holds (no person will label them:
+        the weak-supervision pool), sorted by vehicle, then capture time."""
+        held = exists().where(TaskFrame.frame_id == Frame.id)
+        rows = self._session.scalars(
+            select(Frame)
+            .where(~held)
+            .order_by(Frame.captured_at_ns.desc(), Frame.id)
+            .limit(max(0, limit))
+            .options(selectinload(Frame.detections))
+        ).all()
+        records = (_record(r) for r in rows)
+        return tuple(sorted(records, key=lambda r: (r.vehicle, r.captured_at_ns, r.id)))
 
     def known_blob_keys(self, keys: Iterable[str]) -> set[str]:
         """The subset of ``keys`` that some frame row references (for the orphan sweep)."""

@@ -1,0 +1,72 @@
+"""A retraining turn with ``[training] weak_supervision`` on: the champion labels the pool
+frames no task holds, those labels extend the training split, and the turn's summary says how
+many weak objects per class it trained on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from backend.config import AnnotationConfig, TrainingConfig
+from backend.evaluation.suite import build_suite, write_suite
+from backend.release.turn import turn_on_accepted_labels
+from backend.training.sets import TrainingSet
+from backend.wiring import build_backend, local_config
+from tests.backend.annotation.world import CAR, PEDESTRIAN, Clock, World
+from tests.backend.datasets.conftest import RULES, stock
+
+
+def test_a_turn_with_weak_supervision_trains_on_weak_labels(
+    tiny_package: Path, drives: dict[str, Path], tmp_path: Path
+) -> None:
+    suite = build_suite([drives["b"]], tmp_path / "suite")
+    suite_file = write_suite(suite, tmp_path / "suite" / "suite.json")
+    base = local_config(tmp_path / "data")
+    config = replace(
+        base,
+        annotation=replace(
+            AnnotationConfig(),
+            gold_share=0.0,
+            spot_check_share=0.0,
+            seed=1,
+            settle_s=0.0,
+            rules=RULES,
+        ),
+        training=replace(
+            TrainingConfig(),
+            dir=str(tmp_path / "training"),
+            suite=str(suite_file),
+            replay=(str(drives["old"]),),
+            epochs=1,
+            threads=1,
+            weak_supervision=True,
+            weak_share=0.8,
+        ),
+    )
+    clock = Clock()
+    world = World(build_backend(config, clock=clock), clock)
+    try:
+        registry = world.backend.release.registry
+        champion = registry.register(
+            tiny_package, run_id=None, dataset_digest=None, parent_version=None, metrics={}
+        )
+        registry.promote(champion.version, actor="test")
+        stock(world)  # accepted labels in four tasks
+        for i in range(4):  # frames no task holds: the pool
+            world.store_frame(
+                seed=100 + i,
+                t_s=500.0 + 0.1 * i,
+                vehicle="car-3",
+                detections=[("car", 0.9, CAR), ("pedestrian", 0.9, PEDESTRIAN)],
+            )
+        world.clock.advance(1)
+        summary = turn_on_accepted_labels(world.backend, world.clock(), "weak-turn")
+        weak = summary["weak_objects"]
+        assert weak and sum(weak.values()) > 0
+        ts = TrainingSet.open(tmp_path / "training" / "sets" / summary["training_set"])
+        assert ts.weak_objects() == weak
+        assert ts.manifest["summary"]["weak_frames"] > 0
+        assert {g["kind"] for g in ts.groups("val")} <= {"new", "replay"}
+        assert any((tmp_path / "training" / "weak").rglob("weak.json"))
+    finally:
+        world.backend.close()
