@@ -31,7 +31,8 @@ model is least sure of; two frames of the same object (a near-duplicate) share `
 
 On top of the soft ``w_k`` term a hard cap: while a frame of another kind is unplaced, a kind
 that holds ``max(1, floor(max_kind_share * batch_size))`` frames of the batch gets no more, so
-one predicted class cannot fill a batch. The highest value is placed next; ties go to the lowest
+one predicted class cannot fill a batch (a frame without an embedding, which shows nothing to
+learn from, never takes a place the cap frees: it waits for the frames that show something). The highest value is placed next; ties go to the lowest
 input index (callers pass frames oldest first). Diversity is measured against every earlier
 position, so a near-duplicate of a placed frame goes behind the distinct ones of any batch.
 
@@ -262,9 +263,9 @@ def active_order(
             diversity = np.zeros(n)
         same = counts[codes]
         value = (w.uncertainty * u_norm + w.diversity * diversity) / (1.0 + w.kind_balance * same)
-        eligible = remaining & (same < cap)
-        if not eligible.any():
-            eligible = remaining
+        eligible = remaining & has & (same < cap)
+        if not eligible.any():  # only capped kinds (or frames with nothing to show) are left
+            eligible = remaining & has if (remaining & has).any() else remaining
         pick = int(np.argmax(np.where(eligible, value, -np.inf)))
         order[r] = pick
         out_div[pick], out_val[pick], out_same[pick] = diversity[pick], value[pick], same[pick]

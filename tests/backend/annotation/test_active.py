@@ -73,6 +73,12 @@ def test_the_cap_gives_way_when_only_one_kind_is_left() -> None:
     assert order.same_kind[order.order].tolist() == [0, 1, 2, 3, 0]  # a new batch counts anew
 
 
+def test_an_empty_frame_does_not_take_the_place_the_cap_frees() -> None:
+    pool = [frame(1.0 - 0.1 * i, axis(i), "car") for i in range(3)] + [frame(0.0, None)]
+    order = active_order(pool, ActiveWeights(batch_size=2, max_kind_share=0.5))
+    assert order.order.tolist() == [0, 1, 2, 3]
+
+
 def test_otherwise_the_more_uncertain_frame_wins_and_ties_go_to_the_earlier_one() -> None:
     u = [0.2, 0.9, 0.5, 0.9, 0.7]
     pool = [frame(v, axis(i), f"k{i}") for i, v in enumerate(u)]
