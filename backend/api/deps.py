@@ -72,6 +72,8 @@ def get_training(request: Request) -> RetrainScheduler:
 
 def get_ops(request: Request) -> OpsService:
     return get_services(request).ops
+
+
 def get_active(request: Request) -> ActiveRescorer:
     return get_services(request).active
 
