@@ -10,8 +10,9 @@ One *run* (:meth:`ActiveRescorer.run`):
    analyzer of the champion package (``agent.daemon.model``), ``chunk`` frames per
    transaction, progress logged after each; a frame whose payload cannot be read or scored is
    stored with no candidates (logged, counted), so it is not retried every run;
-3. in one transaction, the pending tasks with a current score are ordered (``active_order``,
-   the tasks in progress as anchors) and trade their builder priorities so that the queue,
+3. in one transaction, the pending tasks with a current score are ordered (``active_order``;
+   the tasks in progress that this champion scored while they were pending are its anchors:
+   embeddings of different models are not comparable) and trade their builder priorities so that the queue,
    sorted by priority, follows the order (``strict_priorities``): the scale of the priorities,
    and so their standing against tasks in progress, new unscored tasks and the review stage,
    stays the builder's. A task opened meanwhile keeps its priority (the update checks). The run

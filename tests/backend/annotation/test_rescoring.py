@@ -145,6 +145,22 @@ def test_a_new_champion_rescores_and_reorders_the_pending_tasks(
         with w.backend.db.transaction("t") as uow:
             before = {t: uow.tasks.require(t).priority for t in (opened, gold.id)}
 
+        # ordered again with the same champion, the opened task is an anchor: even the first
+        # pending task is measured against it
+        forced = rescorer.run(force=True)
+        assert (forced.model_version, forced.pending, forced.scored, forced.placed) == (
+            first,
+            4,
+            4,
+            4,
+        )
+        stored = scores(w, ids)
+        leader = min(
+            (t for t in ids if t != opened),
+            key=lambda t: stored[t].placement.queue_rank,  # type: ignore[union-attr]
+        )
+        assert stored[leader].placement.distance is not None  # type: ignore[union-attr]
+
         # the next champion: promoted through the registry, seen by the job at once
         second = "second-champion"
         registry = w.backend.release.registry
@@ -167,13 +183,14 @@ def test_a_new_champion_rescores_and_reorders_the_pending_tasks(
             after = {t: uow.tasks.require(t).priority for t in (opened, gold.id)}
             rescored = [e for e in uow.audit.list(actor=ACTOR) if e.action == "queue.rescored"]
         assert after == before
-        assert [e.details["model_version"] for e in rescored] == [first, second]
+        assert [e.details["model_version"] for e in rescored] == [first, first, second]
+        assert [e.details["anchors"] for e in rescored] == [0, 1, 0]
         places = {t: again[t].placement for t in pending}
         assert all(p is not None for p in places.values())
         ranked = sorted(pending, key=lambda t: places[t].queue_rank)  # type: ignore[union-attr]
         assert [t for t in queue_order(w) if t in pending] == ranked
-        # the opened task is an anchor: even the first pending one is measured against it
-        assert places[ranked[0]].distance is not None  # type: ignore[union-attr]
+        # the opened task's embedding is the first champion's: no anchor for the second's
+        assert places[ranked[0]].distance is None  # type: ignore[union-attr]
     finally:
         job.stop()
 
