@@ -21,17 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.annotation.active_runtime import FrameRuntime, vehicle_runtime
 from backend.annotation.builder import TaskBuilder
 from backend.annotation.consensus import ConsensusMaker
 from backend.annotation.editing import LabelEditor
 from backend.annotation.gold import GoldKeeper
 from backend.annotation.queue import WorkQueue
-from backend.annotation.rescoring import (
-    ActiveRescorer,
-    FrameRuntime,
-    vehicle_runtime,
-    wake_on_promote,
-)
+from backend.annotation.rescoring import ActiveRescorer, wake_on_promote
 from backend.annotation.services import AnnotationServices
 from backend.annotation.store import ensure_default_ontology
 from backend.annotation.workflow import Workflow

@@ -7,13 +7,13 @@ One *run* (:meth:`ActiveRescorer.run`):
 2. every pending task (``backend.metadata.repositories.task_scores``: at ``annotate``, nobody
    has opened it, not gold, calibration or a spot check) whose key frame has no score from this
    champion with this score setting (all of them when forced) is run through the vehicle's own
-   analyzer of the champion package (``agent.daemon.model``), ``chunk`` frames per
+   analyzer of the champion package (``backend.annotation.active_runtime``), ``chunk`` frames per
    transaction, progress logged after each; a frame whose payload cannot be read or scored is
    stored with no candidates (logged, counted), so it is not retried every run;
 3. in one transaction, the pending tasks with a current score are ordered (``active_order``;
    the tasks in progress that this champion scored while they were pending are its anchors:
-   embeddings of different models are not comparable) and trade their builder priorities so that the queue,
-   sorted by priority, follows the order (``strict_priorities``): the scale of the priorities,
+   embeddings of different models are not comparable) and trade their builder priorities so
+   that the queue, sorted by priority, follows the order (``strict_priorities``): the scale of the priorities,
    and so their standing against tasks in progress, new unscored tasks and the review stage,
    stays the builder's. A task opened meanwhile keeps its priority (the update checks). The run
    is audited (``queue.rescored``).
@@ -38,8 +38,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,14 +45,14 @@ from sqlalchemy import event
 
 from agent.errors import ScoringError
 from backend.annotation.active import (
+    NO_KIND,
     ActiveWeights,
-    Candidates,
     FrameFeature,
     active_order,
     frame_feature,
-    select_candidates,
     strict_priorities,
 )
+from backend.annotation.active_runtime import FrameRuntime
 from backend.config import ActiveConfig
 from backend.errors import ConflictError, InvalidInputError, NotFoundError
 from backend.metadata.repositories.task_scores import (
@@ -71,51 +69,6 @@ from core.formats.codec import decode_frame
 log = logging.getLogger(__name__)
 
 ACTOR = "active-learning"
-
-
-class FrameRuntime(Protocol):
-    """The champion's runtime reduced to what the order needs: points (N, 4) float32 in, the
-    frame's candidates out."""
-
-    @property
-    def version(self) -> str: ...
-
-    def __call__(self, points: npt.NDArray[np.float32]) -> Candidates: ...
-
-
-@dataclass
-class _VehicleRuntime:
-    """The vehicle's analyzer of one package (perception then scoring) and the candidate rule."""
-
-    version: str
-    analyze: Callable[[npt.NDArray[np.float32]], object]
-    score: str
-    foreground_only: bool
-
-    def __call__(self, points: npt.NDArray[np.float32]) -> Candidates:
-        from agent.daemon.analysis import Analysis
-
-        analysis = cast(Analysis, self.analyze(points))
-        dets = analysis.detections
-        embeddings = np.asarray(analysis.embeddings, dtype=np.float32)
-        return select_candidates(
-            [d.class_name for d in dets],
-            [d.scores[self.score] for d in dets],
-            embeddings.reshape(len(dets), -1) if dets else np.zeros((0, 0), np.float32),
-            foreground_only=self.foreground_only,
-        )
-
-
-def vehicle_runtime(package_dir: Path, config: ActiveConfig) -> FrameRuntime:
-    """The runtime the vehicles run (``agent.daemon.model.make_model_analyzer``) on the package
-    in ``package_dir``, reduced to candidates by ``config`` (``score``, ``candidates``)."""
-    from agent.config import PerceptionConfig
-    from agent.daemon.model import make_model_analyzer
-
-    analyzer = make_model_analyzer(PerceptionConfig(package=str(package_dir), device=config.device))
-    return _VehicleRuntime(
-        analyzer.model_version, analyzer.analyze, config.score, config.candidates == "foreground"
-    )
 
 
 def wake_on_promote(wake: threading.Event) -> Callable[[UnitOfWork, str, str, datetime], None]:
@@ -311,12 +264,7 @@ class ActiveRescorer:
             p for p in pending if force or not _is_current(stored.get(p.task_id), version, setting)
         ]
         scored, unreadable = self._score(todo, version, setting) if todo else (0, 0)
-        unplaced = any(
-            _is_current(r := stored.get(p.task_id), version, setting)
-            and r is not None
-            and (r.ordered_at is None or r.ordered_at < r.score.scored_at)
-            for p in pending
-        )
+        unplaced = any(_unplaced(stored.get(p.task_id), version, setting) for p in pending)
         placed = (
             self._order(version, setting, actor, trigger, scored)
             if todo or force or unplaced or trigger != "periodic"
@@ -368,7 +316,7 @@ class ActiveRescorer:
         for start in range(0, len(todo), chunk):
             rows: list[tuple[FrameScore, float]] = []
             for task in todo[start : start + chunk]:
-                feature = FrameFeature(0.0, None, "", 0)
+                feature = FrameFeature(0.0, None, NO_KIND, 0)
                 frame = frames.get(task.key_frame_id)
                 try:
                     if frame is None:
@@ -505,4 +453,14 @@ def _is_current(record: TaskScoreRecord | None, version: str, setting: str) -> b
         record is not None
         and record.score.model_version == version
         and record.score.score_name == setting
+    )
+
+
+def _unplaced(record: TaskScoreRecord | None, version: str, setting: str) -> bool:
+    """A current score that no order has placed since it was stored (a run that stopped
+    between scoring and ordering)."""
+    return (
+        record is not None
+        and _is_current(record, version, setting)
+        and (record.ordered_at is None or record.ordered_at < record.score.scored_at)
     )
