@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from backend.annotation.active import UNCERTAINTY_SCORES
 from core.config import collect_config, option, read_toml
 from core.config import load_config as load_config_file
 from core.errors import ConfigError
@@ -158,6 +159,37 @@ class AnnotationConfig:
     rules: tuple[RoutingRuleConfig, ...] = DEFAULT_ROUTING_RULES
     #: seed of spot checks and gold interleaving; 0 draws from the OS
     seed: int = option(0, low=0)
+
+
+@dataclass(frozen=True)
+class ActiveConfig:
+    """Active learning (``backend.annotation.active``, ``backend.annotation.rescoring``): after
+    each new champion the frames of the pending annotation tasks are re-scored with it and the
+    queue of those tasks follows the active-learning order."""
+
+    #: the serving process re-scores on its own (``POST /tasks/queue/priorities`` works anyway)
+    enabled: bool = True
+    #: how often the serving process looks for a new champion or unscored pending tasks
+    #: (seconds); a promotion in the serving process wakes it at once
+    interval_s: float = option(60.0, low=0.05, high=86400.0)
+    #: the per-candidate uncertainty (a score of ``agent.scoring``): BALD mutual information
+    #: of the ensemble by default
+    score: str = option("mutual_info", choices=UNCERTAINTY_SCORES)
+    #: which candidates a frame is judged by: "foreground" (what the task shows as pre-labels)
+    #: or "all" (the background candidates too)
+    candidates: str = option("foreground", choices=("foreground", "all"))
+    #: tasks per batch of the order (one predicted class holds at most ``max_kind_share`` of one)
+    batch_size: int = option(20, low=1, high=100_000)
+    weight_uncertainty: float = option(1.0, low=0.0, high=1000.0)
+    weight_diversity: float = option(1.0, low=0.0, high=1000.0)
+    weight_kind: float = option(0.5, low=0.0, high=1000.0)
+    max_kind_share: float = option(0.5, low=0.01, high=1.0)
+    #: frames re-scored per transaction (progress is logged after each)
+    chunk: int = option(32, low=1, high=100_000)
+    #: where the scoring kernels run
+    device: str = option("cpu", choices=("auto", "cpu", "cuda"))
+    #: champion packages unpacked from the registry for re-scoring
+    dir: str = option("data/active", path=True)
 
 
 @dataclass(frozen=True)
@@ -284,6 +316,7 @@ class BackendConfig:
     storage: StorageConfig = field(default_factory=StorageConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     annotation: AnnotationConfig = field(default_factory=AnnotationConfig)
+    active: ActiveConfig = field(default_factory=ActiveConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     release: ReleaseConfig = field(default_factory=ReleaseConfig)

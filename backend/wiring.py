@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from backend.annotation.active_runtime import FrameRuntime, vehicle_runtime
 from backend.annotation.builder import TaskBuilder
 from backend.annotation.consensus import ConsensusMaker
 from backend.annotation.editing import LabelEditor
 from backend.annotation.gold import GoldKeeper
 from backend.annotation.queue import WorkQueue
+from backend.annotation.rescoring import ActiveRescorer, wake_on_promote
 from backend.annotation.services import AnnotationServices
 from backend.annotation.store import ensure_default_ontology
 from backend.annotation.workflow import Workflow
 from backend.auth.people import People, utcnow
 from backend.config import (
+    ActiveConfig,
     AnnotationConfig,
     BackendConfig,
     IngestConfig,
@@ -52,6 +56,7 @@ from backend.ops.service import OpsService
 from backend.periodic import Periodic
 from backend.release.delivery import SERVICE_NAME as DELIVERY_SERVICE
 from backend.release.delivery import ModelUpdatesService, model_updates_handler
+from backend.release.registry import CHAMPION, ModelRegistry, PromotionHook, unpacked_package
 from backend.release.services import ReleaseServices, build_release
 from backend.release.types import UpdateSource
 from backend.safety.case import DEFAULT_CASE_FILE, load_case
@@ -82,6 +87,7 @@ def local_config(
             ),
             metadata=MetadataConfig(url=metadata_url or f"sqlite:///{data_dir / 'longtail.db'}"),
             release=ReleaseConfig(signing_key_path=str(data_dir / "release" / "signing.key")),
+            active=ActiveConfig(dir=str(data_dir / "active")),
         )
     )
 
@@ -126,6 +132,7 @@ class Backend:
     annotation: AnnotationServices
     release: ReleaseServices
     safety: SafetyService
+    active: ActiveRescorer
     clock: Callable[[], datetime] = utcnow
     _training: RetrainScheduler | None = field(default=None, init=False, repr=False)
 
@@ -184,7 +191,10 @@ def build_backend(
         store.describe(),
         staging.root,
     )
-    release, safety = build_release_stage(db, store, config, clock)
+    active_wake = threading.Event()
+    release, safety = build_release_stage(
+        db, store, config, clock, on_promote=(wake_on_promote(active_wake),)
+    )
     return Backend(
         config=config,
         db=db,
@@ -195,7 +205,31 @@ def build_backend(
         annotation=build_annotation(db, store, config.annotation, clock=clock),
         release=release,
         safety=safety,
+        active=build_active(db, store, config.active, release.registry, clock, active_wake),
         clock=clock,
+    )
+
+
+def build_active(
+    db: Database,
+    blobs: BlobStore,
+    config: ActiveConfig,
+    registry: ModelRegistry,
+    clock: Callable[[], datetime],
+    wake: threading.Event,
+) -> ActiveRescorer:
+    """Active learning over ``db``: the champion of ``registry``, its package unpacked under
+    ``[active] dir`` and run as the vehicles run it; ``wake`` is what promotions set."""
+
+    def champion() -> str | None:
+        found = registry.alias(CHAMPION)
+        return None if found is None else found.version
+
+    def runtime_for(version: str) -> FrameRuntime:
+        return vehicle_runtime(unpacked_package(registry, version, Path(config.dir)), config)
+
+    return ActiveRescorer(
+        db, blobs, config, champion=champion, runtime_for=runtime_for, clock=clock, wake=wake
     )
 
 
@@ -236,12 +270,17 @@ def build_release_stage(
     blobs: BlobStore,
     config: BackendConfig,
     clock: Callable[[], datetime] = utcnow,
+    *,
+    on_promote: Sequence[PromotionHook] = (),
 ) -> tuple[ReleaseServices, SafetyService]:
     """The release services with the safety stage hooked into every promotion (each release
-    stores its safety case snapshot in the promotion's transaction); the release CLI uses this
-    too, so ``longtail release promote`` records the case like the API does."""
+    stores its safety case snapshot in the promotion's transaction), then ``on_promote`` (the
+    serving process wakes its active-learning re-scoring); the release CLI uses this too, so
+    ``longtail release promote`` records the case like the API does."""
     safety = build_safety(db, config.safety, clock)
-    release = build_release(db, blobs, config.release, clock, on_promote=(safety.record_release,))
+    release = build_release(
+        db, blobs, config.release, clock, on_promote=(safety.record_release, *on_promote)
+    )
     return release, safety
 
 
@@ -315,6 +354,7 @@ def build_api(backend: Backend) -> FastAPI:
         ops=OpsService(
             backend.db, DatasetVersions(backend.db, backend.blobs, backend.clock), backend.clock
         ),
+        active=backend.active,
     )
     return create_app(services, max_body_bytes=backend.config.api.max_body_bytes)
 
@@ -322,7 +362,8 @@ def build_api(backend: Backend) -> FastAPI:
 def background_jobs(backend: Backend) -> list[Periodic]:
     """The jobs a serving process runs beside its servers (not started): turning stored frames
     into tasks and expiring leases, delivering webhook events, judging the active rollout
-    campaign (promotion or rollback as its canary's health says), and with ``[training]
+    campaign (promotion or rollback as its canary's health says), re-scoring the pending tasks
+    with each new champion (``[active]``, woken by promotions), and with ``[training]
     auto_trigger`` the retraining trigger (a turn when its policy fires)."""
     import httpx
 
@@ -350,6 +391,15 @@ def background_jobs(backend: Backend) -> list[Periodic]:
             annotation.queue.expire()
 
         jobs.append(Periodic("annotation", backend.config.annotation.sync_interval_s, sync))
+    if backend.config.active.enabled and backend.config.annotation.enabled:
+        jobs.append(
+            Periodic(
+                "active-learning",
+                backend.config.active.interval_s,
+                backend.active.tick,
+                wake=backend.active.wake,
+            )
+        )
     if backend.config.training.auto_trigger:
         jobs.append(
             Periodic(

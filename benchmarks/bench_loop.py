@@ -8,7 +8,13 @@ capture policy, against the same budget of randomly chosen frames (same labellin
   (``bench_selection.ensure_drive``, ``selection_drives.score_drive``).
 * **Policies** (``benchmarks.loop_turn``): ``capture`` = ``loop_turn.CAPTURE_SCORE`` on foreground (the best single policy of
   ``benchmarks/results/events.json``) with one upload per place; ``combined`` = the daemon's fused
-  score; ``random`` = uniform draws. Each takes ``--budget`` frames of the pooled drives.
+  score; ``active`` = the order the backend's labelling queue follows after each new model
+  (``backend.annotation.active``: ``--active-score`` uncertainty of each frame's most uncertain
+  candidate, cosine diversity of the candidates' embeddings, at most ``--active-kind-share`` of
+  a ``--active-batch`` batch of one predicted class); ``random`` = uniform draws. Each takes
+  ``--budget`` frames of the pooled drives. The active policy needs every detection's embedding,
+  which the cached records keep none of: the pool is run through perception once more and the
+  embeddings cached beside the records (``loop_turn.embed_drive``).
 * **Labels**: the crowd's labelling model (``simulators.crowd.labelling.label_boxes``) with the
   most careful annotator of ``default_crowd()`` on the drive's truth, offline: not through the
   HTTP task API and without QA (``make demo`` exercises that path).
@@ -26,14 +32,15 @@ capture policy, against the same budget of randomly chosen frames (same labellin
   know counts as found by *any* foreground detection. So the baseline's recall on a new class is
   "saw an obstacle there", and a candidate that promotes the class is held to naming it: the gain
   on a promoted class can be negative although the class was learnt.
-* **Runs**: ``capture`` and ``combined`` for each of ``--seeds`` (the seed drives the crowd's
-  draws and the training); ``random`` for ``--random-draws`` draws (draw i uses seed i for the
-  crowd and the training as well as for the frames).
+* **Runs**: ``capture``, ``combined`` and ``active`` for each of ``--seeds`` (the seed drives the
+  crowd's draws and the training); ``random`` for ``--random-draws`` draws (draw i uses seed i for
+  the crowd and the training as well as for the frames).
 * **Gain ratio**: per policy the mean over its runs of the pooled new-class recall difference
   (candidate - baseline); the interval of capture_gain / random_gain and of
   capture_gain - 3 random_gain comes from a bootstrap over runs (each policy's runs resampled with
   replacement, ``N_BOOT_RUNS`` replicates): it covers seed and draw variation, not the suite's
-  sampling (that is in each run's paired interval).
+  sampling (that is in each run's paired interval). ``active_vs_random`` is the same comparison
+  for the active policy.
 * **Diagnosis** per policy (``diagnosis``): well-observed truth rare objects (at least
   ``MIN_RARE_POINTS`` points) in the selected frames, how many selected frames hold one, and the
   training candidates of each promoted class against background (``candidates_per_class`` of
@@ -60,13 +67,17 @@ from typing import Any, Final
 
 import numpy as np
 
+from backend.annotation.active import UNCERTAINTY_SCORES, ActiveWeights
 from benchmarks.loop_turn import (
+    ACTIVE_SCORE,
     CAPTURE_SCORE,
     POLICIES,
     FrameRef,
     PoolDrive,
+    active_select,
     capture_select,
     combined_scores,
+    embed_drive,
     label_selection,
     random_select,
     rare_in_selection,
@@ -116,7 +127,17 @@ def build_pool(args: argparse.Namespace, cache: Path) -> tuple[list[PoolDrive], 
         else:
             ds = score_drive(path, args.frames, perception, scorer, f"score {name}")
             ds.save(score_path)
-        pool.append(PoolDrive(path, ds))
+        embeddings = None
+        if args.active:
+            emb_path = score_path.with_name(score_path.stem + "-embeddings.npy")
+            if emb_path.exists():
+                embeddings = np.load(emb_path, allow_pickle=False)
+            else:
+                embeddings = embed_drive(path, args.frames, perception, ds.offsets)
+                tmp = emb_path.with_name(emb_path.name + ".tmp.npy")
+                np.save(tmp, embeddings)
+                tmp.replace(emb_path)  # whole or absent, like the records
+        pool.append(PoolDrive(path, ds, embeddings))
         rare_objects = rare_in_selection(
             [pool[-1]], [(0, f) for f in range(ds.frames)], MIN_RARE_POINTS
         )
@@ -132,7 +153,12 @@ def build_pool(args: argparse.Namespace, cache: Path) -> tuple[list[PoolDrive], 
                 "perception_scoring_cpu_s": ds.cpu_s,
             }
         )
-    return pool, {"drives": facts, "scorer": scorer, "package_version": package.version}
+    return pool, {
+        "drives": facts,
+        "scorer": scorer,
+        "package_version": package.version,
+        "classes": package.class_names,
+    }
 
 
 def ensure_dir_drive(path: Path, scenario: str, frames: int, seed: int) -> Path:
@@ -144,18 +170,40 @@ def ensure_dir_drive(path: Path, scenario: str, frames: int, seed: int) -> Path:
     return path
 
 
+def active_weights(args: argparse.Namespace) -> ActiveWeights:
+    """The active policy's order settings (the backend's ``[active]`` defaults otherwise)."""
+    return ActiveWeights(batch_size=args.active_batch, max_kind_share=args.active_kind_share)
+
+
+def active_refs(
+    pool: Sequence[PoolDrive], classes: Sequence[str], args: argparse.Namespace
+) -> list[FrameRef]:
+    """The active policy's ``--budget`` frames."""
+    return active_select(
+        pool,
+        args.budget,
+        classes,
+        score=args.active_score,
+        foreground_only=args.active_candidates == "foreground",
+        weights=active_weights(args),
+    )
+
+
 def selections(
-    pool: Sequence[PoolDrive], scorer: Any, args: argparse.Namespace
+    pool: Sequence[PoolDrive], pool_facts: Mapping[str, Any], args: argparse.Namespace
 ) -> list[tuple[str, int, list[FrameRef]]]:
     """(policy, seed, frames) of every run."""
     dedup = PlaceDedup(radius_m=args.place_radius)
     capture = capture_select(pool, args.budget, dedup)
-    combined = top_k([combined_scores(d.scores, scorer) for d in pool], args.budget)
+    combined = top_k([combined_scores(d.scores, pool_facts["scorer"]) for d in pool], args.budget)
+    active = active_refs(pool, pool_facts["classes"], args) if args.active else []
     runs: list[tuple[str, int, list[FrameRef]]] = []
     for seed in range(args.seeds):
         runs.append(("capture", seed, capture))
         if args.combined:
             runs.append(("combined", seed, combined))
+        if args.active:
+            runs.append(("active", seed, active))
     for draw in range(args.random_draws):
         rng = np.random.default_rng([args.random_seed, draw])
         runs.append(("random", draw, random_select(pool, args.budget, rng)))
@@ -345,26 +393,34 @@ def summarise(runs: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
             "elsewhere_mean_difference": elsewhere(mine),
             "diagnosis": diagnosis(mine),
         }
-    cap, rnd = gains(runs, "capture"), gains(runs, "random")
-    if cap.size and rnd.size:
-        rng = np.random.default_rng(seed)
-        c = rng.choice(cap, (N_BOOT_RUNS, cap.size)).mean(axis=1)
-        r = rng.choice(rnd, (N_BOOT_RUNS, rnd.size)).mean(axis=1)
-        margin = c - GOAL_RATIO * r
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(r > 0, c / r, np.nan)
-        out["capture_vs_random"] = {
-            "gain_ratio": float(cap.mean() / rnd.mean()) if rnd.mean() > 0 else None,
-            "gain_ratio_95": [float(v) for v in np.nanpercentile(ratio, [2.5, 97.5])]
-            if np.isfinite(ratio).any()
-            else None,
-            "replicates_with_random_gain_le_0": float((r <= 0).mean()),
-            "margin_capture_minus_3x_random": float(cap.mean() - GOAL_RATIO * rnd.mean()),
-            "margin_95": [float(v) for v in np.percentile(margin, [2.5, 97.5])],
-            "interval": f"bootstrap over runs ({cap.size} capture, {rnd.size} random), "
-            f"{N_BOOT_RUNS} replicates, percentile",
-        }
+    rnd = gains(runs, "random")
+    for policy in ("capture", "active"):
+        policy_gain = gains(runs, policy)
+        if policy_gain.size and rnd.size:
+            out[f"{policy}_vs_random"] = versus_random(policy_gain, rnd, policy, seed)
     return out
+
+
+def versus_random(gain: np.ndarray, rnd: np.ndarray, policy: str, seed: int) -> dict[str, Any]:
+    """``policy``'s gain against random's: their ratio and the margin over 3x random, with a
+    bootstrap over runs (module docstring; the same draws for every policy)."""
+    rng = np.random.default_rng(seed)
+    c = rng.choice(gain, (N_BOOT_RUNS, gain.size)).mean(axis=1)
+    r = rng.choice(rnd, (N_BOOT_RUNS, rnd.size)).mean(axis=1)
+    margin = c - GOAL_RATIO * r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(r > 0, c / r, np.nan)
+    return {
+        "gain_ratio": float(gain.mean() / rnd.mean()) if rnd.mean() > 0 else None,
+        "gain_ratio_95": [float(v) for v in np.nanpercentile(ratio, [2.5, 97.5])]
+        if np.isfinite(ratio).any()
+        else None,
+        "replicates_with_random_gain_le_0": float((r <= 0).mean()),
+        f"margin_{policy}_minus_3x_random": float(gain.mean() - GOAL_RATIO * rnd.mean()),
+        "margin_95": [float(v) for v in np.percentile(margin, [2.5, 97.5])],
+        "interval": f"bootstrap over runs ({gain.size} {policy}, {rnd.size} random), "
+        f"{N_BOOT_RUNS} replicates, percentile",
+    }
 
 
 def goals(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -453,7 +509,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     new_classes = list(suite.spec.rare_classes)
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
-        for policy, seed, refs in selections(pool, pool_facts["scorer"], args):
+        for policy, seed, refs in selections(pool, pool_facts, args):
             result = one_run(pool, policy, seed, refs, suite, forbidden, replay, args, Path(tmp))
             log.info("%s seed %d: %s", policy, seed, result["figures"].get("recall:rare"))
             runs.append(result)
@@ -491,6 +547,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--random-draws", type=int, default=3)
     p.add_argument("--random-seed", type=int, default=0)
     p.add_argument("--no-combined", dest="combined", action="store_false")
+    p.add_argument("--no-active", dest="active", action="store_false")
+    p.add_argument(
+        "--active-score", default=ACTIVE_SCORE, choices=UNCERTAINTY_SCORES, help="uncertainty"
+    )
+    p.add_argument("--active-candidates", default="foreground", choices=("foreground", "all"))
+    p.add_argument("--active-batch", type=int, default=ActiveWeights().batch_size)
+    p.add_argument("--active-kind-share", type=float, default=ActiveWeights().max_kind_share)
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--min-labels", type=int, default=20)
     p.add_argument(
@@ -537,6 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             **{k: v for k, v in vars(args).items() if k not in ("cache", "out", "smoke")},
             "annotator": ANNOTATOR,
             "capture_policy": f"{CAPTURE_SCORE} on foreground, one upload per place (best single policy of events.json)",
+            "active_policy": "backend.annotation.active order: the frame's most uncertain "
+            "candidate, cosine diversity of embeddings, class balance per batch",
             "labels": "the simulated crowd's labelling model (label_boxes), offline: not through "
             "the HTTP task API and without QA; make demo exercises the API path",
             "min_rare_points": MIN_RARE_POINTS,

@@ -14,6 +14,13 @@ the whole pool:
   ``PlaceDedup.window_frames`` frames (the selector's one-upload-per-place rule).
 - ``combined``: the daemon's fused frame score (``Scorer.frame_score(...).surprise``), best first,
   no place rule.
+- ``active``: the backend's active-learning order (``backend.annotation.active``, the order the
+  labelling queue follows after each new model): each frame stands for its most uncertain
+  candidate (``ACTIVE_SCORE``, BALD mutual information of the ensemble, over the foreground
+  candidates by default), frames are placed greedily by uncertainty plus cosine diversity of the
+  candidates' embeddings with a class-balance term per batch; the first ``k`` are taken. The
+  embeddings come from running the same perception again over the pool (``embed_drive``; the
+  cached ``DriveScores`` keep none), checked detection for detection against the cached records.
 - ``random``: ``k`` frames drawn uniformly without replacement.
 
 Labels are the crowd's labelling model (``simulators.crowd.labelling.label_boxes``) applied to the
@@ -31,8 +38,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from tqdm import tqdm
 
 from agent.scoring import SCORE_NAMES, DetectionScores, Scorer
+from backend.annotation.active import (
+    ActiveWeights,
+    FrameFeature,
+    active_order,
+    frame_feature,
+    select_candidates,
+)
 from backend.training.sources import count_points
 from benchmarks.selection_drives import DriveScores
 from benchmarks.selection_events import PlaceDedup, scores_and_places
@@ -42,19 +57,25 @@ from simulators.crowd.labelling import label_boxes
 from simulators.crowd.profiles import Profile
 from simulators.crowd.truth import FrameTruth
 
+F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 #: a pool frame: (drive position in the pool, frame index in that drive)
 FrameRef = tuple[int, int]
-POLICIES = ("capture", "combined", "random")
+POLICIES = ("capture", "combined", "active", "random")
 CAPTURE_SCORE = "energy"
+#: the active policy's per-candidate uncertainty (the backend's ``[active] score`` default)
+ACTIVE_SCORE = "mutual_info"
 
 
 @dataclass(frozen=True)
 class PoolDrive:
-    """One cached drive of the pool: its folder and what perception and scoring made of it."""
+    """One cached drive of the pool: its folder, what perception and scoring made of it and,
+    for the active policy, every detection's embedding (``[D, E]`` float32 in ``scores``'
+    detection order; None when not computed)."""
 
     path: Path
     scores: DriveScores
+    embeddings: F32 | None = None
 
 
 def capture_scores(drive: DriveScores) -> F64:
@@ -113,6 +134,70 @@ def top_k(per_drive: Sequence[F64], k: int) -> list[FrameRef]:
     ranked = [(float(s), d, f) for d, scores in enumerate(per_drive) for f, s in enumerate(scores)]
     ranked = sorted((t for t in ranked if math.isfinite(t[0])), key=lambda t: (-t[0], t[1], t[2]))
     return [(d, f) for _, d, f in ranked[:k]]
+
+
+def embed_drive(path: Path, frames: int, perception: Any, offsets: npt.NDArray[np.int64]) -> F32:
+    """The embedding of every detection of the first ``frames`` frames at ``path`` (``[D, E]``
+    float32, the order of the drive's ``DriveScores``); ValueError when a frame's detection
+    count differs from ``offsets`` (the records were made by another model or runtime)."""
+    data = Dataset(path)
+    parts: list[F32] = []
+    for f, index in enumerate(tqdm(data.indices[:frames], desc=f"embed {path.name}", unit="frame")):
+        dets = perception(data.points(index))
+        expected = int(offsets[f + 1] - offsets[f])
+        if len(dets) != expected:
+            raise ValueError(
+                f"{path} frame {index}: perception found {len(dets)} candidates, the cached "
+                f"records {expected}"
+            )
+        if expected:
+            parts.append(np.asarray(dets.embeddings, dtype=np.float32).reshape(expected, -1))
+    return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def active_features(
+    drive: PoolDrive, classes: Sequence[str], *, score: str, foreground_only: bool
+) -> list[FrameFeature]:
+    """Each frame of ``drive`` as the active order sees it (``backend.annotation.active``):
+    candidates named by ``classes[class_id]``, uncertainty the raw ``score``."""
+    ds, emb = drive.scores, drive.embeddings
+    if emb is None or emb.shape[0] != ds.class_ids.size:
+        raise ValueError(f"{drive.path}: embeddings of every detection are needed")
+    names = np.asarray(classes, dtype=str)[ds.class_ids]
+    column = SCORE_NAMES.index(score)
+    out = []
+    for f in range(ds.frames):
+        lo, hi = int(ds.offsets[f]), int(ds.offsets[f + 1])
+        candidates = select_candidates(
+            tuple(str(n) for n in names[lo:hi]),
+            ds.raw[lo:hi, column],
+            emb[lo:hi],
+            foreground_only=foreground_only,
+            what=f"{drive.path.name} frame {f}",
+        )
+        out.append(frame_feature(candidates))
+    return out
+
+
+def active_select(
+    pool: Sequence[PoolDrive],
+    k: int,
+    classes: Sequence[str],
+    *,
+    score: str = ACTIVE_SCORE,
+    foreground_only: bool = True,
+    weights: ActiveWeights | None = None,
+) -> list[FrameRef]:
+    """The first ``k`` frames of the active-learning order over the whole pool (module
+    docstring); ties go to the earlier drive and frame."""
+    refs: list[FrameRef] = []
+    features: list[FrameFeature] = []
+    for d, drive in enumerate(pool):
+        mine = active_features(drive, classes, score=score, foreground_only=foreground_only)
+        features += mine
+        refs += [(d, f) for f in range(len(mine))]
+    order = active_order(features, weights)
+    return [refs[i] for i in order.order[:k].tolist()]
 
 
 def random_select(pool: Sequence[PoolDrive], k: int, rng: np.random.Generator) -> list[FrameRef]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from backend.annotation.rescoring import ActiveRescorer
 from backend.annotation.services import AnnotationServices
 from backend.auth.people import People, Principal
 from backend.auth.roles import Permission
@@ -40,6 +41,7 @@ class ApiServices:
     safety: SafetyService
     training: RetrainScheduler
     ops: OpsService
+    active: ActiveRescorer
 
 
 def get_services(request: Request) -> ApiServices:
@@ -72,6 +74,10 @@ def get_ops(request: Request) -> OpsService:
     return get_services(request).ops
 
 
+def get_active(request: Request) -> ActiveRescorer:
+    return get_services(request).active
+
+
 def row_id(what: str) -> Any:
     """A path parameter naming a row by id: 1..ID_MAX, so a larger number is refused (422)
     before it reaches SQL (SQLite cannot bind one past 64 bits, PostgreSQL's INTEGER columns
@@ -91,6 +97,7 @@ ReleaseDep = Annotated[ReleaseServices, Depends(get_release)]
 SafetyDep = Annotated[SafetyService, Depends(get_safety)]
 TrainingDep = Annotated[RetrainScheduler, Depends(get_training)]
 OpsDep = Annotated[OpsService, Depends(get_ops)]
+ActiveDep = Annotated[ActiveRescorer, Depends(get_active)]
 
 _bearer = HTTPBearer(auto_error=False, description="a person's API token")
 

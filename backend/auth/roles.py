@@ -6,8 +6,8 @@ role               may
 annotator          label tasks handed to them; read the ontology and their own figures
 reviewer           what an annotator may, and review other people's labels; read team figures
 senior             what a reviewer may, and adjudicate (overlap disagreements, escalations);
-                   read the audit log, dataset versions, model versions, rollouts and
-                   release-gate evidence
+                   read the audit log, dataset versions, model versions, rollouts,
+                   release-gate evidence and the queue's active-learning priorities
 admin              everything but signing off a release: people, tokens, ontology, tasks, gold,
                    datasets, exports, webhooks, model rollouts (start, promote, roll back); the
                    only role that may bypass a failed release gate (recorded as evidence)
@@ -48,6 +48,7 @@ class Permission(enum.StrEnum):
     READ_AUDIT = "read_audit"
     READ_FRAMES = "read_frames"
     READ_DATASETS = "read_datasets"
+    READ_QUEUE = "read_queue"
     MANAGE_PEOPLE = "manage_people"
     MANAGE_ONTOLOGY = "manage_ontology"
     MANAGE_TASKS = "manage_tasks"
@@ -68,7 +69,12 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ANNOTATOR: _LABELLER,
     Role.REVIEWER: _REVIEWER,
     Role.SENIOR: _SENIOR
-    | {Permission.READ_FRAMES, Permission.READ_RELEASES, Permission.READ_EVIDENCE},
+    | {
+        Permission.READ_FRAMES,
+        Permission.READ_RELEASES,
+        Permission.READ_EVIDENCE,
+        Permission.READ_QUEUE,
+    },
     Role.ADMIN: frozenset(Permission) - {Permission.SIGN_OFF_RELEASE},
     Role.SAFETY_ENGINEER: frozenset(
         {

@@ -38,6 +38,7 @@ from backend.metadata.repositories.people import PeopleRepository
 from backend.metadata.repositories.reviews import ReviewRepository, VoteRepository
 from backend.metadata.repositories.rollouts import RolloutRepository
 from backend.metadata.repositories.safety import SafetyRepository
+from backend.metadata.repositories.task_scores import TaskScoreRepository
 from backend.metadata.repositories.tasks import TaskRepository
 from backend.metadata.repositories.training_runs import TrainingRunRepository
 from backend.metadata.repositories.vehicles import VehicleRepository
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.evidence = EvidenceRepository(session)
         self.safety = SafetyRepository(session)
         self.training_runs = TrainingRunRepository(session)
+        self.task_scores = TaskScoreRepository(session)
 
 
 class Database:

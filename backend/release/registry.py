@@ -40,6 +40,7 @@ from core.formats.model_archive import (
     check_archive_digest,
     pack_package,
     read_members,
+    unpack_archive,
     verify_archive,
 )
 
@@ -295,6 +296,20 @@ def register_baseline(
         with contextlib.suppress(ConflictError):  # another process seeded it meanwhile
             registry.promote(record.version, actor=actor, note="the shipped baseline")
     return record
+
+
+def unpacked_package(registry: ModelRegistry, version: str, cache: Path) -> Path:
+    """A registered version's package, unpacked once under ``cache`` from its signed archive
+    (``open_archive`` checks the digest and signature; ``unpack_archive`` renames a whole
+    package into place, so an existing folder is a complete one)."""
+    target = cache / version
+    if not target.exists():
+        try:
+            unpack_archive(registry.open_archive(version), target)
+        except ArchiveError:
+            if not target.is_dir():  # not another thread that unpacked it first
+                raise
+    return target
 
 
 def require_alias(registry: ModelRegistry, name: str) -> ModelVersionRecord:

@@ -51,7 +51,7 @@ from backend.release.gate import (
     load_gate,
 )
 from backend.release.health import HealthLimits
-from backend.release.registry import CHAMPION, ModelRegistry, require_alias
+from backend.release.registry import CHAMPION, ModelRegistry, require_alias, unpacked_package
 from backend.release.rollout import RolloutService
 from backend.training.finetune import FinetuneConfig
 from backend.training.retrain import (
@@ -63,7 +63,6 @@ from backend.training.retrain import (
 )
 from backend.training.sets import SetConfig
 from backend.training.sources import DriveSource, FrameSource, VersionSource
-from core.formats.model_archive import unpack_archive
 
 if TYPE_CHECKING:
     from backend.wiring import Backend
@@ -134,15 +133,6 @@ def registry_register(registry: ModelRegistry) -> Callable[[Path, RunRecord], st
     return register
 
 
-def package_dir(registry: ModelRegistry, version: str, cache: Path) -> Path:
-    """A registered version's package, unpacked once under ``cache`` from its signed archive
-    (``open_archive`` checks the digest and signature)."""
-    target = cache / version
-    if not target.exists():
-        unpack_archive(registry.open_archive(version), target)
-    return target
-
-
 def retrain_and_gate(
     *,
     registry: ModelRegistry,
@@ -168,7 +158,7 @@ def retrain_and_gate(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     champion = require_alias(registry, CHAMPION).version
-    champion_dir = package_dir(registry, champion, work_dir / "packages")
+    champion_dir = unpacked_package(registry, champion, work_dir / "packages")
     weak: Sequence[FrameSource] = ()
     if weak_labels is not None:
         weak = weak_labels(champion_dir)
@@ -186,7 +176,7 @@ def retrain_and_gate(
     seconds.update({f"retrain.{k}": v for k, v in run.seconds.items()})
     seconds["retrain"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    candidate_dir = package_dir(registry, run.version, work_dir / "packages")
+    candidate_dir = unpacked_package(registry, run.version, work_dir / "packages")
     comparison = compare_packages(champion_dir, candidate_dir, suite)
     seconds["evaluation"] = time.perf_counter() - t1
     t2 = time.perf_counter()

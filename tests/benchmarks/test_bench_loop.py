@@ -1,5 +1,5 @@
 """The loop benchmark end to end in its smoke configuration: a 40-frame pool, 12 labelled frames,
-one epoch, a 4-frame suite. The figures are checked against each other and against the pool,
+one epoch, a 4-frame suite; capture, active and random runs. The figures are checked against each other and against the pool,
 so that none of them can be a constant."""
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.bench_loop import GOAL_RATIO, GOAL_RECALL, MIN_RARE_POINTS, build_pool, main, parse
+from benchmarks.bench_loop import (
+    GOAL_RATIO,
+    GOAL_RECALL,
+    MIN_RARE_POINTS,
+    active_refs,
+    build_pool,
+    main,
+    parse,
+)
 from benchmarks.loop_turn import capture_select, rare_in_selection
 from benchmarks.selection_events import PlaceDedup
 
@@ -44,7 +52,7 @@ def test_each_run_labels_the_budget_and_reports_paired_figures(
     result, _, argv = smoke
     args = parse(argv)
     runs = result["runs"]
-    assert sorted(r["policy"] for r in runs) == ["capture", "random"]
+    assert sorted(r["policy"] for r in runs) == ["active", "capture", "random"]
     suite = result["suite"]
     assert suite["new_classes_present"] and all(n > 0 for n in suite["new_class_objects"].values())
     for r in runs:
@@ -80,6 +88,28 @@ def test_the_capture_run_labels_what_the_policy_picks_from_the_pool(
     held = sum(int(pool[d].scores.rare_points[f] >= MIN_RARE_POINTS) for d, f in refs)
     assert capture["frames_with_a_well_observed_rare_object"] == held
     assert result["pool"]["frames"] == args.frames * args.drives
+
+
+def test_the_active_run_labels_the_first_frames_of_the_active_order(
+    smoke: tuple[dict[str, Any], Path, list[str]],
+) -> None:
+    result, _, argv = smoke
+    args = parse(argv)
+    pool, facts = build_pool(args, args.cache)  # cached: records and embeddings
+    assert all(d.embeddings is not None for d in pool)
+    assert all(d.embeddings.shape[0] == d.scores.class_ids.size for d in pool)  # type: ignore[union-attr]
+    refs = active_refs(pool, facts["classes"], args)
+    assert len(refs) == args.budget == len(set(refs))
+    active = next(r for r in result["runs"] if r["policy"] == "active")
+    assert active["truth_rare_objects_in_frames"] == rare_in_selection(pool, refs, MIN_RARE_POINTS)
+    held = sum(int(pool[d].scores.rare_points[f] >= MIN_RARE_POINTS) for d, f in refs)
+    assert active["frames_with_a_well_observed_rare_object"] == held
+    capture = capture_select(pool, args.budget, PlaceDedup(radius_m=args.place_radius))
+    assert refs != capture  # a policy of its own, not the capture order again
+    vs = result["summary"]["active_vs_random"]
+    gain = result["summary"]["active"]["gain_mean"]
+    rnd = result["summary"]["random"]["gain_mean"]
+    assert vs["margin_active_minus_3x_random"] == pytest.approx(gain - GOAL_RATIO * rnd)
 
 
 def test_summary_and_goals_follow_from_the_runs(

@@ -6,10 +6,19 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from benchmarks.loop_turn import PoolDrive, capture_select, random_select, rare_in_selection, top_k
+from backend.annotation.active import ActiveWeights
+from benchmarks.loop_turn import (
+    PoolDrive,
+    active_select,
+    capture_select,
+    random_select,
+    rare_in_selection,
+    top_k,
+)
 from benchmarks.selection_events import PlaceDedup
-from tests.benchmarks.records import drive
+from tests.benchmarks.records import CLASSES, drive
 
 
 def pool_of_one(xs: list[float]) -> list[PoolDrive]:
@@ -59,3 +68,29 @@ def test_rare_objects_of_a_selection_count_only_well_observed_ones() -> None:
     assert rare_in_selection(pool, [(0, 0), (0, 1)], min_points=20) == {"dog": 1}
     assert rare_in_selection(pool, [(0, 1)], min_points=1) == {"deer": 1, "dog": 1}
     assert rare_in_selection(pool, [(0, 0), (0, 2)], min_points=1) == {}
+
+
+def test_active_takes_distinct_uncertain_frames_and_balances_classes() -> None:
+    """Frames 0-4 hold one foreground detection each (raw score = uncertainty) and frame 5 a
+    background one scoring highest; frame 1 shows the object of frame 0 again (the same
+    embedding direction); frames 0-3 are cars, frame 4 a pedestrian."""
+    per_frame = [[(0.9, 1, "")], [(0.85, 1, "")], [(0.5, 1, "")], [(0.4, 1, "")]]
+    records = drive([*per_frame, [(0.1, 2, "")], [(0.99, 0, "")]], [0] * 6)
+    emb = np.eye(6, dtype=np.float32)
+    emb[1] = emb[0] + np.array([0, 0.02, 0, 0, 0, 0], dtype=np.float32)
+    pool = [PoolDrive(Path("unused"), records, emb)]
+    plain = ActiveWeights(kind_balance=0.0)
+    # the near-duplicate frame 1 waits although it is the second most uncertain
+    assert active_select(pool, 3, CLASSES, score="msp", weights=plain) == [(0, 0), (0, 2), (0, 3)]
+    # the class balance lets the one pedestrian in second; the fourth place goes to a third
+    # car only because no other class is left (the background-only frame shows nothing)
+    balanced = active_select(pool, 4, CLASSES, score="msp", weights=ActiveWeights(batch_size=4))
+    assert balanced == [(0, 0), (0, 4), (0, 2), (0, 3)]
+    # with background candidates counted, frame 5's uncertain background object leads
+    assert active_select(pool, 1, CLASSES, score="msp", foreground_only=False) == [(0, 5)]
+
+
+def test_active_refuses_a_pool_without_embeddings() -> None:
+    pool = pool_of_one([0.0, 1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="embeddings of every detection"):
+        active_select(pool, 2, CLASSES)

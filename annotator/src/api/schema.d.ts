@@ -417,6 +417,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tasks/queue/priorities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Queue Priorities
+         * @description The pending tasks (nobody has opened them; not gold, calibration or spot checks) in
+         *     queue order, each with the champion's score of its key frame and the terms of its place in
+         *     the active-learning order (uncertainty, diversity, class balance), the champion and the
+         *     latest re-scoring run of this server.
+         */
+        get: operations["queue_priorities_tasks_queue_priorities_get"];
+        put?: never;
+        /**
+         * Rescore Queue
+         * @description Re-score every pending task's key frame with the champion now and order the queue
+         *     again; it runs in the background (follow it at ``GET /tasks/queue/priorities``). 409
+         *     while a requested run is going on or when no model is the champion.
+         */
+        post: operations["rescore_queue_tasks_queue_priorities_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tasks/{task_id}": {
         parameters: {
             query?: never;
@@ -2822,6 +2851,95 @@ export interface components {
             interval_s: number | null;
         };
         /**
+         * QueueItemOut
+         * @description A pending task in queue order, with the terms of its place (None before its first
+         *     score or order).
+         */
+        QueueItemOut: {
+            /** Task Id */
+            task_id: number;
+            /** Key Frame Id */
+            key_frame_id: string;
+            /**
+             * Priority
+             * @description the queue priority now (higher first)
+             */
+            priority: number;
+            /**
+             * Builder Priority
+             * @description the priority the task builder gave
+             */
+            builder_priority: number | null;
+            /**
+             * Current
+             * @description scored by the current champion with the current setting
+             */
+            current: boolean;
+            /** Model Version */
+            model_version: string | null;
+            /** Scored At */
+            scored_at: string | null;
+            /** Candidates */
+            candidates: number | null;
+            /**
+             * Uncertainty
+             * @description of the frame's most uncertain candidate
+             */
+            uncertainty: number | null;
+            /**
+             * Kind
+             * @description that candidate's predicted class
+             */
+            kind: string | null;
+            /** Ordered At */
+            ordered_at: string | null;
+            /**
+             * Rank
+             * @description position in the latest order (0 = first)
+             */
+            rank: number | null;
+            /** Batch */
+            batch: number | null;
+            /** Uncertainty Norm */
+            uncertainty_norm: number | null;
+            /**
+             * Distance
+             * @description cosine distance to the nearest earlier frame
+             */
+            distance: number | null;
+            /** Diversity */
+            diversity: number | null;
+            /**
+             * Same Kind
+             * @description frames of its kind earlier in its batch
+             */
+            same_kind: number | null;
+            /** Value */
+            value: number | null;
+        };
+        /**
+         * QueuePrioritiesOut
+         * @description The pending tasks (waiting for their first annotator; not gold, calibration or spot
+         *     checks) in queue order, the champion, the score setting and the latest run here.
+         */
+        QueuePrioritiesOut: {
+            /** Champion */
+            champion: string | null;
+            /**
+             * Setting
+             * @description score/candidates, e.g. mutual_info/foreground
+             */
+            setting: string;
+            weights: components["schemas"]["WeightsOut"];
+            /** Running */
+            running: boolean;
+            last_run: components["schemas"]["RescoreOut"] | null;
+            /** Total */
+            total: number;
+            /** Items */
+            items: components["schemas"]["QueueItemOut"][];
+        };
+        /**
          * RefusalOut
          * @description A package a vehicle refused during the campaign, and the vehicle's reason.
          */
@@ -2869,6 +2987,44 @@ export interface components {
             signoffs: components["schemas"]["SignOffOut"][];
             /** Sign Off Blocker */
             sign_off_blocker: string | null;
+        };
+        /**
+         * RescoreOut
+         * @description One re-scoring run: the champion it scored with, pending tasks, frames scored (the
+         *     unreadable ones stored without candidates), tasks placed, wall seconds.
+         */
+        RescoreOut: {
+            /**
+             * Trigger
+             * @description periodic, request or call
+             */
+            trigger: string;
+            /** Actor */
+            actor: string;
+            /** Model Version */
+            model_version: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** Pending */
+            pending: number;
+            /** Scored */
+            scored: number;
+            /** Unreadable */
+            unreadable: number;
+            /** Placed */
+            placed: number;
+            /** Seconds */
+            seconds: number;
+            /** Error */
+            error: string | null;
         };
         /**
          * RetrainIn
@@ -3740,6 +3896,19 @@ export interface components {
             created_at: string;
             /** Active */
             active: boolean;
+        };
+        /** WeightsOut */
+        WeightsOut: {
+            /** Uncertainty */
+            uncertainty: number;
+            /** Diversity */
+            diversity: number;
+            /** Kind Balance */
+            kind_balance: number;
+            /** Max Kind Share */
+            max_kind_share: number;
+            /** Batch Size */
+            batch_size: number;
         };
     };
     responses: never;
@@ -4794,6 +4963,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TaskPage"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    queue_priorities_tasks_queue_priorities_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueuePrioritiesOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    rescore_queue_tasks_queue_priorities_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RescoreOut"];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

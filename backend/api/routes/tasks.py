@@ -1,4 +1,6 @@
-"""``/tasks``: the task queue as operators see it (list, detail, sync from stored frames)."""
+"""``/tasks``: the task queue as operators see it (list, detail, sync from stored frames) and
+its active-learning order (``/tasks/queue/priorities``: seniors and admins read it, admins
+re-score on demand; ``backend.annotation.rescoring``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from backend.annotation import store
 from backend.annotation.editing import LabelSetView
 from backend.annotation.labels import LabelContent
-from backend.api.deps import AnnotationDep, DbDep, TaskId, require
+from backend.api.deps import ActiveDep, AnnotationDep, DbDep, TaskId, require
+from backend.api.schemas.active import QueuePrioritiesOut, RescoreOut
 from backend.api.schemas.annotation import (
     LabelSetOut,
     ReviewOut,
@@ -26,6 +29,7 @@ router = APIRouter(prefix="/tasks", tags=["annotation"])
 
 TeamReader = Annotated[Principal, Depends(require(Permission.READ_TEAM_FIGURES))]
 Manager = Annotated[Principal, Depends(require(Permission.MANAGE_TASKS))]
+QueueReader = Annotated[Principal, Depends(require(Permission.READ_QUEUE))]
 Stage = Literal["annotate", "review", "adjudicate", "accepted", "closed"]
 
 
@@ -43,6 +47,27 @@ def list_tasks(
     with db.transaction("list tasks") as uow:
         items, total = uow.tasks.page(stage=stage, tier=tier, gold=gold, limit=limit, offset=offset)
     return TaskPage(items=[TaskOut.of(t) for t in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/queue/priorities", response_model=QueuePrioritiesOut)
+def queue_priorities(
+    _who: QueueReader,
+    active: ActiveDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> QueuePrioritiesOut:
+    """The pending tasks (nobody has opened them; not gold, calibration or spot checks) in
+    queue order, each with the champion's score of its key frame and the terms of its place in
+    the active-learning order (uncertainty, diversity, class balance), the champion and the
+    latest re-scoring run of this server."""
+    return QueuePrioritiesOut.of(active.queue(), limit)
+
+
+@router.post("/queue/priorities", response_model=RescoreOut, status_code=202)
+def rescore_queue(who: Manager, active: ActiveDep) -> RescoreOut:
+    """Re-score every pending task's key frame with the champion now and order the queue
+    again; it runs in the background (follow it at ``GET /tasks/queue/priorities``). 409
+    while a requested run is going on or when no model is the champion."""
+    return RescoreOut.of(active.request(who.name))
 
 
 @router.get("/{task_id}", response_model=TaskDetailOut)

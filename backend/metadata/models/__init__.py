@@ -6,7 +6,7 @@
 | --- | --- |
 | ``fleet`` | vehicles, frames, detections |
 | ``people`` | users, api_tokens |
-| ``annotation`` | ontologies, tasks, task_frames, triage, routing_decisions, assignments, label_sets, label_revisions, reviews, gold_scores, audit_events |
+| ``annotation`` | ontologies, tasks, task_frames, triage, routing_decisions, assignments, label_sets, label_revisions, reviews, gold_scores, class_votes, audit_events, task_scores |
 | ``datasets`` | dataset_versions |
 | ``webhooks`` | webhooks, webhook_deliveries |
 | ``release`` | model_versions, model_aliases, rollout_campaigns, vehicle_model_reports, model_refusals |

@@ -255,3 +255,35 @@ class AuditEvent(Base):
     version: Mapped[int | None] = mapped_column(Integer, default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class TaskScore(Base):
+    """What the champion's runtime made of a task's key frame, for active learning
+    (``backend.annotation.active``): the model version, the frame's uncertainty (units of
+    ``score_name``), its kind and representative embedding (float32 bytes, None without a
+    candidate); the priority the builder gave the task; and the terms of the latest order it
+    was placed with (``queue_rank`` 0 = first, ``queue_batch``, ``priority`` it got)."""
+
+    __tablename__ = "task_scores"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    frame_id: Mapped[str] = mapped_column(ForeignKey("frames.id"))
+    model_version: Mapped[str] = mapped_column(String(128), index=True)
+    score_name: Mapped[str] = mapped_column(String(32))
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    candidates: Mapped[int] = mapped_column(Integer)
+    uncertainty: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    builder_priority: Mapped[float] = mapped_column(Float)
+    ordered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    queue_rank: Mapped[int | None] = mapped_column(Integer, default=None)
+    queue_batch: Mapped[int | None] = mapped_column(Integer, default=None)
+    uncertainty_norm: Mapped[float | None] = mapped_column(Float, default=None)
+    distance: Mapped[float | None] = mapped_column(Float, default=None)
+    diversity: Mapped[float | None] = mapped_column(Float, default=None)
+    same_kind: Mapped[int | None] = mapped_column(Integer, default=None)
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    priority: Mapped[float | None] = mapped_column(Float, default=None)

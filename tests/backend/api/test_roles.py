@@ -44,6 +44,8 @@ TABLE: dict[tuple[str, str], str | Permission] = {
     ("GET", "/tasks"): Permission.READ_TEAM_FIGURES,
     ("GET", "/tasks/{task_id}"): Permission.READ_TEAM_FIGURES,
     ("POST", "/tasks/sync"): Permission.MANAGE_TASKS,
+    ("GET", "/tasks/queue/priorities"): Permission.READ_QUEUE,
+    ("POST", "/tasks/queue/priorities"): Permission.MANAGE_TASKS,
     ("POST", "/tasks/{task_id}/gold"): Permission.MANAGE_TASKS,
     ("POST", "/gold"): Permission.MANAGE_TASKS,
     ("GET", "/qa/report"): Permission.READ_TEAM_FIGURES,
