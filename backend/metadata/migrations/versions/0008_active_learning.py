@@ -1,7 +1,7 @@
 """Active learning: each pending task's key frame as the champion scored it, and the terms of
 the order its queue priority came from.
 
-Revision ID: 0009_active_learning
+Revision ID: 0008_active_learning
 Revises: 0007_model_refusals
 Create Date: 2026-12-09
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_active_learning"
+revision: str = "0008_active_learning"
 down_revision: str | None = "0007_model_refusals"
 branch_labels: str | None = None
 depends_on: str | None = None
