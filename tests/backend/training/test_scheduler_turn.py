@@ -4,51 +4,20 @@ with its evidence, recorded as a turn; the trigger then counts from its cutoff."
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from backend.config import AnnotationConfig, TrainingConfig
-from backend.evaluation.suite import build_suite, write_suite
-from backend.wiring import build_api, build_backend, local_config
-from tests.backend.annotation.world import Clock, World
-from tests.backend.datasets.conftest import RULES, stock
+from backend.wiring import build_api
+from tests.backend.annotation.world import World
+from tests.backend.datasets.conftest import stock
+from tests.backend.training.turn_world import turn_world
 from tests.fixtures.http import serve
 
 
 @pytest.fixture
 def world(tiny_package: Path, drives: dict[str, Path], tmp_path: Path) -> World:
-    suite = build_suite([drives["b"]], tmp_path / "suite")
-    suite_file = write_suite(suite, tmp_path / "suite" / "suite.json")
-    base = local_config(tmp_path / "data")
-    config = replace(
-        base,
-        annotation=replace(
-            AnnotationConfig(),
-            gold_share=0.0,
-            spot_check_share=0.0,
-            seed=1,
-            settle_s=0.0,
-            rules=RULES,
-        ),
-        training=replace(
-            TrainingConfig(),
-            dir=str(tmp_path / "training"),
-            suite=str(suite_file),
-            replay=(str(drives["old"]),),
-            epochs=1,
-            threads=1,
-        ),
-    )
-    clock = Clock()
-    w = World(build_backend(config, clock=clock), clock)
-    registry = w.backend.release.registry
-    champion = registry.register(
-        tiny_package, run_id=None, dataset_digest=None, parent_version=None, metrics={}
-    )
-    registry.promote(champion.version, actor="test")
-    return w
+    return turn_world(tiny_package, drives, tmp_path)
 
 
 def test_a_requested_turn_retrains_gates_and_is_recorded(world: World) -> None:

@@ -4,53 +4,20 @@ many weak objects per class it trained on."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
-from backend.config import AnnotationConfig, TrainingConfig
-from backend.evaluation.suite import build_suite, write_suite
 from backend.release.turn import turn_on_accepted_labels
 from backend.training.sets import TrainingSet
-from backend.wiring import build_backend, local_config
-from tests.backend.annotation.world import CAR, PEDESTRIAN, Clock, World
-from tests.backend.datasets.conftest import RULES, stock
+from tests.backend.annotation.world import CAR, PEDESTRIAN
+from tests.backend.datasets.conftest import stock
+from tests.backend.training.turn_world import turn_world
 
 
 def test_a_turn_with_weak_supervision_trains_on_weak_labels(
     tiny_package: Path, drives: dict[str, Path], tmp_path: Path
 ) -> None:
-    suite = build_suite([drives["b"]], tmp_path / "suite")
-    suite_file = write_suite(suite, tmp_path / "suite" / "suite.json")
-    base = local_config(tmp_path / "data")
-    config = replace(
-        base,
-        annotation=replace(
-            AnnotationConfig(),
-            gold_share=0.0,
-            spot_check_share=0.0,
-            seed=1,
-            settle_s=0.0,
-            rules=RULES,
-        ),
-        training=replace(
-            TrainingConfig(),
-            dir=str(tmp_path / "training"),
-            suite=str(suite_file),
-            replay=(str(drives["old"]),),
-            epochs=1,
-            threads=1,
-            weak_supervision=True,
-            weak_share=0.8,
-        ),
-    )
-    clock = Clock()
-    world = World(build_backend(config, clock=clock), clock)
+    world = turn_world(tiny_package, drives, tmp_path, weak_supervision=True, weak_share=0.8)
     try:
-        registry = world.backend.release.registry
-        champion = registry.register(
-            tiny_package, run_id=None, dataset_digest=None, parent_version=None, metrics={}
-        )
-        registry.promote(champion.version, actor="test")
         stock(world)  # accepted labels in four tasks
         for i in range(4):  # frames no task holds: the pool
             world.store_frame(
