@@ -1,7 +1,7 @@
 """What the vehicle captured, against the simulator's ground truth (the demo's capture summary).
 
 Two views of the same uploads: **frames** (how many of the frames that show a rare object were
-uploaded: a diagnostic, ~5 correlated frames per object) and **events** (how many rare actors'
+uploaded: a diagnostic, tens of correlated frames per object) and **events** (how many rare actors'
 tracks were captured: one well-observed uploaded frame of a track is enough, the definition of
 ``backend.evaluation.selection_metrics.EventRule`` that the capture benchmark uses too).
 """
@@ -44,6 +44,7 @@ class RareObservations:
 
 
 def rare_observations(dataset: Dataset) -> RareObservations:
+    """Every rare object with at least one point, in every frame of ``dataset``."""
     rows = [
         (
             o.track_id,
