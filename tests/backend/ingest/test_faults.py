@@ -267,6 +267,17 @@ def backend_process(tmp_path: Path) -> Iterator[tuple[BackendProcess, str]]:
         process.cleanup()
 
 
+def wait_for_staged_bytes(staging: Path, deadline_s: float) -> int:
+    """Size of the first staging file once it holds bytes (the server has written some)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        sizes = [part.stat().st_size for part in staging.rglob("*.part")]
+        if sizes and max(sizes) > 0:
+            return max(sizes)
+        time.sleep(0.02)
+    raise AssertionError(f"the server staged no bytes under {staging} in {deadline_s} s")
+
+
 def test_backend_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(
     backend_process: tuple[BackendProcess, str], tmp_path: Path
 ) -> None:
@@ -282,7 +293,7 @@ def test_backend_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(
     channel = grpc.insecure_channel(target)
     client = IngestTestClient(channel, token)
     sent = [0]
-    half = threading.Event()
+    half, killed = threading.Event(), threading.Event()
 
     def stream() -> Iterator[ingest_pb2.UploadChunk]:
         for chunk in chunks(frame, chunk_bytes=32 * 1024, pause_s=0.01):
@@ -290,18 +301,22 @@ def test_backend_killed_mid_stream_and_restarted_loses_and_duplicates_nothing(
             sent[0] = chunk.offset + len(chunk.data)
             if sent[0] > len(frame.payload) // 2:
                 half.set()
+                # hold the rest back until the kill: on a loaded machine the server may stage
+                # nothing for a while, and the stream must still be open when it dies
+                killed.wait(60)
 
     future = client.stub.Upload.future(stream(), metadata=client.auth, timeout=60)
     assert half.wait(30)
-    time.sleep(0.2)
+    staged = wait_for_staged_bytes(tmp_path / "staging", deadline_s=30)
     backend.kill()
+    killed.set()
     with pytest.raises(grpc.RpcError) as info:
         future.result()
     assert rpc_code(info.value) in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
     backend.start(target)
     committed = client.query(frame.frame_id).committed_offset
-    assert 0 < committed <= sent[0] < len(frame.payload)
+    assert 0 < staged <= committed <= sent[0] < len(frame.payload)
     assert client.upload(frame).status == Status.STATUS_STORED
     assert client.upload(frame).status == Status.STATUS_ALREADY_STORED
     channel.close()
