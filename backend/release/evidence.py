@@ -62,7 +62,9 @@ def record_verdict(
     db: Database, verdict: GateVerdict, *, run_id: str, at: datetime, details: dict[str, object]
 ) -> int:
     """Store ``verdict`` and its evidence rows in one transaction; the verdict's id.
-    ``details`` (JSON) keeps context such as the comparison's settings and failed slices."""
+    ``details`` (JSON) keeps context such as the comparison's settings; the failed slices and
+    the comparison's figures (each model's own value and interval per slice and metric, which
+    the checks hold only as the paired difference) are added here."""
     with db.transaction(f"record gate verdict of run {run_id}") as uow:
         verdict_id = uow.evidence.add_verdict(
             run_id=run_id,
@@ -73,7 +75,11 @@ def record_verdict(
             suite_version=verdict.suite_version,
             passed=verdict.passed,
             summary=verdict.summary(),
-            details={**details, "failed_slices": verdict.failed_slices},
+            details={
+                **details,
+                "failed_slices": verdict.failed_slices,
+                "figures": [row.to_json() for row in verdict.figures],
+            },
             rows=evidence_rows(verdict),
         )
     log.info("gate verdict %d (run %s): %s", verdict_id, run_id, verdict.summary().splitlines()[0])

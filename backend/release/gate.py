@@ -39,7 +39,7 @@ from typing import Any
 
 from backend.evaluation.compare import Comparison
 from backend.evaluation.drift import DriftReport
-from backend.evaluation.slice_metrics import higher_is_better
+from backend.evaluation.slice_metrics import MetricRow, higher_is_better
 from core.config import config_error
 from core.errors import ConfigError
 
@@ -186,6 +186,8 @@ class GateVerdict:
     champion_version: str
     suite_version: str
     dataset_digest: str
+    #: every figure of the comparison judged: champion's and candidate's own per slice
+    figures: tuple[MetricRow, ...] = ()
 
     @property
     def failures(self) -> tuple[Check, ...]:
@@ -334,4 +336,5 @@ def evaluate_gate(
         comparison.champion_version,
         comparison.suite_version,
         dataset_digest,
+        comparison.rows,
     )

@@ -6,15 +6,17 @@ in ten years. It shows: the model and its gate verdict with every digest (traini
 case YAML, case snapshot), the case tree with each node's status and reason, every SPI with its
 value, interval, own threshold and the gate's, every gate check (candidate against champion per
 slice: the candidate's figure for floors and ceilings, the paired difference candidate - champion
-for no-regression checks) and the sign-offs.
+for no-regression checks), each model's own figure with its interval per slice and metric, and
+the sign-offs.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from backend.metadata.repositories.evidence import EvidenceRecord
 from backend.metadata.repositories.safety import SignOffRecord, SnapshotRecord
@@ -144,6 +146,32 @@ def _checks_table(rows: Sequence[EvidenceRecord]) -> str:
     return f"<table>{head}{''.join(out)}</table>"
 
 
+def _figures_table(details: Mapping[str, Any]) -> str:
+    """Champion and candidate side by side per slice and metric (the comparison the gate judged);
+    rows of failed slices are marked."""
+    figures = details.get("figures", [])
+    if not figures:
+        return "<p>The verdict keeps no per-model figures (recorded before they were kept).</p>"
+    failed = set(details.get("failed_slices", []))
+    out = []
+    for f in figures:
+        ch, ca, d = f["champion"], f["candidate"], f["difference"]
+        cls = ' class="fail"' if f["slice"] in failed else ""
+        out.append(
+            f"<tr{cls}><td><code>{_e(f['slice'])}</code></td><td><code>{_e(f['metric'])}</code></td>"
+            f"<td class=n>{_num(ch['value'])}</td><td class=n>{_interval(ch['lo'], ch['hi'])}</td>"
+            f"<td class=n>{_num(ca['value'])}</td><td class=n>{_interval(ca['lo'], ca['hi'])}</td>"
+            f"<td class=n>{_num(d['value'])}</td><td class=n>{_e(f['frames'])}</td>"
+            f"<td class=n>{_e(f['support'])}</td></tr>"
+        )
+    head = (
+        "<tr><th>slice</th><th>metric</th><th>champion</th><th>95 % interval</th>"
+        "<th>candidate</th><th>95 % interval</th><th>difference</th><th>frames</th>"
+        "<th>support</th></tr>"
+    )
+    return f"<table>{head}{''.join(out)}</table>"
+
+
 def _signoffs(view: ReleaseView) -> str:
     if not view.signoffs:
         return "<p>No sign-off recorded.</p>"
@@ -212,6 +240,8 @@ def render_report(view: ReleaseView, generated_at: datetime) -> str:
         f"<h2>Safety performance indicators</h2>{_spi_table(view)}"
         f"<h2>Release gate: candidate against champion per slice</h2>{summary}"
         f"{_checks_table(view.rows)}"
+        "<h2>Champion and candidate per slice</h2>"
+        f"{'' if verdict is None else _figures_table(verdict.details)}"
         f"<h2>Sign-off</h2>{_signoffs(view)}"
         f"<p class=kind>Generated {_e(generated_at.isoformat())} by Longtail.</p>"
         "</body></html>\n"

@@ -104,6 +104,22 @@ def test_a_failed_release_shows_its_failing_slice_in_red_with_its_numbers(
         assert page.locator("#checks tr[data-kind]").count() == len(checks)
         # the interval chart of the recall differences is drawn
         assert page.locator("canvas#release-deltas[data-chart='bar']").count() == 1
+        # each model's own recall per slice, the failed slice's row red
+        figure = next(
+            f for f in release["figures"] if (f["slice"], f["metric"]) == ("class:dog", "recall")
+        )
+        row = "#figures tr[data-slice='class:dog']"
+        text = page.inner_text(row)
+        for value in (figure["champion"]["value"], figure["candidate"]["value"]):
+            assert fmt(value) in text, (value, text)
+        assert page.get_attribute(row, "class") == "fail"
+        recall_rows = [f for f in release["figures"] if f["metric"] == "recall"]
+        assert page.locator("#figures tr[data-slice]").count() == len(recall_rows)
+        assert page.locator("canvas#release-figures[data-chart='bar']").count() == 1
+        other = next(f["metric"] for f in release["figures"] if f["metric"] != "recall")
+        page.select_option("#figures-metric", other)
+        assert page.get_attribute("#figures tr[data-slice]", "data-metric") == other
+        page.select_option("#figures-metric", "recall")
         # a failed gate cannot be signed off: the page says why and offers no form
         assert "failed" in page.inner_text("#signoff-blocker")
         assert page.locator("#signoff-form").count() == 0

@@ -2122,6 +2122,18 @@ export interface components {
             current_version?: number | null;
         };
         /**
+         * EstimateOut
+         * @description A figure with its 95 % bootstrap interval (null where undefined, e.g. no objects).
+         */
+        EstimateOut: {
+            /** Value */
+            value: number | null;
+            /** Lo */
+            lo: number | null;
+            /** Hi */
+            hi: number | null;
+        };
+        /**
          * EvaluationOut
          * @description How the canary stands against its limits now (or how it stood when decided).
          */
@@ -2970,6 +2982,11 @@ export interface components {
             verdict: components["schemas"]["VerdictOut"] | null;
             /** Checks */
             checks: components["schemas"]["EvidenceOut"][];
+            /**
+             * Figures
+             * @description champion and candidate per slice and metric (the comparison the gate judged)
+             */
+            figures: components["schemas"]["SliceFigureOut"][];
             /** Failed Slices */
             failed_slices: string[];
             /**
@@ -3193,6 +3210,24 @@ export interface components {
              * @description digest of the case content signed
              */
             snapshot_digest: string;
+        };
+        /**
+         * SliceFigureOut
+         * @description One figure of one suite slice as the gate saw it: each model's own estimate and the paired
+         *     difference candidate - champion, on ``frames`` frames with ``support`` objects behind it.
+         */
+        SliceFigureOut: {
+            /** Slice */
+            slice: string;
+            /** Metric */
+            metric: string;
+            champion: components["schemas"]["EstimateOut"];
+            candidate: components["schemas"]["EstimateOut"];
+            difference: components["schemas"]["EstimateOut"];
+            /** Frames */
+            frames: number;
+            /** Support */
+            support: number;
         };
         /**
          * SnapshotOut

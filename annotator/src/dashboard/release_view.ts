@@ -1,11 +1,13 @@
 // The release page: a model version's gate verdict against its champion, every check per slice
 // (candidate − champion with its 95 % interval for no-regression checks, the candidate's own
-// figure for floors), failing slices in red with their numbers, the case's top status and the
-// release snapshot, sign-off by a safety engineer with a comment, and the exported report.
+// figure for floors), each model's own figure per slice (figures_view), failing slices in red
+// with their numbers, the case's top status and the release snapshot, sign-off by a safety
+// engineer with a comment, and the exported report.
 import { draw, PALETTE, THRESHOLD } from "./charts";
 import { ApiError } from "../api/client";
 import { getRelease, getSpis, reportFile, signOff, type Evidence, type Release } from "./api";
 import { chartBox, el, section, table } from "./dom";
+import { figuresSection } from "./figures_view";
 import { checkMeaning, failedCheck, groupBySlice, interval, num, signed } from "./format";
 import { versionPicker, type View, type ViewContext } from "./view";
 
@@ -255,6 +257,7 @@ export const releaseView: View = {
           ),
           chart,
           checksTable(release),
+          figuresSection(release),
         ),
         el(
           "div",

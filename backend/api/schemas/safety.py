@@ -359,6 +359,32 @@ class SignOffOut(BaseModel):
         return cls(**r.__dict__)
 
 
+class EstimateOut(BaseModel):
+    """A figure with its 95 % bootstrap interval (null where undefined, e.g. no objects)."""
+
+    value: float | None
+    lo: float | None
+    hi: float | None
+
+
+class SliceFigureOut(BaseModel):
+    """One figure of one suite slice as the gate saw it: each model's own estimate and the paired
+    difference candidate - champion, on ``frames`` frames with ``support`` objects behind it."""
+
+    slice: str
+    metric: str
+    champion: EstimateOut
+    candidate: EstimateOut
+    difference: EstimateOut
+    frames: int
+    support: int
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> list[SliceFigureOut]:
+        """The figures a verdict's details keep (none on verdicts recorded before they were)."""
+        return [cls.model_validate(f) for f in details.get("figures", [])]
+
+
 class ReleaseOut(BaseModel):
     """A model version's release: the gate's verdict and every check (candidate against
     champion per slice), the case's top status, the snapshot, the sign-offs, and why a sign-off
@@ -368,6 +394,9 @@ class ReleaseOut(BaseModel):
     champion: bool
     verdict: VerdictOut | None
     checks: list[EvidenceOut]
+    figures: list[SliceFigureOut] = Field(
+        description="champion and candidate per slice and metric (the comparison the gate judged)"
+    )
     failed_slices: list[str]
     top_status: str = Field(description=STATUS)
     snapshot: SnapshotSummaryOut | None
@@ -388,6 +417,7 @@ class ReleaseOut(BaseModel):
             champion=champion,
             verdict=None if verdict is None else VerdictOut.of(verdict),
             checks=[EvidenceOut.of(r) for r in view.rows],
+            figures=[] if verdict is None else SliceFigureOut.from_details(verdict.details),
             failed_slices=[] if verdict is None else list(verdict.details.get("failed_slices", [])),
             top_status=view.assessment.top.value,
             snapshot=None if view.snapshot is None else SnapshotSummaryOut.of(view.snapshot),

@@ -235,6 +235,17 @@ def test_release_sign_off_snapshot_diff_sotif_and_report(
     for text in (snapshot["digest"], "evidence reviewed", "<td class=n>0.3000</td>", "PASSED"):
         assert text in report.text, text
     assert client.get("/safety/releases/m-9/report.html", headers=engineer).status_code == 404
+    # each model's own figure per slice, which the no-regression checks hold only as a difference
+    deer = next(
+        f for f in release["figures"] if (f["slice"], f["metric"]) == ("class:deer", "recall")
+    )
+    assert deer["candidate"]["value"] - deer["champion"]["value"] == pytest.approx(
+        deer["difference"]["value"]
+    )
+    assert deer["champion"]["lo"] <= deer["champion"]["value"] <= deer["champion"]["hi"]
+    assert deer["frames"] > 0 and deer["support"] > 0
+    assert "Champion and candidate per slice" in report.text
+    assert f"<td class=n>{deer['champion']['value']:.4f}</td>" in report.text
 
 
 def test_sign_off_times_are_the_servers(api: tuple[World, httpx.Client, dict[str, int]]) -> None:
