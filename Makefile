@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup sysdeps lint typecheck proto api-client bench baseline clean
+.PHONY: demo serve test setup sysdeps lint typecheck proto api-client bench baseline clean
 
 # The labelling tool (annotator/): npm packages from the lock file, then a build into
 # annotator/dist that the backend serves at /app. Both steps are skipped when their inputs are
@@ -36,6 +36,12 @@ $(APP_BUILD): $(NODE_STAMP) $(APP_INPUTS)
 
 demo: $(STAMP) $(APP_BUILD)
 	$(BIN)/python -m backend.demo
+
+# Serve the finished demo's backend again (its database, blobs and ports), for the printed URLs.
+DEMO_CONFIG := out/demo/backend.toml
+serve: $(STAMP) $(APP_BUILD)
+	@test -f $(DEMO_CONFIG) || { echo "no $(DEMO_CONFIG): run make demo first" >&2; exit 2; }
+	$(BIN)/longtail backend serve --config $(DEMO_CONFIG)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

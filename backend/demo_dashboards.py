@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from backend.demo_labelling import serve_command
+
 #: the demo's safety engineer, and the file (under the demo's output) that holds its password
 SAFETY_ENGINEER = "demo-safety"
 SAFETY_PASSWORD_FILE = "demo-safety.password"
@@ -82,8 +84,7 @@ def print_dashboards(api: str, backend_toml: Path, loop: dict[str, Any], login: 
         "\n".join(
             [
                 "",
-                "the dashboards (serve the demo's backend again first: "
-                f"longtail backend serve --config {backend_toml})",
+                f"the dashboards (serve the demo's backend again first: {serve_command(backend_toml)})",
                 f"  safety case of the released model {released_version(loop)}: "
                 f"{urls['safety_case']}",
                 f"  release of the candidate {loop['candidate']}: {urls['release']}",

@@ -35,6 +35,17 @@ DEMO_ANNOTATOR = "demo-annotator"
 PASSWORD_FILE = "demo-annotator.password"
 
 
+#: where ``make demo`` writes, which ``make serve`` serves
+DEFAULT_DEMO_CONFIG = Path("out/demo/backend.toml")
+
+
+def serve_command(backend_toml: Path) -> str:
+    """The command that serves a finished demo's backend again (same database, same port)."""
+    if backend_toml == DEFAULT_DEMO_CONFIG:
+        return "make serve"
+    return f"longtail backend serve --config {backend_toml}"
+
+
 def _request(
     url: str, token: str, body: dict[str, Any] | None = None, timeout_s: float = 60.0
 ) -> bytes:
@@ -88,7 +99,7 @@ def print_tool(tool: dict[str, object], backend_toml: Path) -> None:
         else "no task waits for them"
     )
     print(
-        f"labelling tool: run `longtail backend serve --config {backend_toml}`, then open "
+        f"labelling tool: run `{serve_command(backend_toml)}`, then open "
         f"{tool['url']} and log in as {tool['login']} (password in "
         f"{backend_toml.parent / str(tool['password_file'])}): {waiting}"
     )

@@ -89,7 +89,8 @@ class OpsService:
         """Every KPI, computed now."""
         with self._db.transaction("read the operations figures") as uow:
             verdicts, _ = uow.evidence.verdicts(limit=LOOPS)
-            verdicts.reverse()
+            # a loop gates a candidate against its champion; a champion judged alone is none
+            verdicts = [v for v in reversed(verdicts) if v.model_version != v.champion_version]
             loops = [loop_delta(v, uow.evidence.evidence(v.id)) for v in verdicts]
             facts = uow.frames.capture_facts(self._max_frames)
             reports = uow.rollouts.report_history(self._max_reports)

@@ -33,10 +33,11 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from backend.evaluation.bootstrap import Estimate
 from backend.evaluation.compare import Comparison
 from backend.evaluation.drift import DriftReport
 from backend.evaluation.slice_metrics import MetricRow, higher_is_better
@@ -199,10 +200,14 @@ class GateVerdict:
         return list(dict.fromkeys(c.slice or "data" for c in self.failures))
 
     def summary(self) -> str:
+        judged = (
+            f"champion {self.champion_version} alone"
+            if self.candidate_version == self.champion_version
+            else f"candidate {self.candidate_version} vs champion {self.champion_version}"
+        )
         head = (
-            f"gate {'PASSED' if self.passed else 'FAILED'}: candidate {self.candidate_version} "
-            f"vs champion {self.champion_version} on suite {self.suite_version[:12]}, "
-            f"{len(self.checks)} checks, {len(self.failures)} failed"
+            f"gate {'PASSED' if self.passed else 'FAILED'}: {judged} on suite "
+            f"{self.suite_version[:12]}, {len(self.checks)} checks, {len(self.failures)} failed"
         )
         if self.failures:
             head += f" (slices: {', '.join(self.failed_slices)})"
@@ -338,3 +343,35 @@ def evaluate_gate(
         dataset_digest,
         comparison.rows,
     )
+
+
+def assess_champion(
+    gate: GateConfig, comparison: Comparison, *, dataset_digest: str
+) -> GateVerdict:
+    """The champion judged alone on the same suite by the gate's absolute limits.
+
+    The fleet's model faces every new suite too: its floors and ceilings are checked on the
+    champion's own figures of the comparison (no new evaluation). No-regression and the data
+    gates are left out -- they judge a candidate against its predecessor and its training
+    labels -- and the verdict keeps no figures (its checks hold the champion's). Such a verdict
+    has ``candidate_version == champion_version``, which is how readers tell it from a loop's.
+    """
+    nan = Estimate(math.nan, math.nan, math.nan)
+    alone = replace(
+        comparison,
+        candidate_version=comparison.champion_version,
+        candidate_classes=comparison.champion_classes,
+        rows=tuple(replace(r, candidate=r.champion, difference=nan) for r in comparison.rows),
+    )
+    limits = replace(
+        gate,
+        rules=tuple(
+            replace(r, delta=None)
+            for r in gate.rules
+            if r.floor is not None or r.ceiling is not None
+        ),
+        min_label_agreement=None,
+        max_drift=None,
+    )
+    verdict = evaluate_gate(limits, alone, dataset_digest=dataset_digest, label_agreement=None)
+    return replace(verdict, figures=())

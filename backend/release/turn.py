@@ -9,7 +9,10 @@
    extend the training split;
 2. evaluates champion and candidate in the same run on every suite slice
    (``backend.evaluation.compare``) and applies the gate (``backend.release.gate``);
-3. stores the verdict and every number behind it as evidence (``backend.release.evidence``);
+3. stores the verdict and every number behind it as evidence (``backend.release.evidence``),
+   after a verdict of the champion alone on the same suite (its floors and ceilings,
+   ``gate.assess_champion``), so the safety case of the model the fleet runs has evidence on
+   the current suite even when the candidate is blocked;
 4. starts a canary rollout only when the verdict lets the candidate through (the rollout service
    checks the verdict again: nothing here can skip the gate).
 
@@ -47,6 +50,7 @@ from backend.release.gate import (
     DEFAULT_GATE_FILE,
     GateConfig,
     GateVerdict,
+    assess_champion,
     evaluate_gate,
     load_gate,
 )
@@ -157,7 +161,8 @@ def retrain_and_gate(
     extend the training split."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    champion = require_alias(registry, CHAMPION).version
+    champion_record = require_alias(registry, CHAMPION)
+    champion = champion_record.version
     champion_dir = unpacked_package(registry, champion, work_dir / "packages")
     weak: Sequence[FrameSource] = ()
     if weak_labels is not None:
@@ -180,6 +185,14 @@ def retrain_and_gate(
     comparison = compare_packages(champion_dir, candidate_dir, suite)
     seconds["evaluation"] = time.perf_counter() - t1
     t2 = time.perf_counter()
+    # the fleet's model on the same suite first, so the candidate's verdict stays the newest
+    record_verdict(
+        db,
+        assess_champion(gate, comparison, dataset_digest=champion_record.dataset_digest or ""),
+        run_id=f"{run.record.run_id}:champion",
+        at=clock(),
+        details={"suite": suite.version, "assessment": "champion alone on the suite"},
+    )
     verdict = evaluate_gate(
         gate,
         comparison,

@@ -151,7 +151,10 @@ def _figures_table(details: Mapping[str, Any]) -> str:
     rows of failed slices are marked."""
     figures = details.get("figures", [])
     if not figures:
-        return "<p>The verdict keeps no per-model figures (recorded before they were kept).</p>"
+        return (
+            "<p>No per-model figures: a champion judged alone (its checks hold its figures), or "
+            "a verdict recorded before they were kept.</p>"
+        )
     failed = set(details.get("failed_slices", []))
     out = []
     for f in figures:

@@ -114,11 +114,17 @@ def check_dashboards(out: Path, printed: str, loop: dict[str, object]) -> None:
         with httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
         ) as api:
-            case = api.get("/safety/case", params={"model_version": released})
-            assert case.status_code == 200 and case.json()["model_version"] == released
             release = api.get(f"/safety/releases/{loop['candidate']}").json()
             assert release["verdict"]["id"] == loop["verdict_id"]
             assert release["verdict"]["passed"] == loop["gate_passed"]
+            case = api.get("/safety/case", params={"model_version": released})
+            assert case.status_code == 200 and case.json()["model_version"] == released
+            # live evidence on the demo's suite whichever model the fleet runs: the candidate's
+            # verdict, or the champion's, judged alone on the same suite in the same turn
+            evidence = case.json()["verdict"]
+            assert evidence is not None and not case.json()["stale"]
+            assert evidence["model_version"] == released
+            assert evidence["suite_version"] == release["verdict"]["suite_version"]
             ops = api.get("/ops/kpis").json()
     # the operations page's numbers are the demo's: its one loop, with the latency by stage
     # measured from the database's own timestamps, and the frames its vehicle captured

@@ -92,7 +92,13 @@ export function figuresSection(release: Release): HTMLElement {
     return section(
       title,
       "figures-section",
-      el("p", { class: "hint" }, "This verdict keeps no per-model figures."),
+      el(
+        "p",
+        { class: "hint" },
+        release.verdict && release.verdict.model_version === release.verdict.champion_version
+          ? "The champion judged alone on the suite: its own figures are the checks above."
+          : "This verdict keeps no per-model figures (recorded before they were kept).",
+      ),
     );
   const metrics = [...new Set(release.figures.map((f) => f.metric))];
   const failed = new Set(release.failed_slices);

@@ -24,6 +24,10 @@ function verdictBlock(release: Release): HTMLElement {
       "No release-gate verdict on this version.",
     );
   const word = v.passed ? "PASSED" : v.bypassed ? "FAILED, bypassed by an admin" : "FAILED";
+  const who =
+    v.model_version === v.champion_version
+      ? `champion ${v.model_version} judged alone by the gate's floors and ceilings`
+      : `candidate ${v.model_version} against champion ${v.champion_version}`;
   return el(
     "div",
     { id: "verdict", class: `verdict ${v.passed ? "passed" : "failed"}` },
@@ -31,7 +35,7 @@ function verdictBlock(release: Release): HTMLElement {
     el(
       "p",
       {},
-      `candidate ${v.model_version} against champion ${v.champion_version} on suite ${v.suite_version.slice(0, 12)}, ` +
+      `${who} on suite ${v.suite_version.slice(0, 12)}, ` +
         `training data ${v.dataset_digest.slice(0, 12)}, ${new Date(v.created_at).toLocaleString()}`,
     ),
     el(

@@ -32,13 +32,13 @@ from backend.errors import UnavailableError
 from backend.evaluation.slice_metrics import MetricRow
 from backend.metadata.records import FrameRecord
 from backend.release.evidence import record_verdict
-from backend.release.gate import load_gate
+from backend.release.gate import assess_champion, load_gate
 from backend.release.health import HealthLimits
 from backend.release.registry import CHAMPION, register_baseline
 from backend.release.types import HealthReport
 from tests.backend.annotation.world import CAR, PEDESTRIAN, World
 from tests.backend.release.conftest import make_package
-from tests.backend.safety.conftest import row, verdict_of
+from tests.backend.safety.conftest import comparison_of, row, verdict_of
 
 #: the vru_unsure frame goes to an annotator and a reviewer, every other one to three annotators
 ROUTING = (
@@ -262,6 +262,11 @@ def capture_discovery(world: World, history: LoopHistory, rare: str, t0: float) 
 
 
 def _gate(world: World, version: str, champion: str, rows: list[MetricRow], dataset: str) -> int:
+    # as a loop turn does: the champion judged alone on the suite first (not a loop of its own)
+    alone = assess_champion(load_gate(), comparison_of(version, champion, rows), dataset_digest="")
+    record_verdict(
+        world.backend.db, alone, run_id=f"alone-before-{version}", at=world.clock(), details={}
+    )
     return record_verdict(
         world.backend.db,
         verdict_of(version, champion, rows, gate=load_gate()),

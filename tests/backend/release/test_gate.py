@@ -21,7 +21,13 @@ from backend.evaluation.drift import drift_report
 from backend.evaluation.slice_metrics import MetricRow
 from backend.metadata.unit_of_work import Database
 from backend.release.evidence import bypass_gate, record_verdict, release_allowed
-from backend.release.gate import GateVerdict, evaluate_gate, load_gate, parse_gate
+from backend.release.gate import (
+    GateVerdict,
+    assess_champion,
+    evaluate_gate,
+    load_gate,
+    parse_gate,
+)
 from backend.wiring import build_api
 from core.errors import ConfigError
 from tests.backend.annotation.world import World, make_world
@@ -109,6 +115,25 @@ def test_floors_ceilings_missing_slices_and_data_gates() -> None:
     missing = evaluate_gate(strict, comparison(rows), dataset_digest=DIGEST, label_agreement=1.0)
     assert [c.kind for c in missing.failures] == ["missing"]
     assert missing.failed_slices == ["weather:fog"]
+
+
+def test_the_champion_alone_is_held_to_the_floors_and_ceilings_on_its_own_figures() -> None:
+    rows = [
+        row("all", "recall", 0.45, 0.70),  # the champion misses the floor the candidate meets
+        row("class:dog", "recall", 0.50, 0.10),  # a candidate regression: not the champion's
+        row("all", "fp_per_frame", 2.0, 3.5),
+    ]
+    verdict = assess_champion(GATE, comparison(rows), dataset_digest="")
+    assert verdict.candidate_version == verdict.champion_version == "champ-1"
+    assert {(c.kind, c.slice, c.metric, c.value) for c in verdict.checks} == {
+        ("floor", "all", "recall", 0.45),
+        ("ceiling", "all", "fp_per_frame", 2.0),
+    }  # no no-regression (no predecessor) and no data gates (no training labels judged)
+    assert not verdict.passed and verdict.failed_slices == ["all"]
+    assert verdict.figures == ()  # its checks hold its figures
+    # the candidate's verdict on the same comparison keeps every figure of both models
+    judged = evaluate_gate(GATE, comparison(rows), dataset_digest=DIGEST, label_agreement=0.8)
+    assert judged.figures == tuple(rows)
 
 
 def test_drift_is_reported_and_gated_only_when_configured() -> None:

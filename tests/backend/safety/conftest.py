@@ -117,7 +117,15 @@ def verdict_of(
     gate: GateConfig = GATE,
 ) -> GateVerdict:
     """The real gate's verdict (``gate``: the test gate unless given) on a crafted comparison."""
-    comparison = Comparison(
+    comparison = comparison_of(candidate, champion, rows, suite=suite)
+    return evaluate_gate(gate, comparison, dataset_digest="d" * 64, label_agreement=agreement)
+
+
+def comparison_of(
+    candidate: str, champion: str, rows: list[MetricRow], *, suite: str = SUITE
+) -> Comparison:
+    """A crafted comparison of two versions on the test suite."""
+    return Comparison(
         suite_name="test-suite",
         suite_version=suite,
         champion_version=champion,
@@ -131,7 +139,6 @@ def verdict_of(
         seed=0,
         rows=tuple(rows),
     )
-    return evaluate_gate(gate, comparison, dataset_digest="d" * 64, label_agreement=agreement)
 
 
 #: a candidate that passes: recall up, dog recall up, fp steady

@@ -51,6 +51,15 @@ def test_a_requested_turn_retrains_gates_and_is_recorded(world: World) -> None:
             verdict = client.get(f"/evidence/verdicts/{done['verdict_id']}", headers=admin)
             assert verdict.status_code == 200
             assert verdict.json()["passed"] == done["gate_passed"] == summary["gate_passed"]
+            # the champion was judged alone on the same suite just before, as evidence of its own
+            alone = client.get(
+                "/evidence/verdicts",
+                params={"model_version": summary["champion"]},
+                headers=admin,
+            ).json()["items"]
+            assert [v["champion_version"] for v in alone] == [summary["champion"]]
+            assert alone[0]["id"] < done["verdict_id"]
+            assert alone[0]["suite_version"] == verdict.json()["suite_version"]
             version = client.get(f"/datasets/{summary['dataset_version']}", headers=admin).json()
             assert version["name"] == f"retrain-turn-{run['id']}"
             assert version["task_count"] == 4  # the stock's accepted tasks
