@@ -2,10 +2,11 @@
 
 The demo creates ``demo-safety`` (role ``safety_engineer``) with a fresh random password through
 ``longtail backend people add`` (the password goes to ``<out>/demo-safety.password``, readable by
-its owner only), and at the end prints the dashboard URLs on the demo's API port: the safety case of the model the fleet runs after the loop (the champion), the release
-page of the loop's candidate, and the operations page. The demo's backend stops with the demo;
-``longtail backend serve --config <out>/backend.toml`` serves the same database on the same port
-again, and the URLs answer.
+its owner only), and at the end prints the dashboard URLs on the demo's API port: the safety
+case of the model the fleet runs after the loop (the champion), the release page of the loop's
+candidate, and the operations page. The demo's backend stops with the demo; ``make serve``
+(``longtail backend serve --config <out>/backend.toml``) serves the same database on the same
+port again, and the URLs answer.
 """
 
 from __future__ import annotations

@@ -96,15 +96,21 @@ def run_loop(
             f"[7/9] retraining from the champion on dataset {dataset_digest[:12]} + replay "
             f"({config.training.epochs} epochs; MLflow under {config.training.dir})"
         )
-        result = run_turn(
-            backend,
-            dataset_digest=dataset_digest,
-            replay=[replay],
-            suite=suite,
-            gate=load_gate(),
-            label_agreement=label_agreement,
-            canary_share=CANARY_SHARE,
-        )
+        # the one-turn lease, as every turn takes it: a retraining the server's trigger started
+        # meanwhile makes this one fail with a ConflictError naming it, instead of racing it
+        with backend.training.lease(
+            "cli", "make demo", [f"dataset version {dataset_digest}"]
+        ) as held:
+            result = run_turn(
+                backend,
+                dataset_digest=dataset_digest,
+                replay=[replay],
+                suite=suite,
+                gate=load_gate(),
+                label_agreement=label_agreement,
+                canary_share=CANARY_SHARE,
+            )
+            held.summary = result.summary()
         print(f"[8/9] {result.verdict.summary().splitlines()[0]}")
         summary = result.summary()
         summary["seconds"]["suite"] = round(suite_s, 2)

@@ -12,7 +12,9 @@
 3. stores the verdict and every number behind it as evidence (``backend.release.evidence``),
    after a verdict of the champion alone on the same suite (its floors and ceilings,
    ``gate.assess_champion``), so the safety case of the model the fleet runs has evidence on
-   the current suite even when the candidate is blocked;
+   the current suite even when the candidate is blocked; the suite's drift against the fleet's
+   recent random monitoring sample (``backend.evaluation.fleet_sample``) is part of the
+   verdict, reported, and gated when the gate sets ``max_drift``;
 4. starts a canary rollout only when the verdict lets the candidate through (the rollout service
    checks the verdict again: nothing here can skip the gate).
 
@@ -30,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +44,8 @@ from backend.datasets.snapshot import DatasetFilter
 from backend.datasets.versions import DatasetVersions
 from backend.errors import ConflictError
 from backend.evaluation.compare import Comparison, compare_packages
+from backend.evaluation.drift import DriftReport, drift_report
+from backend.evaluation.fleet_sample import monitoring_statistics
 from backend.evaluation.suite import Suite, load_suite, suite_digests
 from backend.metadata.repositories.rollouts import CampaignRecord
 from backend.metadata.unit_of_work import Database
@@ -72,6 +76,9 @@ if TYPE_CHECKING:
     from backend.wiring import Backend
 
 log = logging.getLogger(__name__)
+
+#: fewest recent monitoring-sample frames for the suite's drift to be reported (KS resolution)
+MIN_DRIFT_FRAMES = 20
 
 
 @dataclass(frozen=True)
@@ -154,11 +161,14 @@ def retrain_and_gate(
     set_config: SetConfig | None = None,
     finetune_config: FinetuneConfig | None = None,
     weak_labels: Callable[[Path], Sequence[FrameSource]] | None = None,
+    fleet_statistics: Callable[[], Sequence[Mapping[str, float]]] | None = None,
     clock: Callable[[], datetime],
 ) -> TurnResult:
     """One turn (see the module docstring); the verdict and its evidence go to ``db``.
     ``weak_labels``, given the champion's package directory, returns the weak sources that
-    extend the training split."""
+    extend the training split; ``fleet_statistics`` returns the per-frame statistics of the
+    fleet's recent unbiased frames, against which the suite's drift is reported (and gated
+    with ``max_drift``) when there are at least ``MIN_DRIFT_FRAMES`` of them."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     champion_record = require_alias(registry, CHAMPION)
@@ -185,6 +195,10 @@ def retrain_and_gate(
     comparison = compare_packages(champion_dir, candidate_dir, suite)
     seconds["evaluation"] = time.perf_counter() - t1
     t2 = time.perf_counter()
+    drift, fleet = None, None
+    if fleet_statistics is not None:
+        fleet = fleet_statistics()
+        drift = suite_drift([f.stats for f in suite.frames], fleet)
     # the fleet's model on the same suite first, so the candidate's verdict stays the newest
     record_verdict(
         db,
@@ -198,6 +212,7 @@ def retrain_and_gate(
         comparison,
         dataset_digest=run.record.training_set_digest,
         label_agreement=label_agreement,
+        drift=drift,
     )
     verdict_id = record_verdict(
         db,
@@ -208,6 +223,9 @@ def retrain_and_gate(
             "suite": suite.version,
             "dataset_version": dataset_digest,
             "mlflow_run_id": run.mlflow_run_id,
+            # how many of the fleet's monitoring frames the drift had (reported from
+            # MIN_DRIFT_FRAMES on); None: no fleet was asked
+            "drift_fleet_frames": None if fleet is None else len(fleet),
         },
     )
     seconds["gate"] = time.perf_counter() - t2
@@ -226,6 +244,21 @@ def retrain_and_gate(
         log.warning("release blocked: %s", verdict.summary())
     log.info("loop turn: %s", verdict.summary().splitlines()[0])
     return TurnResult(run, champion, comparison, verdict, verdict_id, campaign, seconds)
+
+
+def suite_drift(
+    suite: Sequence[Mapping[str, float]], fleet: Sequence[Mapping[str, float]]
+) -> DriftReport | None:
+    """The drift of the suite's frames against the fleet's (their ``frame_statistics``); None
+    (not reported) with too few fleet frames."""
+    if len(fleet) < MIN_DRIFT_FRAMES:
+        log.info(
+            "suite drift not reported: %d recent monitoring frames, %d needed",
+            len(fleet),
+            MIN_DRIFT_FRAMES,
+        )
+        return None
+    return drift_report(suite, fleet)
 
 
 def run_turn(
@@ -269,6 +302,7 @@ def run_turn(
         set_config=set_config,
         finetune_config=finetune_config,
         weak_labels=weak_labels,
+        fleet_statistics=lambda: monitoring_statistics(backend.db, backend.blobs),
         clock=clock,
     )
 

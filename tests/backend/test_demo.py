@@ -60,7 +60,8 @@ def test_demo_uploads_what_the_agent_selected_and_reports_it(
     # suite with its evidence stored, rolled out to the canary, which swapped it in and reported
     loop = summary["loop"]
     assert loop["candidate"].startswith("retrain-") and loop["champion"].startswith("baseline-")
-    assert loop["gate_passed"] and loop["checks"] > 10 and loop["verdict_id"] == 1
+    # verdict 1 is the champion judged alone on the same suite, just before the candidate's
+    assert loop["gate_passed"] and loop["checks"] > 10 and loop["verdict_id"] == 2
     assert loop["canary"] == ["demo-car"]
     rollout = loop["rollout"]
     assert rollout["state"] in {"promoted", "rolled_back"}, rollout  # decided, with its numbers
@@ -126,6 +127,10 @@ def check_dashboards(out: Path, printed: str, loop: dict[str, object]) -> None:
             assert evidence["model_version"] == released
             assert evidence["suite_version"] == release["verdict"]["suite_version"]
             ops = api.get("/ops/kpis").json()
+            # the demo's turn held the one-turn lease like any other, and is on record
+            [run] = api.get("/training/runs").json()
+            assert (run["trigger"], run["actor"], run["state"]) == ("cli", "make demo", "finished")
+            assert run["model_version"] == loop["candidate"]
     # the operations page's numbers are the demo's: its one loop, with the latency by stage
     # measured from the database's own timestamps, and the frames its vehicle captured
     [turn] = ops["loops"]

@@ -51,6 +51,9 @@ def test_a_requested_turn_retrains_gates_and_is_recorded(world: World) -> None:
             verdict = client.get(f"/evidence/verdicts/{done['verdict_id']}", headers=admin)
             assert verdict.status_code == 200
             assert verdict.json()["passed"] == done["gate_passed"] == summary["gate_passed"]
+            # the fleet's monitoring sample was asked for the drift (none of it here: no drift)
+            assert verdict.json()["details"]["drift_fleet_frames"] == 0
+            assert not [e for e in verdict.json()["evidence"] if e["kind"] == "drift"]
             # the champion was judged alone on the same suite just before, as evidence of its own
             alone = client.get(
                 "/evidence/verdicts",
