@@ -2,6 +2,7 @@
 // OpenAPI schema (schema.d.ts, from openapi.json; `make api-client` regenerates both and a test
 // fails when they are stale). Every call carries the person's bearer token.
 import createClient, { type Middleware } from "openapi-fetch";
+import { readLod } from "../lod";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -96,6 +97,39 @@ export async function framePoints(assignmentId: number, frameId: string): Promis
   });
   const buffer = ok(result) as unknown as ArrayBuffer;
   return new Float32Array(buffer);
+}
+
+/** A frame's points coarse level first (`encoding=lod`, see lod.ts): `onCoarse` gets a
+ * spatially even subset while the rest streams in; resolves with every point in the frame's
+ * order (little-endian float32 (N, 4), as `framePoints`). */
+export async function framePointsLod(
+  assignmentId: number,
+  frameId: string,
+  onCoarse?: (coarse: Float32Array) => void,
+): Promise<Float32Array> {
+  const result = await api.GET("/work/{assignment_id}/frames/{frame_id}/points", {
+    params: { path: { assignment_id: assignmentId, frame_id: frameId }, query: { encoding: "lod" } },
+    parseAs: "stream",
+  });
+  return readLod(ok(result) as unknown as ReadableStream<Uint8Array>, onCoarse);
+}
+
+/** The task the person will most likely get after `assignmentId` (a guess, not a lease), or
+ * null when nothing else waits for them. */
+export async function upcoming(assignmentId: number): Promise<Schemas["UpcomingOut"] | null> {
+  const result = await api.GET("/work/{assignment_id}/upcoming", {
+    params: { path: { assignment_id: assignmentId } },
+  });
+  return result.response.status === 204 ? null : ok(result);
+}
+
+/** A frame of the upcoming task's points (coarse-first form, read to the end). */
+export async function upcomingPoints(assignmentId: number, frameId: string): Promise<Float32Array> {
+  const result = await api.GET("/work/{assignment_id}/upcoming/frames/{frame_id}/points", {
+    params: { path: { assignment_id: assignmentId, frame_id: frameId }, query: { encoding: "lod" } },
+    parseAs: "stream",
+  });
+  return readLod(ok(result) as unknown as ReadableStream<Uint8Array>);
 }
 
 /** What the segmentation tools select by, per point of a frame: height above the estimated

@@ -118,6 +118,14 @@ class FitOut(BaseModel):
     num_points: int
 
 
+class UpcomingOut(BaseModel):
+    """The task a person will most likely get next (a guess for prefetching, not a lease)."""
+
+    task_id: int
+    key_frame_id: str = Field(description="the frame the task is about")
+    frame_ids: list[str]
+
+
 class SavedOut(BaseModel):
     label_set_id: int
     version: int
