@@ -375,7 +375,10 @@ export class Views {
       // the first frame with the points is drawn; it is on screen at the next animation frame
       this.firstPointsFrameAt = -1;
       const key = this.level === "coarse" ? "coarsePointsAt" : "firstPointsAt";
+      const drawn = this.points;
       requestAnimationFrame(() => {
+        // other points came meanwhile (the full cloud after its coarse level): theirs to record
+        if (this.points !== drawn) return;
         this.firstPointsFrameAt = performance.now();
         this.canvas.dataset[key] = String(this.firstPointsFrameAt);
       });

@@ -150,11 +150,13 @@ def running_backend(
     points: npt.NDArray[np.float32] | None = None,
     detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
     tasks: int = 1,
+    overlap: int = 1,
 ) -> Iterator[RunningBackend]:
     """``longtail backend serve`` on loopback with ``tasks`` labelling tasks waiting (leases of
     ``lease_s`` seconds), each a frame of ``points`` (default: the car and the pedestrian of the
     module docstring) with the vehicle's ``detections`` as pre-labels; ``frame_id`` is the
-    first task's frame."""
+    first task's frame. ``overlap`` > 1: every task goes to that many annotators (tier 3), and
+    any disagreement at all sends it to the senior panel (what the adjudication view shows)."""
     assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
     api_port = free_port()
     config = tmp_path / "backend.toml"
@@ -164,7 +166,12 @@ def running_backend(
         f'[metadata]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
         "[annotation]\ngold_share = 0.0\nspot_check_share = 0.0\nsettle_s = 0.0\nseed = 1\n"
         f"calibration_tasks = 0\nlease_s = {lease_s}\n"
-        "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
+        + (
+            "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
+            if overlap == 1
+            else f'rules = [{{ name = "overlap", when = "priority >= 0", tier = 3, overlap = {overlap} }}]\n'
+            "min_agreement = 1.0\n"
+        )
     )
     frame_id = _prepare(config, people, points, detections, tasks)
     with serve_backend(config, api_port, tmp_path / "backend.log") as url:

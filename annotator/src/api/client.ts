@@ -74,7 +74,7 @@ export async function me(): Promise<Me> {
 
 /** The caller's next task at `stage`, or null when nothing is waiting (204, with the reason). */
 export async function nextTask(
-  stage: "annotate" | "review",
+  stage: "annotate" | "review" | "adjudicate",
 ): Promise<{ lease: Lease | null; reason: string }> {
   const result = await api.POST("/work/next", { params: { query: { stage } } });
   if (result.response.status === 204) {
@@ -226,6 +226,29 @@ export async function review(
 ): Promise<Schemas["OutcomeOut"]> {
   return ok(
     await api.POST("/work/{assignment_id}/review", {
+      params: { path: { assignment_id: assignmentId } },
+      body,
+    }),
+  );
+}
+
+/** The other annotators' label sets of an overlap task, each box with its agreement with the
+ * labels being judged (empty for a one-annotator task). */
+export async function agreement(assignmentId: number): Promise<Schemas["AgreementOut"][]> {
+  return ok(
+    await api.GET("/work/{assignment_id}/agreement", {
+      params: { path: { assignment_id: assignmentId } },
+    }),
+  );
+}
+
+/** The senior panel closes an escalated task: accept a label set (or give its own labels). */
+export async function adjudicate(
+  assignmentId: number,
+  body: Schemas["AdjudicationIn"],
+): Promise<Schemas["OutcomeOut"]> {
+  return ok(
+    await api.POST("/work/{assignment_id}/adjudicate", {
       params: { path: { assignment_id: assignmentId } },
       body,
     }),

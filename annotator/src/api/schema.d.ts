@@ -310,6 +310,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/work/{assignment_id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Agreement
+         * @description For review and adjudication: every other annotator's label set of the task (the overlap
+         *     annotators beside the set being judged), each box with how it agrees with the judged set
+         *     (``backend.annotation.box_agreement``: the project's matcher at the configured IoU
+         *     thresholds); empty when there are none (a one-annotator task) or while annotating.
+         */
+        get: operations["agreement_work__assignment_id__agreement_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/work/{assignment_id}/frames/{frame_id}/points": {
         parameters: {
             query?: never;
@@ -1483,6 +1506,20 @@ export interface components {
             comment: string;
         };
         /**
+         * AgreementOut
+         * @description Another annotator's label set of an overlap task, box by box against the judged set.
+         */
+        AgreementOut: {
+            /** Label Set Id */
+            label_set_id: number;
+            /** Author */
+            author: string;
+            /** Source */
+            source: string;
+            /** Boxes */
+            boxes: components["schemas"]["BoxAgreementOut"][];
+        };
+        /**
          * AgreementPointOut
          * @description One window of the overlap annotations' class agreement (Krippendorff's alpha).
          */
@@ -1564,6 +1601,29 @@ export interface components {
             before: string;
             /** After */
             after: string;
+        };
+        /**
+         * BoxAgreementOut
+         * @description One box of another annotator and how it agrees with the labels being judged
+         *     (``backend.annotation.box_agreement``).
+         */
+        BoxAgreementOut: {
+            /** Box Id */
+            box_id: string;
+            /** Frame Id */
+            frame_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "agree" | "class" | "low_iou" | "unmatched";
+            /**
+             * Iou
+             * @description with the matched box, else the best with any judged box
+             */
+            iou: number;
+            /** Matched Box Id */
+            matched_box_id: string | null;
         };
         /**
          * BoxIn
@@ -4794,6 +4854,56 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OutcomeOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    agreement_work__assignment_id__agreement_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementOut"][];
                 };
             };
             /** @description a field breaks a rule, or the request does not fit the schema */

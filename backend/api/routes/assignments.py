@@ -16,12 +16,17 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from backend.annotation.autofit import fit_box
+from backend.annotation.box_agreement import box_agreement
 from backend.annotation.lod import encode_lod
+from backend.annotation.ontology import Ontology
+from backend.annotation.qa_adapter import settings_for
 from backend.annotation.structure import point_structure, points_inside
 from backend.annotation.workflow import BoxVerdict
 from backend.api.deps import AnnotationDep, AssignmentId, CurrentUser, ServicesDep, require
 from backend.api.schemas.annotation import (
     AdjudicationIn,
+    AgreementOut,
+    BoxAgreementOut,
     FitIn,
     FitOut,
     InsideIn,
@@ -136,6 +141,33 @@ def adjudicate(
         comment=body.comment,
     )
     return OutcomeOut(**outcome.__dict__)
+
+
+@router.get("/{assignment_id}/agreement", response_model=list[AgreementOut])
+def agreement(
+    assignment_id: AssignmentId, who: CurrentUser, services: ServicesDep
+) -> list[AgreementOut]:
+    """For review and adjudication: every other annotator's label set of the task (the overlap
+    annotators beside the set being judged), each box with how it agrees with the judged set
+    (``backend.annotation.box_agreement``: the project's matcher at the configured IoU
+    thresholds); empty when there are none (a one-annotator task) or while annotating."""
+    view = services.annotation.editor.view(who, assignment_id)
+    if view.working is None:
+        return []
+    settings = settings_for(Ontology.from_document(view.ontology), services.config.annotation)
+    return [
+        AgreementOut(
+            label_set_id=other.id,
+            author=other.author,
+            source=other.source,
+            boxes=[
+                BoxAgreementOut(**vars(found))
+                for found in box_agreement(other.content, view.working.content, settings)
+            ],
+        )
+        for other in view.others
+        if other.source == "annotator"
+    ]
 
 
 def _leased_frame(
