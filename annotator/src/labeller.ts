@@ -13,6 +13,7 @@ import {
 } from "./scene";
 import type { Shortcut } from "./shortcuts";
 import { BoxMouse } from "./boxmouse";
+import { PerspHeading } from "./perspmouse";
 import { wrapAngle } from "./state";
 import { $, Workbench, classColourIndex, el } from "./workbench";
 
@@ -27,6 +28,7 @@ export class Labeller extends Workbench implements PainterHost {
   readonly painter: Painter;
   private dismissed: Set<string>;
   private readonly mouse: BoxMouse;
+  private readonly heading = new PerspHeading(this);
 
   constructor(lease: Lease, onDone: () => void) {
     super(lease, onDone);
@@ -43,7 +45,7 @@ export class Labeller extends Workbench implements PainterHost {
     );
     this.state.reset((lease.working?.labels.boxes ?? []) as BoxLabel[]);
     this.state.onChange((changed) => {
-      if (changed && !this.mouse.dragging) this.saver.touched();
+      if (changed && !this.dragging()) this.saver.touched();
     });
     this.saver.onChange(() => this.showSaveState());
     this.showSaveState();
@@ -378,7 +380,7 @@ export class Labeller extends Workbench implements PainterHost {
   }
 
   protected override dragging(): boolean {
-    return this.mouse.dragging;
+    return this.mouse.dragging || this.heading.dragging;
   }
 
   protected override listenTop(top: HTMLElement, signal: AbortSignal): void {
@@ -390,6 +392,14 @@ export class Labeller extends Workbench implements PainterHost {
       },
       { signal },
     );
+    // Shift + drag on the selected box turns it; capture: before the camera's orbit controls
+    persp.addEventListener(
+      "pointerdown",
+      (event) => {
+        if (this.painter.tool === "box" && this.heading.down(event)) event.stopImmediatePropagation();
+      },
+      { signal, capture: true },
+    );
     persp.addEventListener("pointerdown", (event) => this.painter.down(event, "persp"), { signal });
     window.addEventListener(
       "pointermove",
@@ -397,6 +407,7 @@ export class Labeller extends Workbench implements PainterHost {
         const over = event.target === top ? "top" : event.target === persp ? "persp" : null;
         if (this.painter.tool !== "box") this.painter.move(event, over);
         this.mouse.move(event);
+        this.heading.move(event);
       },
       { signal },
     );
@@ -405,6 +416,7 @@ export class Labeller extends Workbench implements PainterHost {
       (event) => {
         this.painter.up();
         this.mouse.up(event);
+        this.heading.up();
       },
       { signal },
     );

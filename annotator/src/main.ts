@@ -17,7 +17,8 @@ import { Reviewer } from "./reviewer";
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
-type Mode = "annotate" | "review";
+type Mode = "annotate" | "review" | "adjudicate";
+const MODE_NAMES: Record<Mode, string> = { annotate: "Labelling", review: "Review", adjudicate: "Adjudication" };
 let session: Labeller | Reviewer | null = null;
 
 function showLogin(message = ""): void {
@@ -30,6 +31,8 @@ function modesOf(person: Me): Mode[] {
   const modes: Mode[] = [];
   if (person.permissions.includes("label")) modes.push("annotate");
   if (person.permissions.includes("review")) modes.push("review");
+  // the senior panel: escalated and disagreeing overlap tasks, in the review view
+  if (person.permissions.includes("adjudicate")) modes.push("adjudicate");
   return modes;
 }
 
@@ -42,7 +45,7 @@ async function enter(person: Me): Promise<void> {
   const modes = modesOf(person);
   const picker = $<HTMLSelectElement>("mode");
   picker.replaceChildren(
-    ...modes.map((m) => new Option(m === "annotate" ? "Labelling" : "Review", m)),
+    ...modes.map((m) => new Option(MODE_NAMES[m], m)),
   );
   picker.disabled = modes.length < 2;
   if (modes.length === 0) {
@@ -59,7 +62,9 @@ async function openNext(mode: Mode): Promise<void> {
   document.body.dataset.openAt = String(performance.now());
   session?.close();
   session = null;
-  document.body.dataset.mode = mode;
+  // adjudication is the review view deciding for the senior panel
+  document.body.dataset.mode = mode === "adjudicate" ? "review" : mode;
+  document.body.dataset.stage = mode;
   $("status").textContent = "asking for the next task…";
   let lease: Lease | null;
   let reason: string;
@@ -78,7 +83,7 @@ async function openNext(mode: Mode): Promise<void> {
   session =
     mode === "annotate"
       ? new Labeller(lease, () => void openNext(mode))
-      : new Reviewer(lease, () => void openNext(mode));
+      : new Reviewer(lease, () => void openNext(mode), mode);
   await session.open();
 }
 
@@ -120,7 +125,7 @@ window.addEventListener("beforeunload", (event) => {
 
 $("leave").addEventListener("click", () => {
   if (!session) return;
-  const mode = session instanceof Labeller ? "annotate" : "review";
+  const mode = session instanceof Labeller ? "annotate" : session.stage;
   void session.leave().then(() => {
     session = null;
     $("status").textContent = `task left; its saved work stays. Next task: choose ${mode} again`;

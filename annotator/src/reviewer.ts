@@ -1,7 +1,20 @@
-// The review view: the annotator's boxes (solid) over the pre-labels (dashed); the reviewer
+// The review view: the annotator's boxes (solid) over the pre-labels (dashed) and, on overlap
+// tasks, the other annotators' boxes coloured by agreement (agreement.ts); the reviewer
 // rejects boxes with a reason code and a comment (x), clears a rejection (v), and approves the
 // task or rejects it (with every box verdict and an optional frame-level reason and comment).
-import { ApiError, ontology, review, type BoxLabel, type BoxVerdict, type Lease } from "./api/client";
+// The senior panel adjudicates in the same view: it accepts the labels being judged (the
+// consensus proposal of a disagreeing overlap task) with a comment.
+import {
+  ApiError,
+  adjudicate,
+  agreement,
+  ontology,
+  review,
+  type BoxLabel,
+  type BoxVerdict,
+  type Lease,
+} from "./api/client";
+import { agreementLayer, otherBoxes, renderAgreement, type OtherBox } from "./agreement";
 import {
   APPROVED_COLOUR,
   PRELABEL_COLOUR,
@@ -17,13 +30,24 @@ export class Reviewer extends Workbench {
   /** box id -> verdict; absent: approved */
   private rejections = new Map<string, BoxVerdict>();
   private reasons: string[] = [];
+  /** the other annotators' boxes of this frame, with their agreement (overlap tasks) */
+  private others: OtherBox[] = [];
 
-  constructor(lease: Lease, onDone: () => void) {
+  constructor(
+    lease: Lease,
+    onDone: () => void,
+    readonly stage: "review" | "adjudicate" = "review",
+  ) {
     super(lease, onDone);
     this.state.reset((lease.working?.labels.boxes ?? []) as BoxLabel[]);
   }
 
   override async open(): Promise<void> {
+    const sets = await agreement(this.lease.assignment_id);
+    this.others = otherBoxes(this.lease, sets, this.frameId);
+    renderAgreement(agreementPanel(), sets, this.others);
+    $("reject").hidden = this.stage === "adjudicate"; // the panel closes the task
+    $("approve").textContent = this.stage === "adjudicate" ? "Accept these labels" : "Approve task";
     this.reasons = (await ontology()).review_reasons;
     $<HTMLSelectElement>("reason").replaceChildren(...this.reasons.map((r) => new Option(r, r)));
     $<HTMLSelectElement>("frame-reason").replaceChildren(
@@ -60,7 +84,8 @@ export class Reviewer extends Workbench {
         dashed: false,
       },
     }));
-    return [...pre, ...labels];
+    // the other annotators last: an agreeing box lies on the judged one, its dashes over it
+    return [...pre, ...labels, ...agreementLayer(this.others)];
   }
 
   protected panel(): void {
@@ -120,13 +145,18 @@ export class Reviewer extends Workbench {
       return;
     }
     try {
-      const outcome = await review(this.lease.assignment_id, {
-        decision,
-        reasons: decision === "reject" && frameReason ? [frameReason] : [],
-        box_verdicts: decision === "reject" ? [...this.rejections.values()] : [],
-        comment,
-      });
-      this.flash(`task ${outcome.task_id} ${decision === "approve" ? "approved" : "rejected"}; it is now at ${outcome.stage}`);
+      const judged = this.lease.working?.id;
+      const outcome =
+        this.stage === "adjudicate" && judged !== undefined
+          ? await adjudicate(this.lease.assignment_id, { accept_label_set: judged, comment })
+          : await review(this.lease.assignment_id, {
+              decision,
+              reasons: decision === "reject" && frameReason ? [frameReason] : [],
+              box_verdicts: decision === "reject" ? [...this.rejections.values()] : [],
+              comment,
+            });
+      const done = this.stage === "adjudicate" ? "decided" : decision === "approve" ? "approved" : "rejected";
+      this.flash(`task ${outcome.task_id} ${done}; it is now at ${outcome.stage}`);
       $<HTMLTextAreaElement>("review-comment").value = "";
       this.close();
       this.onDone();
@@ -134,4 +164,13 @@ export class Reviewer extends Workbench {
       this.flash(`not sent: ${err instanceof ApiError ? err.detail : String(err)}`, true);
     }
   }
+}
+
+/** The side panel's agreement section, made once after the pre-label list. */
+function agreementPanel(): HTMLElement {
+  const found = document.getElementById("agreement");
+  if (found) return found;
+  const made = el("div", { id: "agreement" });
+  $("prelabels").after(made);
+  return made;
 }

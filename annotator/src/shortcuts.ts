@@ -51,9 +51,10 @@ export const MOUSE_HELP: Array<[string, string]> = [
   ["click a box in the top view", "select it"],
   ["drag inside the selected box", "move it"],
   ["drag an edge of the selected box", "resize that side (the opposite side stays)"],
-  ["Shift + drag on the selected box", "rotate it about its centre"],
+  ["Shift + drag on the selected box (top or 3D view)", "turn its heading about its centre"],
   ["drag inside the box in the side or front view", "move it along that view (and up / down)"],
   ["drag an edge in the side or front view", "resize its length (side), width (front) or height"],
+  ["why no rotation in the side and front views", "boxes are yaw-only (heading about +z): the views that see the ground turn them"],
   ["drag / right-drag / wheel in the 3D view", "orbit / pan / zoom (with a point tool: paint / orbit / zoom)"],
   ["point tools, in the top or the 3D view", "touch only the points shown and in the height band (z, h)"],
 ];

@@ -1,8 +1,9 @@
 // What the labelling and the review view share: the task's frame and its points in the two
 // views, the box layers, selection by click, the side panel lists, the help overlay and the
 // lease renewal while the person works.
-import { framePoints, renew, releaseOnLeave, type BoxLabel, type Lease } from "./api/client";
+import { renew, releaseOnLeave, type BoxLabel, type Lease } from "./api/client";
 import { decodeWords, type EncodedPoints } from "./pointcodec";
+import { loadFramePoints, prefetchNext } from "./prefetch";
 import { COLOUR_MODES, Views, classColour, type BoxStyle } from "./scene";
 import { MOUSE_HELP, SHORTCUTS, match, type Shortcut } from "./shortcuts";
 import { LabelState, inFootprint } from "./state";
@@ -96,7 +97,10 @@ export abstract class Workbench {
       `task ${this.lease.task_id} · ${this.mode === "annotate" ? "labelling" : "review"}` +
       ` round ${this.lease.round} · frame ${this.frameId.slice(0, 8)} · ${frame?.num_points ?? 0} points`;
     const started = performance.now();
-    this.points = await framePoints(this.lease.assignment_id, this.frameId);
+    // the coarse level is drawn while the rest streams in; fetched ahead: no wait at all
+    this.points = await loadFramePoints(this.lease.assignment_id, this.frameId, (coarse) =>
+      this.views.setPoints(coarse, "coarse"),
+    );
     this.views.setPoints(this.points);
     this.views.setLabelColours(new Map(this.pointClasses.map((c) => [c.id, c.colour])));
     await this.loadPointLabels(this.lease.working?.labels);
@@ -106,6 +110,7 @@ export abstract class Workbench {
     this.renderHelp();
     this.redraw();
     document.body.dataset.ready = "1";
+    void prefetchNext(this.lease.assignment_id);
   }
 
   /** Take the frame's point labels from a label set's JSON `labels` (none: all unlabelled);

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -158,50 +158,90 @@ class WorkQueue:
         resumed = self._resume_released(uow, who, stage)
         if resumed is not None:
             return resumed
+        # the gold draw only for annotators past calibration (as many draws as ever: a seeded
+        # queue hands out the same tasks)
+        gold_first = (
+            stage == "annotate"
+            and not self._calibrating(who)
+            and self._rng.random() < self._config.gold_share
+        )
+        lock = self._db.dialect == "postgresql"
+        for task, slot in self._open_slots(
+            uow, who, stage, self._pools(who, stage, gold_first), lock
+        ):
+            assignment = uow.assignments.add(
+                task.id, stage, task.round, slot, who.name, now, expires
+            )
+            self._audit(uow, assignment, "lease.granted", now)
+            return self.lease_of(uow, assignment)
+        return None
+
+    def upcoming(self, who: Principal, assignment_id: int) -> TaskRecord | None:
+        """The task ``who`` will most likely get after their live ``assignment_id``, at its
+        stage, without leasing anything (the labelling tool fetches its frame in advance): what
+        :meth:`next` would hand out once this assignment is done, leaving out the random gold
+        draw (gold tasks are a small share, and a guess that misses costs only a normal load);
+        None when nothing else is waiting for them."""
+        with self._db.transaction(f"peek past assignment {assignment_id}") as uow:
+            current = self.holding(uow, who, assignment_id)
+            stage = current.stage
+            for returned in uow.assignments.of_user(who.name, ("returned",)):
+                if returned.stage == stage and returned.task_id != current.task_id:
+                    return uow.tasks.require(returned.task_id)
+            paused = self._resumable(uow, who, stage)
+            if paused is not None and paused.task_id != current.task_id:
+                return uow.tasks.require(paused.task_id)
+            pools = self._pools(who, stage, gold_first=False)
+            for task, _ in self._open_slots(uow, who, stage, pools, lock=False):
+                if task.id != current.task_id:
+                    return task
+        return None
+
+    def _pools(self, who: Principal, stage: str, gold_first: bool) -> list[dict[str, bool]]:
+        """The task pools ``next`` looks through, in order (``gold_first``: the gold draw came
+        up for an annotator)."""
+        if stage == "annotate":
+            if self._calibrating(who):
+                return [dict(gold=True, calibration=True)]
+            return ([dict(gold=True, calibration=False)] if gold_first else []) + [dict(gold=False)]
+        if stage == "review":
+            # hidden gold reviews (``gold.GoldKeeper``) wait beside ordinary reviews and look
+            # like them; nobody reviews a copy of their own gold submission
+            return [{}]  # gold or not
+        return [dict(gold=False)]
+
+    def _open_slots(
+        self,
+        uow: UnitOfWork,
+        who: Principal,
+        stage: str,
+        pools: list[dict[str, bool]],
+        lock: bool,
+    ) -> Iterator[tuple[TaskRecord, int]]:
+        """The tasks of ``pools`` that ``who`` may take at ``stage``, most urgent first, each
+        with its free slot; ``lock`` (PostgreSQL): take each candidate row ``FOR UPDATE SKIP
+        LOCKED`` so concurrent callers do not even collide."""
         # independence: an annotator labels a task once; nobody reviews or adjudicates their
         # own labels (a reviewer may see the same task again after the annotator's fix)
         touched = uow.assignments.tasks_touched_by(
             who.name, None if stage == "annotate" else "annotate"
         )
-        pools: list[dict[str, bool]]
-        if stage == "annotate":
-            gold_first = self._calibrating(who) or self._rng.random() < self._config.gold_share
-            pools = (
-                [dict(gold=True, calibration=True)]
-                if self._calibrating(who)
-                else ([dict(gold=True, calibration=False)] if gold_first else [])
-                + [dict(gold=False)]
-            )
-        elif stage == "review":
-            # hidden gold reviews (``gold.GoldKeeper``) wait beside ordinary reviews and look
-            # like them; nobody reviews a copy of their own gold submission
-            pools = [{}]  # gold or not
-        else:
-            pools = [dict(gold=False)]
-        skip_locked = self._db.dialect == "postgresql"
         for pool in pools:
             for task in uow.tasks.candidates(stage, limit=200, **pool):
                 if task.id in touched or (stage == "review" and self._own(uow, task, who)):
                     continue
-                if skip_locked:
+                if lock:
                     locked = uow.tasks.candidates_by_id(task.id, stage)
                     if locked is None:
                         continue  # another transaction holds it
                     task = locked
                 slot = self._free_slot(uow, task, stage)
-                if slot is None:
-                    continue
-                assignment = uow.assignments.add(
-                    task.id, stage, task.round, slot, who.name, now, expires
-                )
-                self._audit(uow, assignment, "lease.granted", now)
-                return self.lease_of(uow, assignment)
-        return None
+                if slot is not None:
+                    yield task, slot
 
-    def _resume_released(self, uow: UnitOfWork, who: Principal, stage: str) -> Lease | None:
-        """The person's latest given-back assignment at ``stage``, active again, if its task
-        still waits at that stage and round and nobody holds its slot; else None."""
-        now = self._clock()
+    def _resumable(self, uow: UnitOfWork, who: Principal, stage: str) -> AssignmentRecord | None:
+        """The person's latest given-back assignment at ``stage`` whose task still waits at
+        that stage and round with its slot free; else None."""
         for paused in reversed(uow.assignments.of_user(who.name, ("released",))):
             if paused.stage != stage:
                 continue
@@ -212,12 +252,21 @@ class WorkQueue:
                 a.slot == paused.slot for a in uow.assignments.holding(task.id, stage, task.round)
             ):
                 continue  # someone else took the slot: the task is theirs now
-            leased = uow.assignments.update(
-                paused.id, state="active", leased_at=now, lease_expires_at=now + self.lease_time
-            )
-            self._audit(uow, leased, "lease.resumed", now)
-            return self.lease_of(uow, leased)
+            return paused
         return None
+
+    def _resume_released(self, uow: UnitOfWork, who: Principal, stage: str) -> Lease | None:
+        """The person's latest given-back assignment at ``stage``, active again, if its task
+        still waits at that stage and round and nobody holds its slot; else None."""
+        now = self._clock()
+        paused = self._resumable(uow, who, stage)
+        if paused is None:
+            return None
+        leased = uow.assignments.update(
+            paused.id, state="active", leased_at=now, lease_expires_at=now + self.lease_time
+        )
+        self._audit(uow, leased, "lease.resumed", now)
+        return self.lease_of(uow, leased)
 
     def _own(self, uow: UnitOfWork, task: TaskRecord, who: Principal) -> bool:
         """Whether the labels under review in ``task`` are ``who``'s own (a hidden gold review

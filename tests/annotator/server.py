@@ -27,7 +27,7 @@ import numpy.typing as npt
 from backend.config import load_config
 from backend.ingest.service import blob_key_for
 from backend.metadata.records import DetectionRecord, FrameRecord
-from backend.wiring import build_backend
+from backend.wiring import Backend, build_backend
 from core.formats.codec import encode_frame
 from tests.backend.annotation.world import CAR, PEDESTRIAN, cloud
 
@@ -78,6 +78,7 @@ def _prepare(
     people: dict[str, str],
     points: npt.NDArray[np.float32] | None,
     detections: Sequence[Detection],
+    tasks: int,
 ) -> str:
     backend = build_backend(load_config(config_path))
     try:
@@ -88,40 +89,56 @@ def _prepare(
         backend.add_vehicle("car-1")
         if points is None:
             points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
-        payload = encode_frame(points)
-        frame_id = hashlib.sha256(payload).hexdigest()
-        key = blob_key_for(frame_id)
-        backend.blobs.put(key, payload)
-        record = FrameRecord(
-            id=frame_id,
-            vehicle="car-1",
-            captured_at_ns=1_764_576_000_000_000_000,
-            received_at=datetime.now(UTC) - timedelta(seconds=60),
-            pose={"x": 100.0, "y": 5.0, "z": 0.0, "roll": 0.0, "pitch": 0.0, "yaw": 0.0},
-            sensor_name="hdl64",
-            sensor_beams=64,
-            sensor_max_range_m=120.0,
-            model_version="baseline-test",
-            frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
-            rules_fired=["novel_object"],
-            priority=1.0,
-            blob_key=key,
-            payload_size=len(payload),
-            num_points=int(points.shape[0]),
-            encoding="ENCODING_LOSSLESS",
-            quantization_step_m=0.0,
-            detections=[
-                DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
-                for name, score, box in detections
-            ],
-        )
-        with backend.db.transaction("store the test frame") as uow:
-            uow.frames.add(record)
+        first = ""
+        for copy in range(tasks):
+            # each task its own frame: ten minutes apart (not one sequence), its last point
+            # moved by a millimetre per copy (a frame's id is the hash of its payload)
+            frame = points.copy()
+            frame[-1, 0] += 1e-3 * copy
+            stored = _store(backend, frame, detections, copy)
+            first = first or stored
         created = backend.annotation.builder.sync(settle=False).created
-        assert len(created) == 1, f"expected one task, got {created}"
-        return frame_id
+        assert len(created) == tasks, f"expected {tasks} tasks, got {created}"
+        return first
     finally:
         backend.close()
+
+
+def _store(
+    backend: Backend, points: npt.NDArray[np.float32], detections: Sequence[Detection], copy: int
+) -> str:
+    """Store one frame as ingest would (captured ``copy`` times ten minutes after the first);
+    returns its id."""
+    payload = encode_frame(points)
+    frame_id = hashlib.sha256(payload).hexdigest()
+    key = blob_key_for(frame_id)
+    backend.blobs.put(key, payload)
+    record = FrameRecord(
+        id=frame_id,
+        vehicle="car-1",
+        captured_at_ns=1_764_576_000_000_000_000 + copy * 600_000_000_000,
+        received_at=datetime.now(UTC) - timedelta(seconds=60),
+        pose={"x": 100.0, "y": 5.0, "z": 0.0, "roll": 0.0, "pitch": 0.0, "yaw": 0.0},
+        sensor_name="hdl64",
+        sensor_beams=64,
+        sensor_max_range_m=120.0,
+        model_version="baseline-test",
+        frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
+        rules_fired=["novel_object"],
+        priority=1.0,
+        blob_key=key,
+        payload_size=len(payload),
+        num_points=int(points.shape[0]),
+        encoding="ENCODING_LOSSLESS",
+        quantization_step_m=0.0,
+        detections=[
+            DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
+            for name, score, box in detections
+        ],
+    )
+    with backend.db.transaction("store the test frame") as uow:
+        uow.frames.add(record)
+    return frame_id
 
 
 @contextmanager
@@ -132,10 +149,14 @@ def running_backend(
     lease_s: float = 900.0,
     points: npt.NDArray[np.float32] | None = None,
     detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
+    tasks: int = 1,
+    overlap: int = 1,
 ) -> Iterator[RunningBackend]:
-    """``longtail backend serve`` on loopback with one labelling task waiting (leases of
-    ``lease_s`` seconds): a frame of ``points`` (default: the car and the pedestrian of the
-    module docstring) with the vehicle's ``detections`` as pre-labels."""
+    """``longtail backend serve`` on loopback with ``tasks`` labelling tasks waiting (leases of
+    ``lease_s`` seconds), each a frame of ``points`` (default: the car and the pedestrian of the
+    module docstring) with the vehicle's ``detections`` as pre-labels; ``frame_id`` is the
+    first task's frame. ``overlap`` > 1: every task goes to that many annotators (tier 3), and
+    any disagreement at all sends it to the senior panel (what the adjudication view shows)."""
     assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
     api_port = free_port()
     config = tmp_path / "backend.toml"
@@ -145,9 +166,14 @@ def running_backend(
         f'[metadata]\nurl = "sqlite:///{tmp_path / "meta.db"}"\n'
         "[annotation]\ngold_share = 0.0\nspot_check_share = 0.0\nsettle_s = 0.0\nseed = 1\n"
         f"calibration_tasks = 0\nlease_s = {lease_s}\n"
-        "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
+        + (
+            "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
+            if overlap == 1
+            else f'rules = [{{ name = "overlap", when = "priority >= 0", tier = 3, overlap = {overlap} }}]\n'
+            "min_agreement = 1.0\n"
+        )
     )
-    frame_id = _prepare(config, people, points, detections)
+    frame_id = _prepare(config, people, points, detections, tasks)
     with serve_backend(config, api_port, tmp_path / "backend.log") as url:
         yield RunningBackend(url, frame_id, tmp_path / "backend.log", config)
 

@@ -2,6 +2,7 @@
 // OpenAPI schema (schema.d.ts, from openapi.json; `make api-client` regenerates both and a test
 // fails when they are stale). Every call carries the person's bearer token.
 import createClient, { type Middleware } from "openapi-fetch";
+import { readLod } from "../lod";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -73,7 +74,7 @@ export async function me(): Promise<Me> {
 
 /** The caller's next task at `stage`, or null when nothing is waiting (204, with the reason). */
 export async function nextTask(
-  stage: "annotate" | "review",
+  stage: "annotate" | "review" | "adjudicate",
 ): Promise<{ lease: Lease | null; reason: string }> {
   const result = await api.POST("/work/next", { params: { query: { stage } } });
   if (result.response.status === 204) {
@@ -96,6 +97,39 @@ export async function framePoints(assignmentId: number, frameId: string): Promis
   });
   const buffer = ok(result) as unknown as ArrayBuffer;
   return new Float32Array(buffer);
+}
+
+/** A frame's points coarse level first (`encoding=lod`, see lod.ts): `onCoarse` gets a
+ * spatially even subset while the rest streams in; resolves with every point in the frame's
+ * order (little-endian float32 (N, 4), as `framePoints`). */
+export async function framePointsLod(
+  assignmentId: number,
+  frameId: string,
+  onCoarse?: (coarse: Float32Array) => void,
+): Promise<Float32Array> {
+  const result = await api.GET("/work/{assignment_id}/frames/{frame_id}/points", {
+    params: { path: { assignment_id: assignmentId, frame_id: frameId }, query: { encoding: "lod" } },
+    parseAs: "stream",
+  });
+  return readLod(ok(result) as unknown as ReadableStream<Uint8Array>, onCoarse);
+}
+
+/** The task the person will most likely get after `assignmentId` (a guess, not a lease), or
+ * null when nothing else waits for them. */
+export async function upcoming(assignmentId: number): Promise<Schemas["UpcomingOut"] | null> {
+  const result = await api.GET("/work/{assignment_id}/upcoming", {
+    params: { path: { assignment_id: assignmentId } },
+  });
+  return result.response.status === 204 ? null : ok(result);
+}
+
+/** A frame of the upcoming task's points (coarse-first form, read to the end). */
+export async function upcomingPoints(assignmentId: number, frameId: string): Promise<Float32Array> {
+  const result = await api.GET("/work/{assignment_id}/upcoming/frames/{frame_id}/points", {
+    params: { path: { assignment_id: assignmentId, frame_id: frameId }, query: { encoding: "lod" } },
+    parseAs: "stream",
+  });
+  return readLod(ok(result) as unknown as ReadableStream<Uint8Array>);
 }
 
 /** What the segmentation tools select by, per point of a frame: height above the estimated
@@ -192,6 +226,29 @@ export async function review(
 ): Promise<Schemas["OutcomeOut"]> {
   return ok(
     await api.POST("/work/{assignment_id}/review", {
+      params: { path: { assignment_id: assignmentId } },
+      body,
+    }),
+  );
+}
+
+/** The other annotators' label sets of an overlap task, each box with its agreement with the
+ * labels being judged (empty for a one-annotator task). */
+export async function agreement(assignmentId: number): Promise<Schemas["AgreementOut"][]> {
+  return ok(
+    await api.GET("/work/{assignment_id}/agreement", {
+      params: { path: { assignment_id: assignmentId } },
+    }),
+  );
+}
+
+/** The senior panel closes an escalated task: accept a label set (or give its own labels). */
+export async function adjudicate(
+  assignmentId: number,
+  body: Schemas["AdjudicationIn"],
+): Promise<Schemas["OutcomeOut"]> {
+  return ok(
+    await api.POST("/work/{assignment_id}/adjudicate", {
       params: { path: { assignment_id: assignmentId } },
       body,
     }),

@@ -310,6 +310,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/work/{assignment_id}/agreement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Agreement
+         * @description For review and adjudication: every other annotator's label set of the task (the overlap
+         *     annotators beside the set being judged), each box with how it agrees with the judged set
+         *     (``backend.annotation.box_agreement``: the project's matcher at the configured IoU
+         *     thresholds); empty when there are none (a one-annotator task) or while annotating.
+         */
+        get: operations["agreement_work__assignment_id__agreement_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/work/{assignment_id}/frames/{frame_id}/points": {
         parameters: {
             query?: never;
@@ -320,9 +343,55 @@ export interface paths {
         /**
          * Points
          * @description A frame of the leased task: ``f32`` raw little-endian float32 (N, 4) x, y, z, intensity
-         *     in the sensor frame (metres, intensity 0..1), or ``codec`` the stored Longtail payload.
+         *     in the sensor frame (metres, intensity 0..1); ``lod`` the same points coarse level first
+         *     (``backend.annotation.lod``: the page draws a spatially even subset while the rest
+         *     arrives, then restores the frame's order); ``codec`` the stored Longtail payload.
          */
         get: operations["points_work__assignment_id__frames__frame_id__points_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/work/{assignment_id}/upcoming": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Upcoming
+         * @description The task the caller will most likely get after this assignment, at its stage, for the
+         *     tool to fetch its key frame in the background (``.../upcoming/frames/{frame}/points``); a
+         *     guess, never a lease: someone else may take it first, and a random gold task may come
+         *     instead. 204 when the queue has nothing else for them.
+         */
+        get: operations["upcoming_work__assignment_id__upcoming_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/work/{assignment_id}/upcoming/frames/{frame_id}/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Upcoming Points
+         * @description A frame of the caller's upcoming task (``/upcoming``), as ``.../frames/{frame}/points``
+         *     sends it; 404 when the frame is not (or no longer) a frame of that task.
+         */
+        get: operations["upcoming_points_work__assignment_id__upcoming_frames__frame_id__points_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1437,6 +1506,20 @@ export interface components {
             comment: string;
         };
         /**
+         * AgreementOut
+         * @description Another annotator's label set of an overlap task, box by box against the judged set.
+         */
+        AgreementOut: {
+            /** Label Set Id */
+            label_set_id: number;
+            /** Author */
+            author: string;
+            /** Source */
+            source: string;
+            /** Boxes */
+            boxes: components["schemas"]["BoxAgreementOut"][];
+        };
+        /**
          * AgreementPointOut
          * @description One window of the overlap annotations' class agreement (Krippendorff's alpha).
          */
@@ -1518,6 +1601,29 @@ export interface components {
             before: string;
             /** After */
             after: string;
+        };
+        /**
+         * BoxAgreementOut
+         * @description One box of another annotator and how it agrees with the labels being judged
+         *     (``backend.annotation.box_agreement``).
+         */
+        BoxAgreementOut: {
+            /** Box Id */
+            box_id: string;
+            /** Frame Id */
+            frame_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "agree" | "class" | "low_iou" | "unmatched";
+            /**
+             * Iou
+             * @description with the matched box, else the best with any judged box
+             */
+            iou: number;
+            /** Matched Box Id */
+            matched_box_id: string | null;
         };
         /**
          * BoxIn
@@ -3752,6 +3858,21 @@ export interface components {
             running: components["schemas"]["TrainingRunOut"] | null;
             last_run: components["schemas"]["TrainingRunOut"] | null;
         };
+        /**
+         * UpcomingOut
+         * @description The task a person will most likely get next (a guess for prefetching, not a lease).
+         */
+        UpcomingOut: {
+            /** Task Id */
+            task_id: number;
+            /**
+             * Key Frame Id
+             * @description the frame the task is about
+             */
+            key_frame_id: string;
+            /** Frame Ids */
+            frame_ids: string[];
+        };
         /** UserIn */
         UserIn: {
             /** Name */
@@ -4764,10 +4885,163 @@ export interface operations {
             };
         };
     };
+    agreement_work__assignment_id__agreement_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgreementOut"][];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
     points_work__assignment_id__frames__frame_id__points_get: {
         parameters: {
             query?: {
-                encoding?: "f32" | "codec";
+                encoding?: "f32" | "lod" | "codec";
+            };
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+                frame_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    upcoming_work__assignment_id__upcoming_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the assignment's id */
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpcomingOut"];
+                };
+            };
+            /** @description a field breaks a rule, or the request does not fit the schema */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"] | components["schemas"]["ValidationErrorOut"];
+                };
+            };
+            /** @description a store is unreachable; try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description refused: the detail names what is wrong */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    upcoming_points_work__assignment_id__upcoming_frames__frame_id__points_get: {
+        parameters: {
+            query?: {
+                encoding?: "f32" | "lod" | "codec";
             };
             header?: never;
             path: {

@@ -1,6 +1,8 @@
 """Work: ``POST /work/next`` leases a task; ``/work/{assignment}`` reads it, saves labels
 (versioned: 409 on a stale base), submits, renews or releases the lease, reviews and
-adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary,
+adjudicates; ``/work/{assignment}/frames/{frame}/points`` sends the frame's points as binary (coarse level
+first with ``encoding=lod``), ``/work/{assignment}/upcoming`` names the task the person will
+most likely get next and sends its frames' points the same way (for the tool to prefetch),
 ``.../structure`` each point's height above the ground and cluster (binary), ``/work/{assignment}/fit``
 fits a box to the points inside a rough one (the labelling tool's auto-fit, on the vehicle's own
 box fitter) and ``/work/{assignment}/inside`` lists the points inside a box (binary)."""
@@ -14,11 +16,17 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from backend.annotation.autofit import fit_box
+from backend.annotation.box_agreement import box_agreement
+from backend.annotation.lod import encode_lod
+from backend.annotation.ontology import Ontology
+from backend.annotation.qa_adapter import settings_for
 from backend.annotation.structure import point_structure, points_inside
 from backend.annotation.workflow import BoxVerdict
 from backend.api.deps import AnnotationDep, AssignmentId, CurrentUser, ServicesDep, require
 from backend.api.schemas.annotation import (
     AdjudicationIn,
+    AgreementOut,
+    BoxAgreementOut,
     FitIn,
     FitOut,
     InsideIn,
@@ -28,10 +36,11 @@ from backend.api.schemas.annotation import (
     SavedOut,
     SaveIn,
     SubmitIn,
+    UpcomingOut,
 )
 from backend.auth.people import Principal
 from backend.auth.roles import Permission
-from backend.errors import NotFoundError
+from backend.errors import NotFoundError, UnavailableError
 from backend.metadata.records import FrameRecord
 from core.formats.codec import decode_frame
 
@@ -134,6 +143,33 @@ def adjudicate(
     return OutcomeOut(**outcome.__dict__)
 
 
+@router.get("/{assignment_id}/agreement", response_model=list[AgreementOut])
+def agreement(
+    assignment_id: AssignmentId, who: CurrentUser, services: ServicesDep
+) -> list[AgreementOut]:
+    """For review and adjudication: every other annotator's label set of the task (the overlap
+    annotators beside the set being judged), each box with how it agrees with the judged set
+    (``backend.annotation.box_agreement``: the project's matcher at the configured IoU
+    thresholds); empty when there are none (a one-annotator task) or while annotating."""
+    view = services.annotation.editor.view(who, assignment_id)
+    if view.working is None:
+        return []
+    settings = settings_for(Ontology.from_document(view.ontology), services.config.annotation)
+    return [
+        AgreementOut(
+            label_set_id=other.id,
+            author=other.author,
+            source=other.source,
+            boxes=[
+                BoxAgreementOut(**vars(found))
+                for found in box_agreement(other.content, view.working.content, settings)
+            ],
+        )
+        for other in view.others
+        if other.source == "annotator"
+    ]
+
+
 def _leased_frame(
     services: ServicesDep, who: Principal, assignment_id: int, frame_id: str
 ) -> FrameRecord:
@@ -154,21 +190,70 @@ def points(
     frame_id: str,
     who: CurrentUser,
     services: ServicesDep,
-    encoding: Literal["f32", "codec"] = "f32",
+    encoding: Literal["f32", "lod", "codec"] = "f32",
 ) -> Response:
     """A frame of the leased task: ``f32`` raw little-endian float32 (N, 4) x, y, z, intensity
-    in the sensor frame (metres, intensity 0..1), or ``codec`` the stored Longtail payload."""
+    in the sensor frame (metres, intensity 0..1); ``lod`` the same points coarse level first
+    (``backend.annotation.lod``: the page draws a spatially even subset while the rest
+    arrives, then restores the frame's order); ``codec`` the stored Longtail payload."""
     frame = _leased_frame(services, who, assignment_id, frame_id)
+    return _points_response(services, frame, encoding)
+
+
+def _points_response(
+    services: ServicesDep, frame: FrameRecord, encoding: Literal["f32", "lod", "codec"]
+) -> Response:
     payload = services.blobs.get(frame.blob_key)
     headers = {"X-Longtail-Points": str(frame.num_points), "Cache-Control": "private, max-age=3600"}
     if encoding == "codec":
         return Response(payload, media_type="application/octet-stream", headers=headers)
-    cloud = decode_frame(payload, source=f"frame {frame_id}")
-    return Response(
-        np.ascontiguousarray(cloud, dtype="<f4").tobytes(),
-        media_type="application/octet-stream",
-        headers=headers,
+    cloud = np.ascontiguousarray(decode_frame(payload, source=f"frame {frame.id}"), dtype="<f4")
+    body = encode_lod(cloud) if encoding == "lod" else cloud.tobytes()
+    return Response(body, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/{assignment_id}/upcoming", response_model=UpcomingOut)
+def upcoming(
+    assignment_id: AssignmentId, who: CurrentUser, annotation: AnnotationDep
+) -> UpcomingOut:
+    """The task the caller will most likely get after this assignment, at its stage, for the
+    tool to fetch its key frame in the background (``.../upcoming/frames/{frame}/points``); a
+    guess, never a lease: someone else may take it first, and a random gold task may come
+    instead. 204 when the queue has nothing else for them."""
+    task = annotation.queue.upcoming(who, assignment_id)
+    if task is None:
+        raise UnavailableError(
+            f"nothing else is waiting for {who.name} after assignment {assignment_id}"
+        )
+    return UpcomingOut(
+        task_id=task.id, key_frame_id=task.key_frame_id, frame_ids=list(task.frame_ids)
     )
+
+
+@router.get(
+    "/{assignment_id}/upcoming/frames/{frame_id}/points",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def upcoming_points(
+    assignment_id: AssignmentId,
+    frame_id: str,
+    who: CurrentUser,
+    services: ServicesDep,
+    encoding: Literal["f32", "lod", "codec"] = "lod",
+) -> Response:
+    """A frame of the caller's upcoming task (``/upcoming``), as ``.../frames/{frame}/points``
+    sends it; 404 when the frame is not (or no longer) a frame of that task."""
+    task = services.annotation.queue.upcoming(who, assignment_id)
+    if task is None or frame_id not in task.frame_ids:
+        raise NotFoundError(
+            f"frame {frame_id!r} is not a frame of the task after assignment {assignment_id}"
+        )
+    with services.db.transaction(f"read frame {frame_id}") as uow:
+        frame = uow.frames.get(frame_id)
+    if frame is None:
+        raise NotFoundError(f"no frame with id {frame_id!r}")
+    return _points_response(services, frame, encoding)
 
 
 @router.post("/{assignment_id}/fit", response_model=FitOut)

@@ -118,6 +118,34 @@ class FitOut(BaseModel):
     num_points: int
 
 
+class UpcomingOut(BaseModel):
+    """The task a person will most likely get next (a guess for prefetching, not a lease)."""
+
+    task_id: int
+    key_frame_id: str = Field(description="the frame the task is about")
+    frame_ids: list[str]
+
+
+class BoxAgreementOut(BaseModel):
+    """One box of another annotator and how it agrees with the labels being judged
+    (``backend.annotation.box_agreement``)."""
+
+    box_id: str
+    frame_id: str
+    status: Literal["agree", "class", "low_iou", "unmatched"]
+    iou: float = Field(description="with the matched box, else the best with any judged box")
+    matched_box_id: str | None
+
+
+class AgreementOut(BaseModel):
+    """Another annotator's label set of an overlap task, box by box against the judged set."""
+
+    label_set_id: int
+    author: str
+    source: str
+    boxes: list[BoxAgreementOut]
+
+
 class SavedOut(BaseModel):
     label_set_id: int
     version: int
