@@ -1,5 +1,5 @@
 """The pages' own pure code (box-frame maths for the mouse, undo/redo, the shortcut table, point
-selection, the point-label codec, the safety case's graph layout, the dashboards' number formats
+selection, the point-label codec, the sequence geometry (poses, interpolation, propagation), the safety case's graph layout, the dashboards' number formats
 and the SOTIF page's grouping) under Node's test runner: ``npm test`` in ``annotator/``
 (annotator/tests/*.test.ts)."""
 
@@ -20,4 +20,4 @@ def test_the_javascript_unit_tests_pass() -> None:
         [npm, "test", "--silent"], cwd=APP, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    assert "# fail 0" in run.stdout and "# pass 20" in run.stdout, run.stdout[-2000:]
+    assert "# fail 0" in run.stdout and "# pass 28" in run.stdout, run.stdout[-2000:]
