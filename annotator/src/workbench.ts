@@ -139,6 +139,7 @@ export abstract class Workbench {
       if (same) this.state.select({ layer: "labels", id: same.id });
       this.frameShown();
       this.showTaskLine();
+      document.body.dataset.frame = frameId; // the frame on screen, for tests
     })().finally(() => (this.switching = null));
     return this.switching;
   }
@@ -175,6 +176,7 @@ export abstract class Workbench {
     this.scheduleRenew();
     this.renderHelp();
     this.redraw();
+    document.body.dataset.frame = this.frameId;
     document.body.dataset.ready = "1";
   }
 

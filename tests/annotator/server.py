@@ -5,6 +5,7 @@ and the vehicle's detections, tasks), then ``longtail backend serve`` runs as a 
 the same SQLite file and blob folder, and the tests drive the built app at ``/app`` through
 headless Chromium. Ground truth: the frame holds a car at :data:`CAR` that the vehicle missed
 (the annotator draws it) and a pedestrian it found with low confidence (the pre-label).
+Sequence tests pass their own frames (:class:`StoredFrame`: a key frame and its context frames).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,10 +25,11 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from backend.annotation.builder import CONTEXT_PREFIX
 from backend.config import load_config
 from backend.ingest.service import blob_key_for
 from backend.metadata.records import DetectionRecord, FrameRecord
-from backend.wiring import build_backend
+from backend.wiring import Backend, build_backend
 from core.formats.codec import encode_frame
 from tests.backend.annotation.world import CAR, PEDESTRIAN, cloud
 
@@ -55,6 +57,8 @@ class RunningBackend:
     frame_id: str
     log: Path
     config: Path
+    #: every stored frame's id, in the order they were given
+    frame_ids: list[str] = field(default_factory=list)
 
     def token(self, name: str) -> str:
         response = httpx.post(
@@ -72,13 +76,24 @@ class RunningBackend:
 #: a detection of the vehicle's model: (class, confidence, box)
 Detection = tuple[str, float, tuple[float, float, float, float, float, float, float]]
 
+#: when the default test frame was captured (Unix epoch nanoseconds)
+CAPTURED_AT_NS = 1_764_576_000_000_000_000
 
-def _prepare(
-    config_path: Path,
-    people: dict[str, str],
-    points: npt.NDArray[np.float32] | None,
-    detections: Sequence[Detection],
-) -> str:
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """A frame the vehicle uploaded: points (N, 4) in the sensor frame, capture time, the
+    sensor's pose in the world (x, y, z m; roll, pitch, yaw rad), the trigger rules that fired
+    (``context:...`` only: a context frame) and the vehicle's detections."""
+
+    points: npt.NDArray[np.float32]
+    captured_at_ns: int = CAPTURED_AT_NS
+    pose: tuple[float, float, float, float, float, float] = (100.0, 5.0, 0.0, 0.0, 0.0, 0.0)
+    rules_fired: tuple[str, ...] = ("novel_object",)
+    detections: Sequence[Detection] = ()
+
+
+def _prepare(config_path: Path, people: dict[str, str], frames: Sequence[StoredFrame]) -> list[str]:
     backend = build_backend(load_config(config_path))
     try:
         for name, role in people.items():
@@ -86,42 +101,46 @@ def _prepare(
             with backend.db.transaction("calibrate") as uow:
                 uow.people.set_calibration(name, "passed")
         backend.add_vehicle("car-1")
-        if points is None:
-            points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
-        payload = encode_frame(points)
-        frame_id = hashlib.sha256(payload).hexdigest()
-        key = blob_key_for(frame_id)
-        backend.blobs.put(key, payload)
-        record = FrameRecord(
-            id=frame_id,
-            vehicle="car-1",
-            captured_at_ns=1_764_576_000_000_000_000,
-            received_at=datetime.now(UTC) - timedelta(seconds=60),
-            pose={"x": 100.0, "y": 5.0, "z": 0.0, "roll": 0.0, "pitch": 0.0, "yaw": 0.0},
-            sensor_name="hdl64",
-            sensor_beams=64,
-            sensor_max_range_m=120.0,
-            model_version="baseline-test",
-            frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
-            rules_fired=["novel_object"],
-            priority=1.0,
-            blob_key=key,
-            payload_size=len(payload),
-            num_points=int(points.shape[0]),
-            encoding="ENCODING_LOSSLESS",
-            quantization_step_m=0.0,
-            detections=[
-                DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
-                for name, score, box in detections
-            ],
-        )
-        with backend.db.transaction("store the test frame") as uow:
-            uow.frames.add(record)
+        ids = [_store(backend, frame) for frame in frames]
         created = backend.annotation.builder.sync(settle=False).created
         assert len(created) == 1, f"expected one task, got {created}"
-        return frame_id
+        return ids
     finally:
         backend.close()
+
+
+def _store(backend: Backend, frame: StoredFrame) -> str:
+    """Store one frame (payload and record) as the ingest service would; its id."""
+    payload = encode_frame(frame.points)
+    frame_id = hashlib.sha256(payload).hexdigest()
+    key = blob_key_for(frame_id)
+    backend.blobs.put(key, payload)
+    record = FrameRecord(
+        id=frame_id,
+        vehicle="car-1",
+        captured_at_ns=frame.captured_at_ns,
+        received_at=datetime.now(UTC) - timedelta(seconds=60),
+        pose=dict(zip(("x", "y", "z", "roll", "pitch", "yaw"), frame.pose, strict=True)),
+        sensor_name="hdl64",
+        sensor_beams=64,
+        sensor_max_range_m=120.0,
+        model_version="baseline-test",
+        frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
+        rules_fired=list(frame.rules_fired),
+        priority=1.0,
+        blob_key=key,
+        payload_size=len(payload),
+        num_points=int(frame.points.shape[0]),
+        encoding="ENCODING_LOSSLESS",
+        quantization_step_m=0.0,
+        detections=[
+            DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
+            for name, score, box in frame.detections
+        ],
+    )
+    with backend.db.transaction("store a test frame") as uow:
+        uow.frames.add(record)
+    return frame_id
 
 
 @contextmanager
@@ -132,10 +151,12 @@ def running_backend(
     lease_s: float = 900.0,
     points: npt.NDArray[np.float32] | None = None,
     detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
+    sequence: Sequence[StoredFrame] = (),
 ) -> Iterator[RunningBackend]:
     """``longtail backend serve`` on loopback with one labelling task waiting (leases of
     ``lease_s`` seconds): a frame of ``points`` (default: the car and the pedestrian of the
-    module docstring) with the vehicle's ``detections`` as pre-labels."""
+    module docstring) with the vehicle's ``detections`` as pre-labels, or the frames of
+    ``sequence`` (``frame_id`` is then its key frame's)."""
     assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
     api_port = free_port()
     config = tmp_path / "backend.toml"
@@ -147,9 +168,18 @@ def running_backend(
         f"calibration_tasks = 0\nlease_s = {lease_s}\n"
         "rules = []\n"  # every task at the default tier 2: one annotator, then one reviewer
     )
-    frame_id = _prepare(config, people, points, detections)
+    if not sequence:
+        default = cloud(7, [CAR, PEDESTRIAN], per_box=400) if points is None else points
+        sequence = [StoredFrame(default, detections=detections)]
+    ids = _prepare(config, people, sequence)
+    key = next(i for i, f in zip(ids, sequence, strict=True) if not is_context_rules(f))
     with serve_backend(config, api_port, tmp_path / "backend.log") as url:
-        yield RunningBackend(url, frame_id, tmp_path / "backend.log", config)
+        yield RunningBackend(url, key, tmp_path / "backend.log", config, ids)
+
+
+def is_context_rules(frame: StoredFrame) -> bool:
+    """Whether only ``context:`` rules fired on ``frame`` (it joins a key frame's task)."""
+    return all(r.startswith(CONTEXT_PREFIX) for r in frame.rules_fired)
 
 
 @contextmanager
