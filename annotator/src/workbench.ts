@@ -67,6 +67,8 @@ export abstract class Workbench {
   /** the points of the frames shown so far (float32 (N, 4), sensor frame) */
   private readonly pointCache = new Map<string, Float32Array>();
   private switching: Promise<void> | null = null;
+  /** the frame a switch under way goes to */
+  private pendingFrame: string | null = null;
   /** the pre-labels of the frame being edited, uncertain first */
   prelabels: BoxLabel[] = [];
   classes: string[];
@@ -125,22 +127,28 @@ export abstract class Workbench {
   showFrame(frameId: string): Promise<void> {
     if (this.switching) return this.switching.then(() => this.showFrame(frameId));
     if (frameId === this.frameId || !this.frames.some((f) => f.id === frameId)) return Promise.resolve();
-    const track = this.followedTrack;
+    this.pendingFrame = frameId;
     this.switching = (async () => {
-      const labels = await this.pointLabelsOfEveryFrame();
       const points = await this.pointsOf(frameId);
+      const labels = await this.pointLabelsOfEveryFrame();
+      const words = await this.decodedWords(labels[frameId], points.length / 4);
+      // from here on nothing waits: a save never sees one frame's words under another's id
+      const track = this.followedTrack;
       this.frameId = frameId;
       this.points = points;
       this.views.setPoints(points);
       this.framePrelabels();
-      await this.loadPointLabels({ points: labels });
+      this.takePointLabels(labels, words);
       this.state.setFrame(frameId);
       const same = track === null ? undefined : this.state.boxes.find((b) => b.track_id === track);
       if (same) this.state.select({ layer: "labels", id: same.id });
       this.frameShown();
       this.showTaskLine();
       document.body.dataset.frame = frameId; // the frame on screen, for tests
-    })().finally(() => (this.switching = null));
+    })().finally(() => {
+      this.switching = null;
+      this.pendingFrame = null;
+    });
     return this.switching;
   }
 
@@ -149,7 +157,8 @@ export abstract class Workbench {
 
   /** Step `step` frames along the sequence (clamped at its ends). */
   stepFrame(step: number): Promise<void> {
-    const at = this.frames.findIndex((f) => f.id === this.frameId);
+    // from the frame on its way (two quick presses step twice)
+    const at = this.frames.findIndex((f) => f.id === (this.pendingFrame ?? this.frameId));
     const next = this.frames[Math.min(this.frames.length - 1, Math.max(0, at + step))];
     return this.showFrame(next.id);
   }
@@ -184,18 +193,29 @@ export abstract class Workbench {
    * the other frames' point labels are kept as they are, to be saved back unchanged. */
   async loadPointLabels(labels: Record<string, unknown> | undefined): Promise<void> {
     const all = { ...((labels?.points ?? {}) as Record<string, EncodedPoints>) };
-    const encoded = all[this.frameId];
-    delete all[this.frameId];
-    this.otherFramePoints = all;
-    this.loadedPoints = encoded;
-    const n = this.points.length / 4;
-    this.hasPointLabels = encoded !== undefined;
+    this.takePointLabels(all, await this.decodedWords(all[this.frameId], this.points.length / 4));
+  }
+
+  /** A frame's label words from their encoded form (none, or unreadable: all unlabelled). */
+  private async decodedWords(encoded: EncodedPoints | undefined, n: number): Promise<Uint32Array> {
     try {
-      this.words = encoded ? await decodeWords(encoded, n) : new Uint32Array(n);
+      return encoded ? await decodeWords(encoded, n) : new Uint32Array(n);
     } catch (err) {
-      this.words = new Uint32Array(n);
       this.flash(`the point labels could not be read: ${String(err)}`, true);
+      return new Uint32Array(n);
     }
+  }
+
+  /** Take `words` as this frame's point labels and keep every frame's encoded ones in `all`
+   * (this frame's as loaded, the others' to be saved back as they are). */
+  private takePointLabels(all: Record<string, EncodedPoints>, words: Uint32Array): void {
+    const others = { ...all };
+    const encoded = others[this.frameId];
+    delete others[this.frameId];
+    this.otherFramePoints = others;
+    this.loadedPoints = encoded;
+    this.hasPointLabels = encoded !== undefined;
+    this.words = words;
     this.pointLabelsChanged();
   }
 
