@@ -207,6 +207,7 @@ export class BoxMouse {
       box: [(xa + xb) / 2, (ya + yb) / 2, zmin + DRAWN_HEIGHT_M / 2, xb - xa, yb - ya, DRAWN_HEIGHT_M, 0],
       attributes: {},
       score: null,
+      interpolated: false,
     };
   }
 }

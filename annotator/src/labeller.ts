@@ -1,8 +1,11 @@
 // The labelling view: draw, move, rotate, resize (boxmouse.ts) and classify boxes, auto-fit
 // them, take or dismiss pre-labels, paint point classes (painter.ts), undo/redo, autosave (409:
-// show the conflict, never overwrite), submit.
+// show the conflict, never overwrite), submit. In a sequence, boxes between keyframes are
+// interpolated (sequence.ts) and drawn dashed; `n` propagates a box to the next frame.
 import { ApiError, autoFit, readTask, submit, type BoxLabel, type Lease } from "./api/client";
+import type { EncodedPoints } from "./pointcodec";
 import { Painter, type PainterHost } from "./painter";
+import { propagate } from "./propagate";
 import { Saver } from "./saver";
 import {
   PRELABEL_COLOUR,
@@ -14,6 +17,7 @@ import {
 import type { Shortcut } from "./shortcuts";
 import { BoxMouse } from "./boxmouse";
 import { PerspHeading } from "./perspmouse";
+import { settleEdit } from "./sequence";
 import { wrapAngle } from "./state";
 import { $, Workbench, classColourIndex, el } from "./workbench";
 
@@ -37,12 +41,13 @@ export class Labeller extends Workbench implements PainterHost {
       this.views.setBoxes([...this.layers(), { box: drawn, style: { colour: SELECTED_COLOUR, dashed: true } }]),
     );
     this.saver = new Saver(lease.assignment_id, lease.working?.version ?? 0, async () => ({
-      boxes: this.state.boxes,
+      boxes: this.state.all(),
       points: await this.painter.labels(),
     }));
     this.dismissed = new Set(
       JSON.parse(localStorage.getItem(this.dismissKey) ?? "[]") as string[],
     );
+    this.state.normalise = settleEdit(this.frames);
     this.state.reset((lease.working?.labels.boxes ?? []) as BoxLabel[]);
     this.state.onChange((changed) => {
       if (changed && !this.dragging()) this.saver.touched();
@@ -64,6 +69,15 @@ export class Labeller extends Workbench implements PainterHost {
     const count = this.painter.labelled;
     document.body.dataset.labelled = String(count);
     $("labelled-count").textContent = `${count} of ${this.words.length} points have a class`;
+  }
+
+  protected override pointLabelsOfEveryFrame(): Promise<Record<string, EncodedPoints>> {
+    return this.painter.labels();
+  }
+
+  protected override frameShown(): void {
+    this.painter.reloaded();
+    void this.painter.loadStructure();
   }
 
   protected override cancelGesture(): boolean {
@@ -131,7 +145,7 @@ export class Labeller extends Workbench implements PainterHost {
             : rejected.has(box.id)
               ? REJECTED_COLOUR
               : classColour(classColourIndex(this.classes, box.class_name)),
-        dashed: false,
+        dashed: box.interpolated === true, // until edited: then it is a keyframe
       },
     }));
     const pre = this.openPrelabels().map((box) => ({
@@ -165,10 +179,11 @@ export class Labeller extends Workbench implements PainterHost {
         return el(
           "li",
           {
-            className: `${sel?.layer === "labels" && sel.id === b.id ? "selected" : ""} ${verdict ? "rejected" : ""}`,
+            className: `${sel?.layer === "labels" && sel.id === b.id ? "selected" : ""} ${verdict ? "rejected" : ""} ${b.interpolated ? "interpolated" : ""}`,
             onclick: () => this.state.select({ layer: "labels", id: b.id }),
           },
-          `${b.id} · ${b.class_name} · ${b.box[3].toFixed(2)}×${b.box[4].toFixed(2)}×${b.box[5].toFixed(2)} m`,
+          `${b.id} · ${b.class_name} · ${b.box[3].toFixed(2)}×${b.box[4].toFixed(2)}×${b.box[5].toFixed(2)} m` +
+            (this.frames.length > 1 ? ` · track ${b.track_id}${b.interpolated ? " · interpolated" : ""}` : ""),
           ...(verdict
             ? [el("div", { className: "verdict" }, `rejected: ${verdict.reasons.join(", ")}${verdict.comment ? ` — “${verdict.comment}”` : ""}`)]
             : []),
@@ -246,7 +261,7 @@ export class Labeller extends Workbench implements PainterHost {
     const conflict = s.conflict;
     $("conflict").hidden = conflict === null;
     if (conflict) {
-      const mine = new Map(this.state.boxes.map((b) => [b.id, JSON.stringify(b)]));
+      const mine = new Map(this.state.all().map((b) => [b.id, JSON.stringify(b)]));
       const theirs = new Map(conflict.serverBoxes.map((b) => [b.id, JSON.stringify(b)]));
       const changed = [...new Set([...mine.keys(), ...theirs.keys()])].filter(
         (id) => mine.get(id) !== theirs.get(id),
@@ -287,6 +302,7 @@ export class Labeller extends Workbench implements PainterHost {
         box: [...p.box],
         attributes: { ...p.attributes },
         score: null,
+        interpolated: false,
       }),
     );
     this.state.select({ layer: "labels", id: ids.id });
@@ -370,9 +386,14 @@ export class Labeller extends Workbench implements PainterHost {
         return;
       }
       case "undo":
-        return this.state.undo();
+        void this.state.undo();
+        return;
       case "redo":
-        return this.state.redo();
+        void this.state.redo();
+        return;
+      case "propagate":
+        void propagate(this);
+        return;
       case "save":
         void this.saver.save(false);
         return;

@@ -156,10 +156,13 @@ export class Painter {
     return true;
   }
 
-  /** Fetch the heights above ground and the clusters (in the background, once). */
+  /** Fetch the heights above ground and the clusters of the frame shown (in the background,
+   * once per frame shown). */
   async loadStructure(): Promise<void> {
     try {
-      const found = await frameStructure(this.host.assignmentId, this.host.frameId);
+      const frameId = this.host.frameId;
+      const found = await frameStructure(this.host.assignmentId, frameId);
+      if (this.host.frameId !== frameId) return; // another frame was shown meanwhile
       this.heights = found.heights;
       this.clusters = found.clusters;
       document.body.dataset.structure = "1";

@@ -3,6 +3,7 @@
 // person's edits are never written over the server's version, and nothing is overwritten
 // silently. They choose: load the server's version (theirs is dropped) or keep looking.
 import { ApiError, readTask, saveLabels, type BoxLabel, type Labels } from "./api/client";
+import { asLabels } from "./state";
 
 export type SaveState = "saved" | "unsaved" | "saving" | "conflict" | "error";
 
@@ -78,7 +79,7 @@ export class Saver {
         this.conflict = {
           mine: this.version,
           server: server.working?.version ?? err.body.current_version,
-          serverBoxes: (server.working?.labels.boxes ?? []) as BoxLabel[],
+          serverBoxes: asLabels(server.working?.labels.boxes),
           detail: err.detail,
         };
         this.set("conflict");

@@ -25,6 +25,8 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: ["f"], action: "fit", help: "auto-fit the selected box to its points", mode: "annotate" },
   { keys: ["y", "Enter"], action: "accept", help: "accept the selected pre-label into your labels", mode: "annotate" },
   { keys: ["Delete", "Backspace"], action: "delete", help: "delete the selected box / dismiss the selected pre-label", mode: "annotate" },
+  { keys: ["<", ">"], action: "frame", help: "previous / next frame of the sequence (or click it on the frame strip)" },
+  { keys: ["n"], action: "propagate", help: "propagate the selected box to the next frame: moved by its track's motion, refit to the points, a keyframe there", mode: "annotate" },
   { keys: ["Ctrl+z"], action: "undo", help: "undo", mode: "annotate" },
   { keys: ["Ctrl+y", "Ctrl+Z"], action: "redo", help: "redo", mode: "annotate" },
   { keys: ["Ctrl+s"], action: "save", help: "save now (autosave runs 1.5 s after each edit)", mode: "annotate" },

@@ -1,7 +1,8 @@
-// The labels being edited: the person's boxes, the selection, and one undo/redo history for
-// every edit: box edits as snapshots, other edits (point labels) as entries that know how to
-// undo and redo themselves. Boxes are [x, y, z, l, w, h, yaw] in the frame's sensor frame
-// (metres, centre, yaw about +z).
+// The labels being edited: the person's boxes of every frame of the task, the selection, and one
+// undo/redo history for every edit: box edits as snapshots, other edits (point labels) as
+// entries that know how to undo and redo themselves. Boxes are [x, y, z, l, w, h, yaw] in their
+// frame's sensor frame (metres, centre, yaw about +z). `boxes` are the boxes of the frame being
+// edited (`frameId`; all of them while it is null), the rest wait in `others`.
 import type { BoxLabel } from "./api/client";
 
 export type Selection = { layer: "labels" | "prelabels"; id: string } | null;
@@ -12,22 +13,54 @@ export interface Undoable {
   redo(): void;
 }
 
-type Entry = { boxes: string } | { other: Undoable };
+/** A history entry and the frame it was made on (undoing it shows that frame first). */
+type Entry = ({ boxes: string } | { other: Undoable }) & { frame: string | null };
+
+/** Work out what follows from an edit of the boxes (every frame's): `before` maps each box id
+ * to its JSON before the edit. The sequence's interpolation runs here. */
+export type Normalise = (boxes: BoxLabel[], before: Map<string, string>) => BoxLabel[];
 
 export class LabelState {
   boxes: BoxLabel[] = [];
   selection: Selection = null;
+  /** the frame being edited (null: one frame, every box is in `boxes`) */
+  frameId: string | null = null;
+  /** what follows from an edit (the labelling view sets it; none: boxes stay as edited) */
+  normalise: Normalise | null = null;
+  /** show a frame before undoing or redoing an edit made on it */
+  showFrame: ((frameId: string) => Promise<void>) | null = null;
+  private others: BoxLabel[] = [];
   private undoStack: Entry[] = [];
   private redoStack: Entry[] = [];
   private listeners: Array<(changed: boolean) => void> = [];
 
   /** Replace everything (a task opened, the server's version loaded): no undo across it. */
   reset(boxes: BoxLabel[]): void {
-    this.boxes = structuredClone(boxes);
+    const copy = asLabels(boxes);
+    this.split(this.normalise ? this.normalise(copy, new Map()) : copy);
     this.selection = null;
     this.undoStack = [];
     this.redoStack = [];
     this.emit(false);
+  }
+
+  /** Every box of every frame (what is saved). */
+  all(): BoxLabel[] {
+    return [...this.others, ...this.boxes];
+  }
+
+  /** Edit another frame: its boxes become `boxes` (the selection is the caller's to set). */
+  setFrame(frameId: string): void {
+    this.frameId = frameId;
+    this.split(this.all());
+    this.selection = null;
+    this.emit(false);
+  }
+
+  private split(all: BoxLabel[]): void {
+    const here = (b: BoxLabel) => this.frameId === null || b.frame_id === this.frameId;
+    this.boxes = all.filter(here);
+    this.others = all.filter((b) => !here(b));
   }
 
   /** Notify on every change; `changed` is true when the labels (not just the selection) moved. */
@@ -39,19 +72,22 @@ export class LabelState {
     for (const l of this.listeners) l(changed);
   }
 
-  /** Apply one undoable edit. */
+  /** Apply one undoable edit to the boxes of the frame being edited. */
   edit(mutate: (boxes: BoxLabel[]) => void): void {
-    const before = JSON.stringify(this.boxes);
+    const previous = this.all();
+    const before = JSON.stringify(previous);
+    const byId = new Map(previous.map((b) => [b.id, JSON.stringify(b)]));
     mutate(this.boxes);
-    if (JSON.stringify(this.boxes) === before) return;
-    this.push({ boxes: before });
+    if (this.normalise) this.split(this.normalise(this.all(), byId));
+    if (JSON.stringify(this.all()) === before) return;
+    this.push({ boxes: before, frame: this.frameId });
     if (this.selection?.layer === "labels" && !this.byId(this.selection.id)) this.selection = null;
     this.emit(true);
   }
 
   /** Record an edit already made to something else than the boxes (it is undone with them). */
   record(edit: Undoable): void {
-    this.push({ other: edit });
+    this.push({ other: edit, frame: this.frameId });
     this.emit(true);
   }
 
@@ -68,9 +104,10 @@ export class LabelState {
       else entry.other.undo();
       return entry;
     }
-    const now = JSON.stringify(this.boxes);
-    this.boxes = JSON.parse(entry.boxes) as BoxLabel[];
-    return { boxes: now };
+    const now = JSON.stringify(this.all());
+    this.split(JSON.parse(entry.boxes) as BoxLabel[]);
+    if (this.selection?.layer === "labels" && !this.byId(this.selection.id)) this.selection = null;
+    return { boxes: now, frame: entry.frame };
   }
 
   /** Edit the selected box of the person's labels (nothing when a pre-label or none is selected). */
@@ -83,18 +120,28 @@ export class LabelState {
     });
   }
 
-  undo(): void {
-    const prev = this.undoStack.pop();
-    if (prev === undefined) return;
-    this.redoStack.push(this.swap(prev, false));
-    this.emit(true);
+  /** Undo the last edit (showing its frame first when it was made on another one). */
+  undo(): Promise<void> {
+    return this.step(this.undoStack, this.redoStack, false);
   }
 
-  redo(): void {
-    const next = this.redoStack.pop();
-    if (next === undefined) return;
-    this.undoStack.push(this.swap(next, true));
+  redo(): Promise<void> {
+    return this.step(this.redoStack, this.undoStack, true);
+  }
+
+  private step(from: Entry[], to: Entry[], forward: boolean): Promise<void> {
+    const entry = from[from.length - 1];
+    if (entry === undefined) return Promise.resolve();
+    if (entry.frame !== null && entry.frame !== this.frameId && this.showFrame) {
+      const frame = entry.frame;
+      return this.showFrame(frame).then(() => {
+        if (this.frameId === frame && from[from.length - 1] === entry) return this.step(from, to, forward);
+      });
+    }
+    from.pop();
+    to.push(this.swap(entry, forward));
     this.emit(true);
+    return Promise.resolve();
   }
 
   get canUndo(): boolean {
@@ -114,14 +161,22 @@ export class LabelState {
     this.emit(false);
   }
 
-  /** A fresh box id and track id (the next free integers). */
+  /** A fresh box id and track id (the next free integers over every frame's boxes). */
   freshIds(): { id: string; track_id: number } {
+    const all = this.all();
     let n = 1;
-    const ids = new Set(this.boxes.map((b) => b.id));
+    const ids = new Set(all.map((b) => b.id));
     while (ids.has(`b${n}`)) n += 1;
-    const track = Math.max(0, ...this.boxes.map((b) => b.track_id)) + 1;
+    const track = Math.max(0, ...all.map((b) => b.track_id)) + 1;
     return { id: `b${n}`, track_id: track };
   }
+}
+
+/** Copies of a label set's boxes as the server sends them, with `interpolated` spelled out: the
+ * server writes it only on interpolated boxes (absent: a keyframe, as in every label set written
+ * before sequences). */
+export function asLabels(boxes: unknown): BoxLabel[] {
+  return (structuredClone(boxes ?? []) as BoxLabel[]).map((b) => ({ ...b, interpolated: b.interpolated === true }));
 }
 
 /** `angle` wrapped to (-pi, pi]. */

@@ -1,10 +1,12 @@
-// What the labelling and the review view share: the task's frame and its points in the two
-// views, the box layers, selection by click, the side panel lists, the help overlay and the
-// lease renewal while the person works.
+// What the labelling and the review view share: the task's frames (one shown at a time, picked
+// on the frame strip) and their points in the views, the box layers, selection by click, the
+// side panel lists, the help overlay and the lease renewal while the person works.
 import { renew, releaseOnLeave, type BoxLabel, type Lease } from "./api/client";
 import { decodeWords, type EncodedPoints } from "./pointcodec";
+import { renderStrip } from "./framestrip";
 import { loadFramePoints, prefetchNext } from "./prefetch";
 import { COLOUR_MODES, Views, classColour, type BoxStyle } from "./scene";
+import { sequenceFrames, type SeqFrame } from "./sequence";
 import { MOUSE_HELP, SHORTCUTS, match, type Shortcut } from "./shortcuts";
 import { LabelState, inFootprint } from "./state";
 
@@ -48,7 +50,12 @@ const STUFF_COLOURS: Record<string, number> = {
 export abstract class Workbench {
   readonly state = new LabelState();
   readonly views: Views;
-  readonly frameId: string;
+  /** the frame being edited (the frame strip or < > change it) */
+  frameId: string;
+  /** the task's frames in time order, with their poses */
+  readonly frames: SeqFrame[];
+  /** the track the frame strip follows: the selected box's, kept across frames */
+  followedTrack: number | null = null;
   points: Float32Array = new Float32Array(0);
   /** the frame's per-point label words (`semantic | instance << 16`; 0 unlabelled) */
   words: Uint32Array = new Uint32Array(0);
@@ -56,7 +63,15 @@ export abstract class Workbench {
   hasPointLabels = false;
   /** the label set's point labels of the task's other frames (this view edits one frame) */
   otherFramePoints: Record<string, EncodedPoints> = {};
-  prelabels: BoxLabel[];
+  /** this frame's point labels as loaded (what is kept if the view does not edit them) */
+  private loadedPoints: EncodedPoints | undefined;
+  /** the points of the frames shown so far (float32 (N, 4), sensor frame) */
+  private readonly pointCache = new Map<string, Float32Array>();
+  private switching: Promise<void> | null = null;
+  /** the frame a switch under way goes to */
+  private pendingFrame: string | null = null;
+  /** the pre-labels of the frame being edited, uncertain first */
+  prelabels: BoxLabel[] = [];
   classes: string[];
   /** every class a point can take: the object classes (box colours) then the surfaces */
   readonly pointClasses: PointClass[];
@@ -70,14 +85,12 @@ export abstract class Workbench {
     readonly onDone: () => void,
   ) {
     this.views = new Views($("view"), $("persp-area"), $("top-area"), $("side-area"), $("front-area"));
-    const prelabels = (lease.prelabels?.labels.boxes ?? []) as BoxLabel[];
-    const frames = lease.frames.map((f) => f.id);
-    const withBoxes = frames.find((f) => prelabels.some((b) => b.frame_id === f));
-    this.frameId = withBoxes ?? frames[frames.length - 1];
-    // uncertain pre-labels first (lowest model score)
-    this.prelabels = prelabels
-      .filter((b) => b.frame_id === this.frameId)
-      .sort((a, b) => (a.score ?? 1) - (b.score ?? 1));
+    this.frames = sequenceFrames(lease.frames);
+    const ids = this.frames.map((f) => f.id);
+    this.frameId = ids.includes(lease.key_frame_id) ? lease.key_frame_id : ids[ids.length - 1];
+    this.state.frameId = this.frameId;
+    this.state.showFrame = (id) => this.showFrame(id);
+    this.framePrelabels();
     const doc = lease.ontology as { classes: Array<{ name: string; group: string; point_id: number }> };
     this.classes = doc.classes.filter((c) => c.group !== "stuff").map((c) => c.name);
     const stuff = doc.classes.filter((c) => c.group === "stuff");
@@ -90,15 +103,86 @@ export abstract class Workbench {
     this.state.onChange(() => this.redraw());
   }
 
-  /** Load the frame, draw everything, start listening. */
-  async open(): Promise<void> {
+  /** The pre-labels of the frame being edited, uncertain ones (lowest model score) first. */
+  private framePrelabels(): void {
+    const all = (this.lease.prelabels?.labels.boxes ?? []) as BoxLabel[];
+    this.prelabels = all.filter((b) => b.frame_id === this.frameId).sort((a, b) => (a.score ?? 1) - (b.score ?? 1));
+  }
+
+  /** The points of a frame (fetched once; coarse level first to `onCoarse`, or from the
+   * prefetch when it was fetched ahead). */
+  private async pointsOf(
+    frameId: string,
+    onCoarse?: (coarse: Float32Array) => void,
+  ): Promise<Float32Array> {
+    const cached = this.pointCache.get(frameId);
+    if (cached) return cached;
+    const points = await loadFramePoints(this.lease.assignment_id, frameId, onCoarse);
+    this.pointCache.set(frameId, points);
+    return points;
+  }
+
+  /** Every frame's point labels as they stand (the labelling view encodes its edits). */
+  protected async pointLabelsOfEveryFrame(): Promise<Record<string, EncodedPoints>> {
+    return this.loadedPoints ? { ...this.otherFramePoints, [this.frameId]: this.loadedPoints } : { ...this.otherFramePoints };
+  }
+
+  /** Edit another frame of the task: its points, point labels, pre-labels and boxes; the box
+   * of the followed track on it is selected. Resolves once it is on screen. */
+  showFrame(frameId: string): Promise<void> {
+    if (this.switching) return this.switching.then(() => this.showFrame(frameId));
+    if (frameId === this.frameId || !this.frames.some((f) => f.id === frameId)) return Promise.resolve();
+    this.pendingFrame = frameId;
+    this.switching = (async () => {
+      const points = await this.pointsOf(frameId);
+      const labels = await this.pointLabelsOfEveryFrame();
+      const words = await this.decodedWords(labels[frameId], points.length / 4);
+      // from here on nothing waits: a save never sees one frame's words under another's id
+      const track = this.followedTrack;
+      this.frameId = frameId;
+      this.points = points;
+      this.views.setPoints(points);
+      this.framePrelabels();
+      this.takePointLabels(labels, words);
+      this.state.setFrame(frameId);
+      const same = track === null ? undefined : this.state.boxes.find((b) => b.track_id === track);
+      if (same) this.state.select({ layer: "labels", id: same.id });
+      this.frameShown();
+      this.showTaskLine();
+      document.body.dataset.frame = frameId; // the frame on screen, for tests
+    })().finally(() => {
+      this.switching = null;
+      this.pendingFrame = null;
+    });
+    return this.switching;
+  }
+
+  /** Another frame is on screen (the labelling view reloads its point tools' data). */
+  protected frameShown(): void {}
+
+  /** Step `step` frames along the sequence (clamped at its ends). */
+  stepFrame(step: number): Promise<void> {
+    // from the frame on its way (two quick presses step twice)
+    const at = this.frames.findIndex((f) => f.id === (this.pendingFrame ?? this.frameId));
+    const next = this.frames[Math.min(this.frames.length - 1, Math.max(0, at + step))];
+    return this.showFrame(next.id);
+  }
+
+  private showTaskLine(): void {
     const frame = this.lease.frames.find((f) => f.id === this.frameId);
+    const at = this.frames.findIndex((f) => f.id === this.frameId);
+    const position = this.frames.length > 1 ? ` ${at + 1}/${this.frames.length}` : "";
     $("task").textContent =
       `task ${this.lease.task_id} · ${this.mode === "annotate" ? "labelling" : "review"}` +
-      ` round ${this.lease.round} · frame ${this.frameId.slice(0, 8)} · ${frame?.num_points ?? 0} points`;
+      ` round ${this.lease.round} · frame${position} ${this.frameId.slice(0, 8)} · ${frame?.num_points ?? 0} points`;
+  }
+
+  /** Load the frame, draw everything, start listening. */
+  async open(): Promise<void> {
+    this.showTaskLine();
     const started = performance.now();
     // the coarse level is drawn while the rest streams in; fetched ahead: no wait at all
-    this.points = await loadFramePoints(this.lease.assignment_id, this.frameId, (coarse) =>
+    this.points = await this.pointsOf(this.frameId, (coarse) =>
       this.views.setPoints(coarse, "coarse"),
     );
     this.views.setPoints(this.points);
@@ -109,6 +193,7 @@ export abstract class Workbench {
     this.scheduleRenew();
     this.renderHelp();
     this.redraw();
+    document.body.dataset.frame = this.frameId;
     document.body.dataset.ready = "1";
     void prefetchNext(this.lease.assignment_id);
   }
@@ -117,17 +202,29 @@ export abstract class Workbench {
    * the other frames' point labels are kept as they are, to be saved back unchanged. */
   async loadPointLabels(labels: Record<string, unknown> | undefined): Promise<void> {
     const all = { ...((labels?.points ?? {}) as Record<string, EncodedPoints>) };
-    const encoded = all[this.frameId];
-    delete all[this.frameId];
-    this.otherFramePoints = all;
-    const n = this.points.length / 4;
-    this.hasPointLabels = encoded !== undefined;
+    this.takePointLabels(all, await this.decodedWords(all[this.frameId], this.points.length / 4));
+  }
+
+  /** A frame's label words from their encoded form (none, or unreadable: all unlabelled). */
+  private async decodedWords(encoded: EncodedPoints | undefined, n: number): Promise<Uint32Array> {
     try {
-      this.words = encoded ? await decodeWords(encoded, n) : new Uint32Array(n);
+      return encoded ? await decodeWords(encoded, n) : new Uint32Array(n);
     } catch (err) {
-      this.words = new Uint32Array(n);
       this.flash(`the point labels could not be read: ${String(err)}`, true);
+      return new Uint32Array(n);
     }
+  }
+
+  /** Take `words` as this frame's point labels and keep every frame's encoded ones in `all`
+   * (this frame's as loaded, the others' to be saved back as they are). */
+  private takePointLabels(all: Record<string, EncodedPoints>, words: Uint32Array): void {
+    const others = { ...all };
+    const encoded = others[this.frameId];
+    delete others[this.frameId];
+    this.otherFramePoints = others;
+    this.loadedPoints = encoded;
+    this.hasPointLabels = encoded !== undefined;
+    this.words = words;
     this.pointLabelsChanged();
   }
 
@@ -185,6 +282,12 @@ export abstract class Workbench {
     // (nor the side and front views: a drag there is measured against the box as it started)
     if (selected && !this.dragging()) this.views.follow(selected.box[0], selected.box[1]);
     if (!this.dragging()) this.views.followBox(selected ? selected.box : null);
+    if (selected && this.state.selection?.layer === "labels") this.followedTrack = selected.track_id;
+    renderStrip(
+      $("frame-strip"),
+      { frames: this.frames, current: this.frameId, keyFrame: this.lease.key_frame_id, boxes: this.state.all(), track: this.followedTrack },
+      (id) => void this.showFrame(id),
+    );
     this.panel();
   }
 
@@ -273,7 +376,11 @@ export abstract class Workbench {
           case "deselect":
             $("help").hidden = true;
             if (this.cancelGesture()) return;
+            this.followedTrack = null;
             this.state.select(null);
+            return;
+          case "frame":
+            void this.stepFrame(index === 0 ? -1 : 1);
             return;
           case "next":
             this.cycle(event.shiftKey ? -1 : 1);

@@ -36,7 +36,7 @@ test("LabelState undo and redo restore snapshots; unchanged edits are not record
   const state = new LabelState();
   const changes: boolean[] = [];
   state.onChange((changed) => changes.push(changed));
-  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {} };
+  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {}, interpolated: false };
   state.reset([box]);
   state.select({ layer: "labels", id: "b1" });
   state.editSelected((b) => (b.class_name = "truck"));
@@ -73,7 +73,7 @@ test("shortcuts: every key is unique per mode, Ctrl+Z differs from Ctrl+z", () =
 
 test("one history: point edits (record) and box edits undo and redo in order", () => {
   const state = new LabelState();
-  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {} };
+  const box = { id: "b1", frame_id: "f", track_id: 1, class_name: "car", box: [0, 0, 0, 4, 2, 1.5, 0], attributes: {}, interpolated: false };
   state.reset([box]);
   state.select({ layer: "labels", id: "b1" });
   const painted: string[] = [];

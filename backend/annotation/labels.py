@@ -4,7 +4,11 @@
   it belongs to, a ``track_id`` shared by the same object across the task's frames, the class,
   attributes and ``box = (x, y, z, l, w, h, yaw)`` in that frame's sensor frame (metres, centre
   of the box, yaw radians about +z from +x, wrapped to (-pi, pi]). Pre-labels carry the model's
-  ``score``; people's boxes have none.
+  ``score``; people's boxes have none. In a sequence (a task of several frames), a box a person
+  placed or edited is a *keyframe* of its track; the boxes the tool interpolated between two
+  keyframes of a track carry ``interpolated = True`` (saved too, so exports and QA see a box on
+  every frame where the track exists). The field appears in JSON only when true, so label sets
+  written before sequences load, digest and compare as before.
 * **Points**: per frame, a semantic class id (``core.classes.POINT_CLASS_IDS``, 0 unlabelled) and
   an instance id per point, in the frame's point order (``core.formats.semantic_kitti
   .PointLabels``). Stored and sent as SemanticKITTI ``.label`` bytes (``uint32 = semantic |
@@ -65,9 +69,10 @@ class BoxLabel:
     box: tuple[float, float, float, float, float, float, float]
     attributes: dict[str, str] = field(default_factory=dict)
     score: float | None = None
+    interpolated: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "frame_id": self.frame_id,
             "track_id": self.track_id,
@@ -76,6 +81,9 @@ class BoxLabel:
             "attributes": dict(self.attributes),
             "score": self.score,
         }
+        if self.interpolated:
+            out["interpolated"] = True
+        return out
 
 
 def point_count(labels: PointLabels) -> int:
@@ -130,7 +138,8 @@ def validate(
     content: LabelContent, ontology: Ontology, frames: Mapping[str, FrameFacts]
 ) -> LabelContent:
     """``content`` with yaws wrapped and attributes completed, or InvalidInputError naming the
-    box (by id) or frame and the value that breaks a rule. ``frames``: the task's frames."""
+    box (by id) or frame and the value that breaks a rule. ``frames``: the task's frames in
+    time order (an interpolated box must lie between two keyframes of its track)."""
     seen: set[str] = set()
     checked: list[BoxLabel] = []
     for box in content.boxes:
@@ -170,8 +179,11 @@ def validate(
             isinstance(box.score, int | float) and 0.0 <= box.score <= 1.0
         ):
             raise InvalidInputError(f"{where}: score must be in [0, 1], got {box.score!r}")
+        if box.interpolated and box.score is not None:
+            raise InvalidInputError(f"{where}: a pre-label (with a score) cannot be interpolated")
         attributes = ontology.check_attributes(box.attributes, where)
         checked.append(replace(box, box=values, attributes=attributes))
+    _check_interpolated(checked, list(frames))
     valid_ids = np.array(sorted(ontology.point_ids), dtype=np.int64)
     for frame_id, labels in content.points.items():
         facts = frames.get(frame_id)
@@ -188,6 +200,26 @@ def validate(
                 f"{where}: class ids {unknown[:8].tolist()} are not in ontology v{ontology.version}"
             )
     return LabelContent(tuple(checked), dict(content.points))
+
+
+def _check_interpolated(boxes: Sequence[BoxLabel], frame_order: Sequence[str]) -> None:
+    """InvalidInputError unless every interpolated box lies strictly between two keyframes
+    (boxes not interpolated) of its track, in ``frame_order``."""
+    position = {fid: i for i, fid in enumerate(frame_order)}
+    keyframes: dict[int, list[int]] = {}
+    for box in boxes:
+        if not box.interpolated:
+            keyframes.setdefault(box.track_id, []).append(position[box.frame_id])
+    for box in boxes:
+        if not box.interpolated:
+            continue
+        at = position[box.frame_id]
+        keys = keyframes.get(box.track_id, [])
+        if not (any(k < at for k in keys) and any(k > at for k in keys)):
+            raise InvalidInputError(
+                f"box {box.id!r}: interpolated on frame {box.frame_id!r}, but track "
+                f"{box.track_id} has no keyframe before and after it"
+            )
 
 
 # -- JSON and storage forms -----------------------------------------------------------------
@@ -208,6 +240,9 @@ def box_from_json(raw: Any, index: int) -> BoxLabel:
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             raise InvalidInputError(f"{where}: score must be a number or null, got {score!r}")
         track = raw.get("track_id", 0)
+        interpolated = raw.get("interpolated", False)
+        if not isinstance(interpolated, bool):
+            raise InvalidInputError(f"{where}: interpolated must be true or false")
         return BoxLabel(
             id=str(raw["id"]),
             frame_id=str(raw["frame_id"]),
@@ -216,6 +251,7 @@ def box_from_json(raw: Any, index: int) -> BoxLabel:
             box=_box_values(raw["box"], f"{where} ({raw.get('id')!r})"),
             attributes=dict(attributes),
             score=None if score is None else float(score),
+            interpolated=interpolated,
         )
     except KeyError as exc:
         raise InvalidInputError(f"{where}: missing field {exc.args[0]!r}") from None

@@ -5,6 +5,7 @@ and the vehicle's detections, tasks), then ``longtail backend serve`` runs as a 
 the same SQLite file and blob folder, and the tests drive the built app at ``/app`` through
 headless Chromium. Ground truth: the frame holds a car at :data:`CAR` that the vehicle missed
 (the annotator draws it) and a pedestrian it found with low confidence (the pre-label).
+Sequence tests pass their own frames (:class:`StoredFrame`: a key frame and its context frames).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
+from backend.annotation.builder import CONTEXT_PREFIX
 from backend.config import load_config
 from backend.ingest.service import blob_key_for
 from backend.metadata.records import DetectionRecord, FrameRecord
@@ -55,6 +57,8 @@ class RunningBackend:
     frame_id: str
     log: Path
     config: Path
+    #: every stored frame's id, in the order they were given
+    frame_ids: list[str] = field(default_factory=list)
 
     def token(self, name: str) -> str:
         response = httpx.post(
@@ -72,14 +76,26 @@ class RunningBackend:
 #: a detection of the vehicle's model: (class, confidence, box)
 Detection = tuple[str, float, tuple[float, float, float, float, float, float, float]]
 
+#: when the default test frame was captured (Unix epoch nanoseconds)
+CAPTURED_AT_NS = 1_764_576_000_000_000_000
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """A frame the vehicle uploaded: points (N, 4) in the sensor frame, capture time, the
+    sensor's pose in the world (x, y, z m; roll, pitch, yaw rad), the trigger rules that fired
+    (``context:...`` only: a context frame) and the vehicle's detections."""
+
+    points: npt.NDArray[np.float32]
+    captured_at_ns: int = CAPTURED_AT_NS
+    pose: tuple[float, float, float, float, float, float] = (100.0, 5.0, 0.0, 0.0, 0.0, 0.0)
+    rules_fired: tuple[str, ...] = ("novel_object",)
+    detections: Sequence[Detection] = ()
+
 
 def _prepare(
-    config_path: Path,
-    people: dict[str, str],
-    points: npt.NDArray[np.float32] | None,
-    detections: Sequence[Detection],
-    tasks: int,
-) -> str:
+    config_path: Path, people: dict[str, str], frames: Sequence[StoredFrame], tasks: int
+) -> list[str]:
     backend = build_backend(load_config(config_path))
     try:
         for name, role in people.items():
@@ -87,56 +103,44 @@ def _prepare(
             with backend.db.transaction("calibrate") as uow:
                 uow.people.set_calibration(name, "passed")
         backend.add_vehicle("car-1")
-        if points is None:
-            points = cloud(7, [CAR, PEDESTRIAN], per_box=400)
-        first = ""
-        for copy in range(tasks):
-            # each task its own frame: ten minutes apart (not one sequence), its last point
-            # moved by a millimetre per copy (a frame's id is the hash of its payload)
-            frame = points.copy()
-            frame[-1, 0] += 1e-3 * copy
-            stored = _store(backend, frame, detections, copy)
-            first = first or stored
+        ids = [_store(backend, frame) for frame in frames]
         created = backend.annotation.builder.sync(settle=False).created
-        assert len(created) == tasks, f"expected {tasks} tasks, got {created}"
-        return first
+        assert len(created) == tasks, f"expected {tasks} task(s), got {created}"
+        return ids
     finally:
         backend.close()
 
 
-def _store(
-    backend: Backend, points: npt.NDArray[np.float32], detections: Sequence[Detection], copy: int
-) -> str:
-    """Store one frame as ingest would (captured ``copy`` times ten minutes after the first);
-    returns its id."""
-    payload = encode_frame(points)
+def _store(backend: Backend, frame: StoredFrame) -> str:
+    """Store one frame (payload and record) as the ingest service would; its id."""
+    payload = encode_frame(frame.points)
     frame_id = hashlib.sha256(payload).hexdigest()
     key = blob_key_for(frame_id)
     backend.blobs.put(key, payload)
     record = FrameRecord(
         id=frame_id,
         vehicle="car-1",
-        captured_at_ns=1_764_576_000_000_000_000 + copy * 600_000_000_000,
+        captured_at_ns=frame.captured_at_ns,
         received_at=datetime.now(UTC) - timedelta(seconds=60),
-        pose={"x": 100.0, "y": 5.0, "z": 0.0, "roll": 0.0, "pitch": 0.0, "yaw": 0.0},
+        pose=dict(zip(("x", "y", "z", "roll", "pitch", "yaw"), frame.pose, strict=True)),
         sensor_name="hdl64",
         sensor_beams=64,
         sensor_max_range_m=120.0,
         model_version="baseline-test",
         frame_scores={"score": 0.5, "p_value": 0.5, "surprise": 0.5},
-        rules_fired=["novel_object"],
+        rules_fired=list(frame.rules_fired),
         priority=1.0,
         blob_key=key,
         payload_size=len(payload),
-        num_points=int(points.shape[0]),
+        num_points=int(frame.points.shape[0]),
         encoding="ENCODING_LOSSLESS",
         quantization_step_m=0.0,
         detections=[
             DetectionRecord(name, score, box, 400, {"knn_tail": 0.5})
-            for name, score, box in detections
+            for name, score, box in frame.detections
         ],
     )
-    with backend.db.transaction("store the test frame") as uow:
+    with backend.db.transaction("store a test frame") as uow:
         uow.frames.add(record)
     return frame_id
 
@@ -151,12 +155,15 @@ def running_backend(
     detections: Sequence[Detection] = (("pedestrian", PRELABEL_SCORE, PEDESTRIAN),),
     tasks: int = 1,
     overlap: int = 1,
+    sequence: Sequence[StoredFrame] = (),
 ) -> Iterator[RunningBackend]:
-    """``longtail backend serve`` on loopback with ``tasks`` labelling tasks waiting (leases of
-    ``lease_s`` seconds), each a frame of ``points`` (default: the car and the pedestrian of the
-    module docstring) with the vehicle's ``detections`` as pre-labels; ``frame_id`` is the
-    first task's frame. ``overlap`` > 1: every task goes to that many annotators (tier 3), and
-    any disagreement at all sends it to the senior panel (what the adjudication view shows)."""
+    """``longtail backend serve`` on loopback with labelling tasks waiting (leases of ``lease_s``
+    seconds): ``tasks`` tasks, each a frame of ``points`` (default: the car and the pedestrian
+    of the module docstring) with the vehicle's ``detections`` as pre-labels, ten minutes apart
+    (``frame_id`` is the first task's); or one task of the frames of ``sequence`` (``frame_id``
+    is then its key frame's). ``overlap`` > 1: every task goes to that many annotators (tier 3),
+    and any disagreement at all sends it to the senior panel (what the adjudication view
+    shows)."""
     assert DIST.is_file(), f"{DIST} is missing: run `make setup` (builds annotator/)"
     api_port = free_port()
     config = tmp_path / "backend.toml"
@@ -173,9 +180,35 @@ def running_backend(
             "min_agreement = 1.0\n"
         )
     )
-    frame_id = _prepare(config, people, points, detections, tasks)
+    if sequence:
+        assert tasks == 1, "a sequence is one task"
+    else:
+        default = cloud(7, [CAR, PEDESTRIAN], per_box=400) if points is None else points
+        # each task its own frame: ten minutes apart (not one sequence), its last point moved
+        # by a millimetre per copy (a frame's id is the hash of its payload)
+        sequence = [
+            StoredFrame(
+                _moved_last_point(default, 1e-3 * copy),
+                captured_at_ns=CAPTURED_AT_NS + copy * 600_000_000_000,
+                detections=detections,
+            )
+            for copy in range(tasks)
+        ]
+    ids = _prepare(config, people, sequence, tasks)
+    key = next(i for i, f in zip(ids, sequence, strict=True) if not is_context_rules(f))
     with serve_backend(config, api_port, tmp_path / "backend.log") as url:
-        yield RunningBackend(url, frame_id, tmp_path / "backend.log", config)
+        yield RunningBackend(url, key, tmp_path / "backend.log", config, ids)
+
+
+def _moved_last_point(points: npt.NDArray[np.float32], dx_m: float) -> npt.NDArray[np.float32]:
+    moved = points.copy()
+    moved[-1, 0] += dx_m
+    return moved
+
+
+def is_context_rules(frame: StoredFrame) -> bool:
+    """Whether only ``context:`` rules fired on ``frame`` (it joins a key frame's task)."""
+    return all(r.startswith(CONTEXT_PREFIX) for r in frame.rules_fired)
 
 
 @contextmanager

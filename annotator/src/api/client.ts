@@ -89,19 +89,9 @@ export async function readTask(assignmentId: number): Promise<Lease> {
   );
 }
 
-/** A frame's points: little-endian float32 (N, 4) x, y, z, intensity, sensor frame (metres). */
-export async function framePoints(assignmentId: number, frameId: string): Promise<Float32Array> {
-  const result = await api.GET("/work/{assignment_id}/frames/{frame_id}/points", {
-    params: { path: { assignment_id: assignmentId, frame_id: frameId }, query: { encoding: "f32" } },
-    parseAs: "arrayBuffer",
-  });
-  const buffer = ok(result) as unknown as ArrayBuffer;
-  return new Float32Array(buffer);
-}
-
 /** A frame's points coarse level first (`encoding=lod`, see lod.ts): `onCoarse` gets a
  * spatially even subset while the rest streams in; resolves with every point in the frame's
- * order (little-endian float32 (N, 4), as `framePoints`). */
+ * order: float32 (N, 4) x, y, z, intensity in the sensor frame (metres). */
 export async function framePointsLod(
   assignmentId: number,
   frameId: string,

@@ -1658,6 +1658,12 @@ export interface components {
              * @description model confidence (pre-labels only)
              */
             score?: number | null;
+            /**
+             * Interpolated
+             * @description interpolated by the tool between two keyframes of its track (false: a keyframe, placed or edited by a person)
+             * @default false
+             */
+            interpolated: boolean;
         };
         /** BoxVerdictIn */
         BoxVerdictIn: {
@@ -2465,7 +2471,10 @@ export interface components {
             sensor_name: string;
             /** Sensor Max Range M */
             sensor_max_range_m: number;
-            /** Pose */
+            /**
+             * Pose
+             * @description the sensor's pose in the world (map) frame: x, y, z (m), roll, pitch, yaw (rad; R = Rz(yaw) Ry(pitch) Rx(roll)); the frame's points and boxes are in its sensor frame
+             */
             pose: {
                 [key: string]: number;
             };
@@ -2670,6 +2679,11 @@ export interface components {
             priority: number;
             /** Ontology Version */
             ontology_version: number;
+            /**
+             * Key Frame Id
+             * @description the frame whose trigger made the task
+             */
+            key_frame_id: string;
             /** Frames */
             frames: components["schemas"]["FrameRef"][];
             /** Ontology */

@@ -33,6 +33,11 @@ class BoxIn(BaseModel):
     box: list[float] = Field(min_length=7, max_length=7, description="[x, y, z, l, w, h, yaw]")
     attributes: dict[str, str] = Field(default_factory=dict)
     score: float | None = Field(default=None, description="model confidence (pre-labels only)")
+    interpolated: bool = Field(
+        default=False,
+        description="interpolated by the tool between two keyframes of its track (false: a "
+        "keyframe, placed or edited by a person)",
+    )
 
 
 class PointsIn(BaseModel):
@@ -185,7 +190,11 @@ class FrameRef(BaseModel):
     num_points: int
     sensor_name: str
     sensor_max_range_m: float
-    pose: dict[str, float]
+    pose: dict[str, float] = Field(
+        description="the sensor's pose in the world (map) frame: x, y, z (m), roll, pitch, yaw "
+        "(rad; R = Rz(yaw) Ry(pitch) Rx(roll)); the frame's points and boxes are in its sensor "
+        "frame"
+    )
 
 
 class ReviewOut(BaseModel):
@@ -224,6 +233,7 @@ class LeaseOut(BaseModel):
     task_id: int
     priority: float
     ontology_version: int
+    key_frame_id: str = Field(description="the frame whose trigger made the task")
     frames: list[FrameRef]
     ontology: dict[str, Any]
     working: LabelSetOut | None
@@ -241,6 +251,7 @@ class LeaseOut(BaseModel):
             task_id=view.task.id,
             priority=view.task.priority,
             ontology_version=view.task.ontology_version,
+            key_frame_id=view.task.key_frame_id,
             frames=[
                 FrameRef(
                     id=f.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -161,3 +162,55 @@ def test_saves_may_send_point_labels_gzip_compressed() -> None:
     bomb = base64.b64encode(gzip.compress(bytes(64 * 2**20 + 4))).decode()
     with pytest.raises(InvalidInputError, match=r"frame 'f1'.*more than 67108864 bytes"):
         points_from_json({"encoding": "gzip-u32le-base64", "data": bomb}, "f1")
+
+
+SEQUENCE = {f"f{i}": FrameFacts(5, 100.0) for i in range(1, 5)}
+
+
+def test_interpolated_boxes_round_trip_and_old_label_sets_digest_as_before() -> None:
+    key_a, key_b = box("a", "f1"), box("b", "f3")
+    between = box("i", "f2", interpolated=True)
+    content = validate(LabelContent((key_a, between, key_b)), default_ontology(), SEQUENCE)
+    as_json = content_to_json(content)
+    assert [b.get("interpolated") for b in as_json["boxes"]] == [None, True, None]
+    assert content_from_json(as_json).boxes[1].interpolated is True
+    # a label set of keyframes only is what it was before sequences: same JSON, same digest
+    old = {
+        "id": "a",
+        "frame_id": "f1",
+        "track_id": 1,
+        "class_name": "car",
+        "box": [1.0, 2.0, 0.0, 4.0, 2.0, 1.5, 0.5],
+        "attributes": {},
+        "score": None,
+    }
+    assert content_from_json({"boxes": [old]}).boxes[0].to_json() == old
+    assert digest(LabelContent((key_a,))) == digest(content_from_json({"boxes": [old]}))
+
+
+@pytest.mark.parametrize(
+    ("boxes", "message"),
+    [
+        ((box("i", "f2", interpolated=True), box("b", "f3")), "no keyframe before and after"),
+        ((box("a", "f1"), box("i", "f4", interpolated=True)), "no keyframe before and after"),
+        (
+            (box("a", "f1"), box("i", "f2", interpolated=True, track_id=2), box("b", "f3")),
+            "track 2 has no keyframe",
+        ),
+        (
+            (box("a", "f1"), box("i", "f2", interpolated=True, score=0.5), box("b", "f3")),
+            "a pre-label (with a score) cannot be interpolated",
+        ),
+    ],
+)
+def test_an_interpolated_box_needs_keyframes_of_its_track_on_both_sides(
+    boxes: tuple[BoxLabel, ...], message: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        validate(LabelContent(boxes), default_ontology(), SEQUENCE)
+
+
+def test_interpolated_must_be_a_boolean_in_json() -> None:
+    raw = {"id": "a", "frame_id": "f1", "class_name": "car", "box": [0, 0, 0, 1, 1, 1, 0]}
+    with pytest.raises(InvalidInputError, match="interpolated must be true or false"):
+        content_from_json({"boxes": [{**raw, "interpolated": "yes"}]})
